@@ -1,0 +1,1 @@
+"""Input/output: namelists, forcing and observation files, CF-NetCDF output."""
