@@ -198,4 +198,4 @@ def resolve_path(value: str, base_dir: Path) -> Path:
     if value.startswith("pkgdata:"):
         return PKGDATA / value[len("pkgdata:"):]
     p = Path(value).expanduser()
-    return p if p.is_absolute() else (base_dir / p)
+    return (p if p.is_absolute() else (base_dir / p)).resolve()

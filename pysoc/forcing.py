@@ -1,0 +1,155 @@
+"""Forcing schemas: which variables a kernel needs, their dimensions, units and
+valid ranges. ``ForcingSchema.validate`` turns any problem into one
+:class:`~pysoc.errors.DataError` line naming the file and the variable."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from pysoc.errors import DataError
+
+#: unit spellings accepted as equal (CF/UDUNITS aliases we meet in practice)
+_UNIT_ALIASES = {
+    "1": {"1", "-", "", "dimensionless", "fraction"},
+    "K": {"K", "kelvin", "degK"},
+    "m": {"m", "meter", "metre", "meters", "metres"},
+    "%": {"%", "percent"},
+}
+
+
+def units_equal(a: str, b: str) -> bool:
+    a, b = a.strip(), b.strip()
+    if a == b:
+        return True
+    for aliases in _UNIT_ALIASES.values():
+        if a in aliases and b in aliases:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """One forcing variable. ``dims`` are the required dimension names (in the order
+    the kernel uses); ``default`` fills an optional variable that is absent."""
+
+    name: str
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    valid_min: float | None = None
+    valid_max: float | None = None
+    required: bool = True
+    default: float | None = None
+    integer: bool = False
+
+    def describe(self) -> str:
+        rng = f" valid [{'' if self.valid_min is None else self.valid_min}, " \
+              f"{'' if self.valid_max is None else self.valid_max}]"
+        opt = "" if self.required else f" optional (default {self.default})"
+        return f"`{self.name}`({', '.join(self.dims)}) [{self.units}]{rng}{opt}: {self.long_name}"
+
+
+class ForcingSchema:
+    """The forcing format of one model."""
+
+    def __init__(self, model: str, variables: list[VariableSpec], doc: str = ""):
+        self.model = model
+        self.variables = {v.name: v for v in variables}
+        self.doc = doc
+
+    def __iter__(self):
+        return iter(self.variables.values())
+
+    def validate(self, ds: xr.Dataset, source: str = "<dataset>", sizes: dict | None = None) -> xr.Dataset:
+        """Check presence, dimensions, units, NaN and ranges; return a dataset with the
+        variables transposed to the schema's dimension order and optional ones filled.
+        ``sizes`` optionally fixes dimension lengths (e.g. {'level': 20})."""
+        out = xr.Dataset(attrs=dict(ds.attrs))
+        sizes = dict(sizes or {})
+        for spec in self.variables.values():
+            where = f"{source}: variable '{spec.name}'"
+            if spec.name not in ds:
+                if spec.required:
+                    raise DataError(f"{source}: missing variable '{spec.name}' ({spec.long_name}, "
+                                    f"dims {spec.dims}, units {spec.units})")
+                shape = []
+                for d in spec.dims:
+                    if d not in sizes and d not in ds.sizes:
+                        raise DataError(f"{where}: cannot fill the optional variable, dimension '{d}' unknown")
+                    shape.append(sizes.get(d, ds.sizes.get(d)))
+                out[spec.name] = (spec.dims, np.full(shape, spec.default, dtype=float),
+                                  {"units": spec.units, "long_name": spec.long_name})
+                continue
+            da = ds[spec.name]
+            if set(da.dims) != set(spec.dims):
+                raise DataError(f"{where}: dimensions {da.dims}, expected {spec.dims}")
+            da = da.transpose(*spec.dims)
+            for d in spec.dims:
+                n = sizes.setdefault(d, da.sizes[d])
+                if da.sizes[d] != n:
+                    raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
+            units = da.attrs.get("units")
+            if units is not None and not units_equal(str(units), spec.units):
+                raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
+            try:
+                values = np.asarray(da.values, dtype=float)
+            except (TypeError, ValueError):
+                raise DataError(f"{where}: values are not numeric") from None
+            bad = ~np.isfinite(values)
+            if bad.any():
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise DataError(f"{where}: {int(bad.sum())} NaN/non-finite value(s), first at index "
+                                f"{dict(zip(spec.dims, idx))}")
+            if spec.valid_min is not None and values.size and values.min() < spec.valid_min:
+                raise DataError(f"{where}: minimum {values.min():g} below the valid range "
+                                f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
+            if spec.valid_max is not None and values.size and values.max() > spec.valid_max:
+                raise DataError(f"{where}: maximum {values.max():g} above the valid range "
+                                f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
+            if spec.integer and np.any(values != np.round(values)):
+                raise DataError(f"{where}: values must be integers")
+            attrs = dict(da.attrs)
+            attrs.setdefault("units", spec.units)
+            attrs.setdefault("long_name", spec.long_name)
+            out[spec.name] = (spec.dims, values, attrs)
+        for name, coord in ds.coords.items():
+            if all(d in out.dims for d in coord.dims):
+                out = out.assign_coords({name: coord})
+        return out
+
+    def load(self, path: str | os.PathLike, sizes: dict | None = None) -> xr.Dataset:
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: forcing file not found")
+        try:
+            with xr.open_dataset(path) as ds:
+                ds = ds.load()
+        except Exception as exc:
+            raise DataError(f"{path}: cannot read as NetCDF ({exc})") from None
+        return self.validate(ds, source=str(path), sizes=sizes)
+
+    def markdown(self) -> str:
+        return "\n".join(f"- {v.describe()}" for v in self.variables.values())
+
+
+def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:
+    """Write ``ds`` to a temporary file next to ``path`` and rename it into place, so
+    that a failure never leaves a partial file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

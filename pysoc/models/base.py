@@ -1,0 +1,143 @@
+"""The one interface every soil-carbon kernel implements.
+
+A model is a small object holding its options (from the namelist group named after
+the model). It knows its pools, its :class:`~pysoc.params.ParameterTable`, its
+:class:`~pysoc.forcing.ForcingSchema` and how to run:
+
+- ``steady_state(forcing, params)`` -> labelled :class:`xarray.Dataset`
+- ``transient(forcing, params, ...)`` -> labelled :class:`xarray.Dataset` with ``time``
+- ``evaluate(forcing, theta)`` -> :class:`BatchResult`, many parameter vectors in one
+  kernel call: what the calibration engine, PRODA and the benchmarks use.
+
+The calibration engine needs nothing else: observation operators work on
+``BatchResult.outputs`` (named arrays such as ``soc_profile``), and parameters are
+mapped with ``parameters.to_physical``. Parameters are physical values everywhere in
+this interface; ``kp`` (normalised) values only appear in the calibration engine.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+import xarray as xr
+
+from pysoc import _status
+from pysoc.errors import ConfigError, KernelError
+from pysoc.forcing import ForcingSchema
+from pysoc.io.namelist import Group
+from pysoc.params import ParameterTable
+
+
+@dataclass
+class BatchResult:
+    """Result of one batched evaluation (one row per parameter vector).
+
+    status: (nset,) kernel status codes (0 = ok), see ``pysoc._status``.
+    outputs: named arrays with the set as first axis. Standard names:
+      'soc_profile' (nset, nlev) g C m-3, total SOC per layer;
+      'soc_0_30' (nset,) kg C m-2; 'nep_monthly' (nset, ntime) g C m-2 month-1;
+      'd14c_profile' (nset, nlev) per mil; 'pools' (nset, npool, nlev) g C m-3;
+      'rh' (nset,) g C m-2 yr-1.
+    depth_bounds: (nlev, 2) layer top/bottom (m) of the profile outputs.
+    reason: optional (nset,) model-specific reason codes for ERR_INVALID.
+    """
+
+    status: np.ndarray
+    outputs: dict[str, np.ndarray]
+    depth_bounds: np.ndarray | None = None
+    reason: np.ndarray | None = None
+    reason_names: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == _status.OK
+
+    def __len__(self) -> int:
+        return int(self.status.shape[0])
+
+    def describe(self, i: int) -> str:
+        code = int(self.status[i])
+        text = f"{_status.name(code)} ({_status.message(code)})"
+        if self.reason is not None and code == _status.ERR_INVALID:
+            text += f": {self.reason_names.get(int(self.reason[i]), str(int(self.reason[i])))}"
+        return text
+
+
+class SoilCarbonModel(ABC):
+    """Base class of the kernels. Subclasses set the class attributes and implement
+    ``load_forcing``, ``steady_state``, ``transient`` and ``evaluate``."""
+
+    name: ClassVar[str]
+    long_name: ClassVar[str]
+    pools: ClassVar[tuple[str, ...]]
+    pool_long_names: ClassVar[tuple[str, ...]]
+    soc_pools: ClassVar[tuple[str, ...]]       #: pools summed into SOC
+    parameters: ClassVar[ParameterTable]
+    forcing_schema: ClassVar[ForcingSchema]
+    options_group: ClassVar[Group]             #: namelist group &<name>: model options
+    observables: ClassVar[tuple[str, ...]] = ("soc_profile",)
+
+    def __init__(self, **options: Any):
+        self.options = _check_options(self.options_group, options, self.name)
+
+    # ---- what every kernel provides ------------------------------------------------
+    @abstractmethod
+    def load_forcing(self, path) -> xr.Dataset:
+        """Read and validate a forcing file (DataError naming file and variable)."""
+
+    @abstractmethod
+    def steady_state(self, forcing: xr.Dataset, params=None, *, errors: str = "raise") -> xr.Dataset:
+        """Steady state for one parameter vector (physical values; default set if None)."""
+
+    @abstractmethod
+    def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", **kw) -> xr.Dataset:
+        """Time integration for one parameter vector."""
+
+    @abstractmethod
+    def evaluate(self, forcing, theta: np.ndarray, observables=("soc_profile",)) -> BatchResult:
+        """Batched evaluation of theta (nset, npar) physical values for one site."""
+
+    # ---- shared helpers ----------------------------------------------------------------
+    def prepare(self, forcing: xr.Dataset) -> Any:
+        """Convert a validated forcing dataset once into the arrays the kernel takes
+        (override for speed; the result is passed back to ``evaluate``)."""
+        return forcing
+
+    def param_vector(self, params=None, parameter_set: str | None = None, source: str = "",
+                     warn_prior: bool = True) -> np.ndarray:
+        """Physical parameter vector: a named set, a mapping of overrides, or a full vector."""
+        if params is None or isinstance(params, Mapping):
+            v = self.parameters.vector(parameter_set, overrides=params)
+        else:
+            v = np.asarray(params, dtype=float)
+        return self.parameters.check(v, source=source, warn_prior=warn_prior)
+
+    def raise_for_status(self, result: BatchResult, context: str = "") -> None:
+        bad = np.flatnonzero(~result.ok)
+        if bad.size:
+            i = int(bad[0])
+            raise KernelError(f"{context + ': ' if context else ''}{self.name} kernel failed: "
+                              f"{result.describe(i)}", code=int(result.status[i]))
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({opts})"
+
+
+def _check_options(group: Group, options: Mapping[str, Any], model: str) -> dict[str, Any]:
+    out = {}
+    for k, v in options.items():
+        key = group.key(k)
+        if key is None:
+            raise ConfigError(f"{model}: unknown option {k!r} (known: {', '.join(x.name for x in group.keys)})")
+        out[k] = key.check(v, f"{model} option {k}")
+    for key in group.keys:
+        out.setdefault(key.name, key.default)
+    return out
+
+
+def status_dataarray(status, dims=()) -> xr.DataArray:
+    return xr.DataArray(np.asarray(status, dtype=np.int32), dims=dims, attrs=_status.cf_attrs())

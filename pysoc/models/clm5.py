@@ -1,0 +1,370 @@
+"""CLM5 vertical matrix soil carbon model, PRODA 21-parameter version.
+
+Equations: spec models.md §2 (Lu et al. 2020 JAMES; Tao et al. 2023 Nature; seeds 001,
+002). The Fortran kernel (``fortran/soc_clm5.f90``) solves the steady state
+X = -(A xi K - T)^-1 B I with structured solves (no dense inverse) and integrates the
+transient with implicit monthly steps.
+
+Forcing file (NetCDF; dims ``time``, ``level``, ``litter_type``): see ``FORCING`` below
+and docs/clm5.md. ``time`` holds consecutive calendar months starting in January: 12
+steps are a monthly climatology, 12 n steps a monthly series of n years.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from pysoc import _status
+from pysoc._kernels import clm5 as _k
+from pysoc._kernels import core as _core
+from pysoc.errors import ConfigError, DataError, KernelError
+from pysoc.forcing import ForcingSchema, VariableSpec, write_netcdf_atomic
+from pysoc.io.namelist import Group, Key
+from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.params import ParameterSpec, ParameterTable, as_2d
+from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
+
+DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
+LITTER_TYPES = ("CWD", "L1", "L2", "L3")
+GRIDS = {"clm5_20": (1, 20), "clm45_10": (2, 10)}
+
+P = ParameterSpec
+_POS = dict(lower=0.0, lower_inclusive=False)
+_FRAC = dict(lower=0.0, upper=1.0)
+#: PRODA parameter order and names (para_name), prior ranges of models.md §2.10,
+#: defaults = CLM5 (PRODA comments / CTSM, no Q10 normalisation).
+PARAMETERS = ParameterTable("clm5", (
+    P("diffus", "m2 yr-1", 1e-4, 3e-5, 5e-4, "bioturbation diffusivity", lower=0.0),
+    P("cryo", "m2 yr-1", 5e-4, 3e-5, 1.6e-3, "cryoturbation diffusivity", lower=0.0),
+    P("q10", "1", 1.5, 1.2, 3.0, "Q10 of decomposition (also below freezing)", **_POS),
+    P("efolding", "m", 10.0, 0.0, 1.0, "e-folding depth of decomposition rates", **_POS),
+    P("taucwd", "yr", 1 / 0.3, 1.0, 6.0, "turnover time of coarse woody debris", **_POS),
+    P("taul1", "yr", 1 / 18.5, 0.0, 0.11, "turnover time of metabolic litter", **_POS),
+    P("taul2", "yr", 1 / 4.9, 0.1, 0.3, "turnover time of cellulose and lignin litter", **_POS),
+    P("tau4s1", "yr", 1 / 7.3, 0.0, 1.0, "turnover time of fast SOM", **_POS),
+    P("tau4s2", "yr", 5.0, 1.0, 50.0, "turnover time of slow SOM", **_POS),
+    P("tau4s3", "yr", 222.22, 200.0, 1000.0, "turnover time of passive SOM", **_POS),
+    P("fl1s1", "1", 0.45, 0.1, 0.8, "transfer efficiency metabolic litter -> fast SOM", **_FRAC),
+    P("fl2s1", "1", 0.5, 0.2, 0.8, "transfer efficiency cellulose litter -> fast SOM", **_FRAC),
+    P("fl3s2", "1", 0.5, 0.2, 0.8, "transfer efficiency lignin litter -> slow SOM", **_FRAC),
+    P("fs1s2", "1", 0.554, 0.0, 0.4, "transfer fast -> slow SOM (CLM5: 1 - t - 0.004, 0.554 at 40 % sand)", **_FRAC),
+    P("fs1s3", "1", 0.004, 0.0, 0.05, "transfer fast -> passive SOM", **_FRAC),
+    P("fs2s1", "1", 0.42, 0.1, 0.74, "transfer slow -> fast SOM", **_FRAC),
+    P("fs2s3", "1", 0.03, 0.0, 0.1, "transfer slow -> passive SOM", **_FRAC),
+    P("fs3s1", "1", 0.45, 0.0, 0.9, "transfer passive -> fast SOM", **_FRAC),
+    P("fcwdl2", "1", 0.76, 0.5, 1.0, "fraction of CWD fragmented to cellulose litter (rest to lignin)", **_FRAC),
+    P("w_scaling", "1", 1.0, 0.0, 5.0, "multiplier on the water scalar (capped at 1)", lower=0.0),
+    P("beta", "1", 0.95, 0.5, 0.9999, "Jackson beta of the litter input profile", lower=0.0, upper=1.0,
+      lower_inclusive=False, upper_inclusive=False),
+), default_set="clm5")
+PARAMETERS.named_sets["clm5"] = {s.name: s.default for s in PARAMETERS}
+PARAMETERS.named_sets["prior_mid"] = dict(zip(PARAMETERS.names, PARAMETERS.to_physical(np.full(21, 0.5))))
+
+FORCING = ForcingSchema("clm5", [
+    VariableSpec("tsoi", ("time", "level"), "K", "soil temperature", 150.0, 350.0),
+    VariableSpec("w_scalar", ("time", "level"), "1", "water scalar of decomposition (CESM2 W_SCALAR)", 0.0, 1.0),
+    VariableSpec("o_scalar", ("time", "level"), "1", "oxygen scalar of decomposition", 0.0, 1.0,
+                 required=False, default=1.0),
+    VariableSpec("fpi", ("time", "level"), "1", "nitrogen limitation of litter decomposition (CESM2 FPI_vr)",
+                 0.0, 1.0, required=False, default=1.0),
+    VariableSpec("litter_input", ("time", "litter_type"), "g C m-2 month-1",
+                 "column litter input per month by type (CWD, L1 metabolic, L2 cellulose, L3 lignin)", 0.0, 1e5),
+    VariableSpec("altmax", ("time",), "m", "maximum active-layer depth this year", 0.0, 100.0),
+    VariableSpec("altmax_lastyear", ("time",), "m", "maximum active-layer depth last year", 0.0, 100.0),
+    VariableSpec("nbedrock", (), "1", "number of soil layers above bedrock", 1.0, 100.0, integer=True),
+    VariableSpec("sand", (), "%", "sand content; informational (CLM5's default fs1s2 = 1 - t - 0.004 "
+                 "depends on it); NaN when absent", 0.0, 100.0, required=False, default=np.nan),
+], doc="Monthly forcing of the CLM5 and COMPAS kernels (one site).")
+
+OPTIONS = Group("clm5", (
+    Key("grid", "str", "clm5_20", "vertical grid: CLM5 20 layers to 8.60 m, or CLM4.5-style 10 layers to 3.80 m",
+        choices=tuple(GRIDS)),
+    Key("normalize_q10_to_century_tfunc", "bool", False,
+        "multiply the Q10 scalar by (catanf(15)/catanf(30))/Q10**(-1) as CTSM does (PRODA: off)"),
+    Key("advection", "float", 0.0, "downward advection velocity of SOM in the bioturbation regime",
+        min=0.0, max=1.0, units="m yr-1"),
+    Key("substeps", "int", 1, "implicit sub-steps per month in transient runs", min=1, max=1000),
+), doc="Options of the CLM5 kernel.")
+
+
+def grid_arrays(name: str):
+    """dz, zisoi, zsoi (m) of a named grid."""
+    if name not in GRIDS:
+        raise ConfigError(f"unknown grid {name!r} (known: {', '.join(GRIDS)})")
+    kind, n = GRIDS[name]
+    dz, zisoi, zsoi, status = _core.grid(kind, n)
+    if status != 0:
+        raise KernelError(f"grid {name}: kernel status {status}")
+    return dz, zisoi, zsoi
+
+
+def depth_bounds(zisoi: np.ndarray) -> np.ndarray:
+    top = np.concatenate([[0.0], zisoi[:-1]])
+    return np.stack([top, zisoi], axis=1)
+
+
+def days_per_step(nt: int) -> np.ndarray:
+    """Calendar days of consecutive months starting in January (no leap years, M-6)."""
+    return np.resize(DAYS_IN_MONTH, nt)
+
+
+class CLM5(SoilCarbonModel):
+    """CLM5 vertical matrix model (7 pools x nlev layers)."""
+
+    name = "clm5"
+    long_name = "CLM5 vertical soil carbon matrix model (PRODA 21-parameter version)"
+    pools = ("CWD", "L1", "L2", "L3", "S1", "S2", "S3")
+    pool_long_names = ("coarse woody debris", "metabolic litter", "cellulose litter", "lignin litter",
+                       "fast SOM", "slow SOM", "passive SOM")
+    soc_pools = ("S1", "S2", "S3")
+    parameters = PARAMETERS
+    forcing_schema = FORCING
+    options_group = OPTIONS
+    observables = ("soc_profile", "soc_0_30", "pools", "rh")
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.dz, self.zisoi, self.zsoi = grid_arrays(self.options["grid"])
+        self.nlev = self.dz.size
+        self.bounds = depth_bounds(self.zisoi)
+
+    # ---- forcing ---------------------------------------------------------------------
+    def load_forcing(self, path) -> xr.Dataset:
+        ds = self.forcing_schema.load(path, sizes={"level": self.nlev, "litter_type": 4})
+        return self._check_forcing(ds, str(path))
+
+    def validate_forcing(self, ds: xr.Dataset, source: str = "<forcing>") -> xr.Dataset:
+        ds = self.forcing_schema.validate(ds, source=source, sizes={"level": self.nlev, "litter_type": 4})
+        return self._check_forcing(ds, source)
+
+    def _check_forcing(self, ds: xr.Dataset, source: str) -> xr.Dataset:
+        nt = ds.sizes["time"]
+        if nt % 12 != 0:
+            raise DataError(f"{source}: dimension 'time' has {nt} steps; expected whole years of months "
+                            f"(12 for a climatology, 12 n for n years starting in January)")
+        nb = int(ds["nbedrock"])
+        if nb > self.nlev:
+            raise DataError(f"{source}: variable 'nbedrock' = {nb} exceeds the {self.nlev} layers of grid "
+                            f"{self.options['grid']}")
+        if "depth" in ds.coords or "depth" in ds:
+            depth = np.asarray(ds["depth"].values, dtype=float)
+            if depth.shape != self.zsoi.shape or not np.allclose(depth, self.zsoi, rtol=1e-6, atol=1e-9):
+                raise DataError(f"{source}: variable 'depth' does not match the node depths of grid "
+                                f"{self.options['grid']}")
+        ds.attrs.setdefault("source_file", source)
+        return ds
+
+    def forcing_dataset(self, tsoi, w_scalar, litter_input, altmax, altmax_lastyear, nbedrock,
+                        o_scalar=None, fpi=None, sand=None, attrs=None) -> xr.Dataset:
+        """Build a forcing dataset from arrays: tsoi, w_scalar, o_scalar, fpi (ntime, nlev);
+        litter_input (ntime, 4) g C m-2 month-1; altmax, altmax_lastyear (ntime,) m."""
+        tsoi = np.asarray(tsoi, dtype=float)
+        nt = tsoi.shape[0]
+        data = {
+            "tsoi": (("time", "level"), tsoi, {"units": "K", "long_name": "soil temperature"}),
+            "w_scalar": (("time", "level"), np.asarray(w_scalar, float), {"units": "1"}),
+            "o_scalar": (("time", "level"), np.ones_like(tsoi) if o_scalar is None else np.asarray(o_scalar, float),
+                         {"units": "1"}),
+            "fpi": (("time", "level"), np.ones_like(tsoi) if fpi is None else np.asarray(fpi, float), {"units": "1"}),
+            "litter_input": (("time", "litter_type"), np.asarray(litter_input, float), {"units": "g C m-2 month-1"}),
+            "altmax": (("time",), np.broadcast_to(np.asarray(altmax, float), (nt,)).copy(), {"units": "m"}),
+            "altmax_lastyear": (("time",), np.broadcast_to(np.asarray(altmax_lastyear, float), (nt,)).copy(),
+                                {"units": "m"}),
+            "nbedrock": ((), int(nbedrock), {"units": "1"}),
+        }
+        if sand is not None:
+            data["sand"] = ((), float(sand), {"units": "%"})
+        ds = xr.Dataset(data, coords=self._coords(nt), attrs=dict(attrs or {}))
+        for name, spec in self.forcing_schema.variables.items():
+            if name in ds:
+                ds[name].attrs.setdefault("units", spec.units)
+                ds[name].attrs["long_name"] = spec.long_name
+        ds.attrs.setdefault("Conventions", "CF-1.8")
+        ds.attrs.setdefault("title", "pysoc CLM5/COMPAS site forcing")
+        return self.validate_forcing(ds, source="<arrays>")
+
+    def write_forcing(self, ds: xr.Dataset, path) -> None:
+        write_netcdf_atomic(ds, path)
+
+    def _coords(self, nt: int) -> dict:
+        return {
+            "time": ("time", np.arange(nt), {"long_name": "month index from January of the first year",
+                                             "units": "1"}),
+            "month": ("time", np.arange(nt) % 12 + 1, {"long_name": "calendar month", "units": "1"}),
+            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
+            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "long_name": "layer node depth",
+                                           "bounds": "depth_bnds", "standard_name": "depth"}),
+            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
+            "litter_type": ("litter_type", list(LITTER_TYPES)),
+        }
+
+    # ---- preparation (arrays in kernel layout, done once per site) -----------------------
+    def prepare(self, forcing) -> dict:
+        """Fortran-ordered climatology arrays for one site or a list of sites; month-of-year
+        means when the forcing spans several years."""
+        sites = forcing if isinstance(forcing, (list, tuple)) else [forcing]
+        arrs = {k: [] for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax",
+                                "altmax_lastyear", "nbedrock")}
+        for ds in sites:
+            if isinstance(ds, dict):
+                raise ConfigError("prepare() takes forcing datasets, not prepared arrays")
+            nt = ds.sizes["time"]
+            ny = nt // 12
+            for k in ("tsoi", "w_scalar", "o_scalar", "fpi"):
+                v = np.asarray(ds[k].values, float).reshape(ny, 12, self.nlev).mean(axis=0)
+                arrs[k].append(v.T)                                   # (nlev, 12)
+            arrs["litter_input"].append(np.asarray(ds["litter_input"].values, float)
+                                        .reshape(ny, 12, 4).mean(axis=0).T)  # (4, 12)
+            for k in ("altmax", "altmax_lastyear"):
+                arrs[k].append(np.asarray(ds[k].values, float).reshape(ny, 12).mean(axis=0))
+            arrs["nbedrock"].append(int(ds["nbedrock"]))
+        out = {k: np.asfortranarray(np.stack(v, axis=-1)) for k, v in arrs.items() if k != "nbedrock"}
+        out["nbedrock"] = np.asarray(arrs["nbedrock"], dtype=np.int32)
+        out["nsite"] = len(sites)
+        return out
+
+    # ---- kernels -----------------------------------------------------------------------
+    def evaluate(self, forcing, theta, observables=("soc_profile",), site_index=None) -> BatchResult:
+        """Steady states for theta (nset, 21) physical values. ``forcing`` is a dataset,
+        a list of datasets or the result of ``prepare``; ``site_index`` (nset,) picks the
+        site of each vector (0-based; default all 0)."""
+        prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
+        theta = np.asfortranarray(as_2d(theta, len(self.parameters), "clm5 parameters").T)
+        nset = theta.shape[1]
+        if site_index is None:
+            site_index = np.zeros(nset, dtype=np.int32)
+        idx = np.asarray(site_index, dtype=np.int32) + 1
+        x, inp, rh, status = _k.steady_batch(
+            self.dz, self.zisoi, self.zsoi, theta, idx, prep["tsoi"], prep["w_scalar"], prep["o_scalar"],
+            prep["fpi"], prep["litter_input"], prep["altmax"], prep["altmax_lastyear"], prep["nbedrock"],
+            int(self.options["normalize_q10_to_century_tfunc"]), float(self.options["advection"]))
+        pools = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                  # (nset, 7, nlev)
+        soc = pools[:, 4:7, :].sum(axis=1)
+        outputs = {"soc_profile": soc, "pools": pools, "rh": rh, "input": inp}
+        if "soc_0_30" in observables:
+            outputs["soc_0_30"] = interval_integrals(soc, self.bounds, [(0.0, 0.3)])[:, 0] / 1000.0
+        return BatchResult(status=np.asarray(status), outputs=outputs, depth_bounds=self.bounds)
+
+    def steady_state(self, forcing: xr.Dataset, params=None, *, errors: str = "raise",
+                     parameter_set: str | None = None) -> xr.Dataset:
+        theta = self.param_vector(params, parameter_set)
+        res = self.evaluate(forcing, theta, observables=("soc_profile", "soc_0_30"))
+        if errors == "raise":
+            self.raise_for_status(res, context=str(forcing.attrs.get("source_file", "steady state")))
+        pools = res.outputs["pools"][0]
+        ds = self._state_dataset(pools)
+        inp, rh = float(res.outputs["input"][0]), float(res.outputs["rh"][0])
+        total = float((pools * self.dz).sum())
+        soc_total = float((pools[4:7] * self.dz).sum())
+        ds["input"] = ((), inp, {"units": "g C m-2 yr-1", "long_name": "column litter input"})
+        ds["rh"] = ((), rh, {"units": "g C m-2 yr-1", "long_name": "heterotrophic respiration"})
+        ds["mass_balance_residual"] = ((), (inp - rh) / inp if inp > 0 else 0.0, {
+            "units": "1", "long_name": "(input - respiration) / input at steady state"})
+        ds["residence_time"] = ((), total / inp if inp > 0 else np.nan, {
+            "units": "yr", "long_name": "ecosystem residence time tau_E (total carbon / input)"})
+        ds["soc_residence_time"] = ((), soc_total / inp if inp > 0 else np.nan, {
+            "units": "yr", "long_name": "SOC residence time (SOC stock / input)"})
+        ds["storage_capacity"] = (("pool",), (pools * self.dz).sum(axis=1), {
+            "units": "g C m-2", "long_name": "carbon storage capacity X_c = tau_E u, per pool"})
+        ds["status"] = status_dataarray(res.status[0])
+        ds.attrs["mode"] = "steady_state"
+        return self._attach_params(ds, theta)
+
+    def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", n_years: int | None = None,
+                  initial: str | np.ndarray = "steady_state", parameter_set: str | None = None) -> xr.Dataset:
+        """Monthly implicit integration. A 12-month climatology is repeated ``n_years``
+        (default 1); a multi-year series runs once. ``initial``: 'steady_state' (of the
+        mean forcing), 'zero', or an array (7, nlev) g C m-3."""
+        theta = self.param_vector(params, parameter_set)
+        nt = forcing.sizes["time"]
+        reps = 1 if n_years is None or nt > 12 else int(n_years)
+        if reps < 1:
+            raise ConfigError(f"transient: n_years must be >= 1, got {n_years}")
+        ser = {k: np.tile(np.asarray(forcing[k].values, float), (reps,) + (1,) * (forcing[k].ndim - 1))
+               for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear")}
+        nstep = nt * reps
+        days = days_per_step(nstep)
+        if isinstance(initial, str):
+            if initial == "steady_state":
+                x0 = self.evaluate(forcing, theta).outputs["pools"][0]
+                ss = x0
+            elif initial == "zero":
+                x0 = np.zeros((7, self.nlev))
+                ss = None
+            else:
+                raise ConfigError(f"transient: initial must be 'steady_state', 'zero' or an array, got {initial!r}")
+        else:
+            x0 = np.asarray(initial, float)
+            if x0.shape != (7, self.nlev) or not np.all(np.isfinite(x0)) or (x0 < 0).any():
+                raise ConfigError(f"transient: initial state must be finite, >= 0, shape (7, {self.nlev})")
+            ss = None
+        f = lambda a: np.asfortranarray(a.T)  # noqa: E731  (time, level) -> (level, time)
+        x, rh, status = _k.transient(
+            self.dz, self.zisoi, self.zsoi, theta, f(ser["tsoi"]), f(ser["w_scalar"]), f(ser["o_scalar"]),
+            f(ser["fpi"]), f(ser["litter_input"]), ser["altmax"], ser["altmax_lastyear"], int(forcing["nbedrock"]),
+            days, int(self.options["substeps"]), np.asfortranarray(x0.T),
+            int(self.options["normalize_q10_to_century_tfunc"]), float(self.options["advection"]))
+        if status != _status.OK and errors == "raise":
+            raise KernelError(f"{forcing.attrs.get('source_file', 'transient')}: clm5 transient failed: "
+                              f"{_status.name(status)} ({_status.message(status)})", code=int(status))
+        cp = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                     # (time, pool, level)
+        rh_vr = np.moveaxis(rh, (0, 1, 2), (2, 1, 0))
+        ds = self._state_dataset(cp, time=nstep)
+        ds["rh_vr"] = (("time", "pool", "level"), rh_vr, {
+            "units": "g C m-3 month-1", "long_name": "heterotrophic respiration per pool and layer during the month"})
+        ds["rh"] = (("time", "pool"), (rh_vr * self.dz).sum(axis=-1), {
+            "units": "g C m-2 month-1", "long_name": "heterotrophic respiration per pool during the month"})
+        ds["input"] = (("time",), ser["litter_input"].sum(axis=1), {
+            "units": "g C m-2 month-1", "long_name": "column litter input during the month"})
+        total = (cp * self.dz).sum(axis=(1, 2))
+        prev = np.concatenate([[float((x0 * self.dz).sum())], total[:-1]])
+        ds["mass_balance_residual"] = (("time",), ds["input"].values - (total - prev) - ds["rh"].values.sum(axis=1), {
+            "units": "g C m-2 month-1", "long_name": "input - change in column stock - respiration"})
+        if ss is not None:
+            ds["storage_potential"] = (("time",), float((ss * self.dz).sum()) - total, {
+                "units": "g C m-2", "long_name": "storage capacity (mean-forcing steady state) minus current stock"})
+        ds["days"] = (("time",), days, {"units": "d", "long_name": "length of the step"})
+        ds["status"] = status_dataarray(status)
+        ds.attrs["mode"] = "transient"
+        return self._attach_params(ds, theta)
+
+    # ---- labelled output -----------------------------------------------------------------
+    def _state_dataset(self, pools: np.ndarray, time: int | None = None) -> xr.Dataset:
+        dims = ("pool", "level") if time is None else ("time", "pool", "level")
+        coords = {
+            "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
+            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
+            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
+                                           "long_name": "layer node depth", "bounds": "depth_bnds"}),
+            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
+            "pool_long_name": ("pool", list(self.pool_long_names)),
+        }
+        if time is not None:
+            coords["time"] = ("time", np.arange(time), {"long_name": "month index", "units": "1"})
+            coords["month"] = ("time", np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})
+        ds = xr.Dataset(coords=coords)
+        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": "carbon concentration per pool and layer"})
+        soc = pools[..., 4:7, :].sum(axis=-2)
+        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": "g C m-3", "long_name": "soil organic carbon (S1+S2+S3)"})
+        intervals = stock_intervals(self.bounds)
+        labels = interval_labels(intervals)
+        labels[-1] = "whole column"
+        ds = ds.assign_coords(depth_interval=("depth_interval", labels),
+                              depth_interval_bnds=(("depth_interval", "nv"), intervals, {"units": "m"}))
+        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
+            "units": "g C m-2", "long_name": "SOC stock per depth interval"})
+        ds["litter_stock"] = (dims[:-2], (pools[..., 0:4, :] * self.dz).sum(axis=(-2, -1)), {
+            "units": "g C m-2", "long_name": "litter and CWD stock of the column"})
+        return ds
+
+    def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
+        ds.attrs["model"] = self.name
+        ds.attrs["model_long_name"] = self.long_name
+        ds.attrs["grid"] = self.options["grid"]
+        for k, v in self.options.items():
+            ds.attrs[f"option_{k}"] = int(v) if isinstance(v, bool) else v
+        for spec, v in zip(self.parameters, np.ravel(theta)):
+            ds.attrs[f"param_{spec.name}"] = float(v)
+        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
+        return ds
