@@ -106,6 +106,12 @@ class SoilCarbonModel(ABC):
         (override for speed; the result is passed back to ``evaluate``)."""
         return forcing
 
+    def to_physical(self, kp) -> np.ndarray:
+        """Normalised calibration coordinates kp (..., npar) -> physical values. The
+        calibration engine always maps through this method, so a model can override it
+        (e.g. COMPAS's legacy kp aliasing) without the engine knowing."""
+        return self.parameters.to_physical(kp)
+
     def param_vector(self, params=None, parameter_set: str | None = None, source: str = "",
                      warn_prior: bool = True) -> np.ndarray:
         """Physical parameter vector: a named set, a mapping of overrides, or a full vector."""
