@@ -21,11 +21,11 @@
 !> 19 fcwdl2 (-)     20 w_scaling (-)  21 beta (-)
 module soc_clm5
   use soc_kinds, only: dp, ip, SOC_OK, SOC_ERR_PARAM, SOC_ERR_FORCING, SOC_ERR_SHAPE, &
-       SOC_ERR_SINGULAR, SOC_ERR_NONFINITE, days_per_year
-  use soc_envscalars, only: q10_scalar, q10_century_norm, water_scalar_capped, depth_scalar
+       SOC_ERR_SINGULAR, SOC_ERR_NONFINITE, days_per_year, tfrz
+  use soc_envscalars, only: q10_century_norm, water_scalar_capped, depth_scalar
   use soc_vertprofile, only: jackson_fraction
   use soc_transport, only: mixing_diffusivity, transport_operator
-  use soc_solvers, only: tridiag_solve, block_tridiag_solve
+  use soc_solvers, only: tridiag_solve, band_solve_nopivot
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
@@ -87,17 +87,20 @@ contains
     real(dp), intent(in) :: oscalar(nlev, nmon)  !< oxygen scalar (-)
     real(dp), intent(in) :: fpi(nlev, nmon)      !< nitrogen limitation of litter decomposition (-)
     real(dp), intent(out) :: kk(nlev, clm5_npool) !< effective rates (d-1)
-    real(dp) :: kbase(clm5_npool), xi, sum_xi, sum_xin, tnorm, xid
+    real(dp) :: kbase(clm5_npool), xi, sum_xi, sum_xin, tnorm, xid, lnq10
     integer :: j, m
     kbase = 1.0_dp / (days_per_year * [par(i_tcwd), par(i_tl1), par(i_tl2), par(i_tl2), &
          par(i_ts1), par(i_ts2), par(i_ts3)])
     tnorm = 1.0_dp
     if (normalize_q10) tnorm = q10_century_norm(par(i_q10))
+    ! PRODA sets froz_q10 = q10, for which both branches of q10_scalar reduce to
+    ! q10**((T - 298.15)/10): one exp per layer and month (the hot loop of the MCMC)
+    lnq10 = log(par(i_q10)) / 10.0_dp
     do j = 1, nlev
       sum_xi = 0.0_dp
       sum_xin = 0.0_dp
       do m = 1, nmon
-        xi = q10_scalar(tsoi(j, m), par(i_q10), par(i_q10)) &
+        xi = exp(lnq10 * (tsoi(j, m) - (tfrz + 25.0_dp))) &
              * water_scalar_capped(wscalar(j, m), par(i_wscal)) * oscalar(j, m)
         sum_xi = sum_xi + xi
         sum_xin = sum_xin + xi * fpi(j, m)
@@ -119,13 +122,18 @@ contains
     integer, intent(in) :: nbedrock              !< layers above bedrock
     real(dp), intent(in) :: altmax(nmon), altmax_ly(nmon)   !< active-layer depth, this / last year (m)
     real(dp), intent(out) :: tl(nlev), td(nlev), tu(nlev)   !< tridiagonal operator (d-1)
-    real(dp) :: d(nlev), f(nlev), l(nlev), c(nlev), u(nlev)
+    real(dp) :: d(nlev), f(nlev), l(nlev), c(nlev), u(nlev), alt, alt_prev
     integer :: m
     tl = 0; td = 0; tu = 0
+    alt_prev = -huge(1.0_dp)
     do m = 1, nmon
-      call mixing_diffusivity(nlev, zisoi, nbedrock, max(altmax(m), altmax_ly(m)), &
-           par(i_bio) / days_per_year, par(i_cryo) / days_per_year, adv / days_per_year, d, f)
-      call transport_operator(nlev, dz, zisoi, zsoi, d, f, l, c, u)
+      alt = max(altmax(m), altmax_ly(m))
+      if (alt /= alt_prev) then   ! the operator only changes with the active-layer depth
+        call mixing_diffusivity(nlev, zisoi, nbedrock, alt, par(i_bio) / days_per_year, &
+             par(i_cryo) / days_per_year, adv / days_per_year, d, f)
+        call transport_operator(nlev, dz, zisoi, zsoi, d, f, l, c, u)
+        alt_prev = alt
+      end if
       tl = tl + l; td = td + c; tu = tu + u
     end do
     tl = tl / nmon; td = td / nmon; tu = tu / nmon
@@ -191,32 +199,38 @@ contains
     real(dp), intent(in) :: rhs(nlev, clm5_npool)
     real(dp), intent(out) :: x(nlev, clm5_npool)
     integer(ip), intent(out) :: status
-    real(dp) :: lo(3, nlev), up(3, nlev), blk(3, 3, nlev), b(3, nlev), s(3, nlev)
-    integer :: j
+    ! SOM unknowns ordered layer-major, i = 3 (j - 1) + p: a band matrix with kl = ku = 3
+    ! (pool coupling within a layer, transport of the same pool between layers)
+    real(dp) :: ab(-3:3, 3 * nlev), b(3 * nlev), s(3 * nlev)
+    integer :: j, i
     call clm5_litter_solve(nlev, kk(:, 1:4), par(i_fcwdl2), tl, td, tu, shift, rhs(:, 1:4), &
          x(:, 1:4), status)
     if (status /= SOC_OK) return
+    ab = 0.0_dp
     do j = 1, nlev
-      lo(:, j) = tl(j)
-      up(:, j) = tu(j)
-      ! rows: receivers S1, S2, S3; columns: donors S1, S2, S3
-      blk(1, 1, j) = shift + td(j) + kk(j, is1)
-      blk(1, 2, j) = -par(i_fs2s1) * kk(j, is2)
-      blk(1, 3, j) = -par(i_fs3s1) * kk(j, is3)
-      blk(2, 1, j) = -par(i_fs1s2) * kk(j, is1)
-      blk(2, 2, j) = shift + td(j) + kk(j, is2)
-      blk(2, 3, j) = 0.0_dp
-      blk(3, 1, j) = -par(i_fs1s3) * kk(j, is1)
-      blk(3, 2, j) = -par(i_fs2s3) * kk(j, is2)
-      blk(3, 3, j) = shift + td(j) + kk(j, is3)
-      b(1, j) = rhs(j, is1) + par(i_fl1s1) * kk(j, il1) * x(j, il1) + par(i_fl2s1) * kk(j, il2) * x(j, il2)
-      b(2, j) = rhs(j, is2) + par(i_fl3s2) * kk(j, il3) * x(j, il3)
-      b(3, j) = rhs(j, is3)
+      i = 3 * (j - 1)
+      ! row S1 (i+1): donors S1, S2 (offset +1), S3 (offset +2)
+      ab(0, i + 1) = shift + td(j) + kk(j, is1)
+      ab(1, i + 1) = -par(i_fs2s1) * kk(j, is2)
+      ab(2, i + 1) = -par(i_fs3s1) * kk(j, is3)
+      ! row S2 (i+2): donors S1 (offset -1), S2
+      ab(-1, i + 2) = -par(i_fs1s2) * kk(j, is1)
+      ab(0, i + 2) = shift + td(j) + kk(j, is2)
+      ! row S3 (i+3): donors S1 (offset -2), S2 (offset -1), S3
+      ab(-2, i + 3) = -par(i_fs1s3) * kk(j, is1)
+      ab(-1, i + 3) = -par(i_fs2s3) * kk(j, is2)
+      ab(0, i + 3) = shift + td(j) + kk(j, is3)
+      ! transport: same pool in layers j -1 and j + 1
+      if (j > 1) ab(-3, i + 1:i + 3) = tl(j)
+      if (j < nlev) ab(3, i + 1:i + 3) = tu(j)
+      b(i + 1) = rhs(j, is1) + par(i_fl1s1) * kk(j, il1) * x(j, il1) + par(i_fl2s1) * kk(j, il2) * x(j, il2)
+      b(i + 2) = rhs(j, is2) + par(i_fl3s2) * kk(j, il3) * x(j, il3)
+      b(i + 3) = rhs(j, is3)
     end do
-    call block_tridiag_solve(nlev, 3, lo, blk, up, b, s, status)
+    call band_solve_nopivot(3 * nlev, 3, 3, ab, b, s, status)
     if (status /= SOC_OK) return
     do j = 1, nlev
-      x(j, is1:is3) = s(:, j)
+      x(j, is1:is3) = s(3 * (j - 1) + 1:3 * j)
     end do
   end subroutine clm5_solve
 

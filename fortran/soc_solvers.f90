@@ -12,7 +12,7 @@ module soc_solvers
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
-  public :: tridiag_solve, block_tridiag_solve, dense_lu_solve
+  public :: tridiag_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot
 
   real(dp), parameter, public :: rel_pivot_tol = 1.0e-14_dp
 
@@ -95,6 +95,41 @@ contains
       end do
     end function row_scale_of
   end subroutine block_tridiag_solve
+
+  !> Banded Gaussian elimination without pivoting, for the diagonally dominant M-matrices
+  !> of the linear kernels (stable without pivoting). Band storage: ab(k, i) holds
+  !> A(i, i + k) for -kl <= k <= ku. The pivot test is relative to the scale of the row.
+  pure subroutine band_solve_nopivot(n, kl, ku, ab, rhs, x, status)
+    integer, intent(in) :: n, kl, ku
+    real(dp), intent(in) :: ab(-kl:ku, n), rhs(n)
+    real(dp), intent(out) :: x(n)
+    integer(ip), intent(out) :: status
+    real(dp) :: a(-kl:ku, n), fac
+    integer :: i, r, k
+    status = SOC_OK
+    a = ab
+    x = rhs
+    do i = 1, n
+      if (.not. pivot_ok(a(0, i), sum(abs(ab(:, i))))) then
+        status = SOC_ERR_SINGULAR; x = 0.0_dp; return
+      end if
+      do r = i + 1, min(n, i + kl)          ! rows below: element A(r, i) = a(i - r, r)
+        fac = a(i - r, r) / a(0, i)
+        if (fac == 0.0_dp) cycle
+        do k = 1, min(ku, n - i)            ! A(r, i + k) -= fac A(i, i + k)
+          a(i + k - r, r) = a(i + k - r, r) - fac * a(k, i)
+        end do
+        x(r) = x(r) - fac * x(i)
+      end do
+    end do
+    do i = n, 1, -1
+      do k = 1, min(ku, n - i)
+        x(i) = x(i) - a(k, i) * x(i + k)
+      end do
+      x(i) = x(i) / a(0, i)
+    end do
+    if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
+  end subroutine band_solve_nopivot
 
   !> Gaussian elimination with partial pivoting on a small dense system a x = b
   !> with nrhs right-hand sides (overwritten by the solution).

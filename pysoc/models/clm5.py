@@ -44,7 +44,7 @@ PARAMETERS = ParameterTable("clm5", (
     P("taul2", "yr", 1 / 4.9, 0.1, 0.3, "turnover time of cellulose and lignin litter", **_POS),
     P("tau4s1", "yr", 1 / 7.3, 0.0, 1.0, "turnover time of fast SOM", **_POS),
     P("tau4s2", "yr", 5.0, 1.0, 50.0, "turnover time of slow SOM", **_POS),
-    P("tau4s3", "yr", 222.22, 200.0, 1000.0, "turnover time of passive SOM", **_POS),
+    P("tau4s3", "yr", 1 / 0.0045, 200.0, 1000.0, "turnover time of passive SOM", **_POS),
     P("fl1s1", "1", 0.45, 0.1, 0.8, "transfer efficiency metabolic litter -> fast SOM", **_FRAC),
     P("fl2s1", "1", 0.5, 0.2, 0.8, "transfer efficiency cellulose litter -> fast SOM", **_FRAC),
     P("fl3s2", "1", 0.5, 0.2, 0.8, "transfer efficiency lignin litter -> slow SOM", **_FRAC),

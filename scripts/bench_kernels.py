@@ -1,0 +1,75 @@
+"""Kernel benchmark: steady-state evaluations per second per core, for one site, as a
+single call per parameter vector and batched (many vectors per call), next to a plain
+NumPy dense-solve implementation of the same system in the same run; prints ratios.
+
+Usage: python scripts/bench_kernels.py [--batch 2000] [--seconds 2]
+Runs on one core (set OMP_NUM_THREADS=1 for a fair NumPy baseline; the Makefile does).
+Other kernels add a function to CASES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def rate(fn, n_per_call, seconds):
+    """Evaluations per second of fn (which evaluates n_per_call parameter vectors)."""
+    fn()
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        dt = time.perf_counter() - t0
+        if dt > seconds:
+            return calls * n_per_call / dt
+
+
+def bench_clm5(args):
+    from make_synthetic_forcing import synthetic_site
+
+    from pysoc.models import get_model
+    from pysoc.models._clm5_dense import dense_steady_state
+
+    m = get_model("clm5")
+    prep = m.prepare(synthetic_site(m, 2))
+    rng = np.random.default_rng(0)
+    theta = m.to_physical(rng.uniform(0.05, 0.95, size=(args.batch, 21)))
+    one = theta[:1]
+    r_single = rate(lambda: m.evaluate(prep, one), 1, args.seconds)
+    r_batch = rate(lambda: m.evaluate(prep, theta), args.batch, args.seconds)
+    r_dense = rate(lambda: dense_steady_state(m, prep, theta[0]), 1, args.seconds)
+    status = m.evaluate(prep, theta).status
+    return [("clm5 (20 layers x 7 pools, steady state)", r_single, r_batch, r_dense, int((status == 0).sum()),
+             len(status))]
+
+
+CASES = [bench_clm5]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=2000, help="parameter vectors per batched call")
+    p.add_argument("--seconds", type=float, default=2.0, help="timing window per measurement")
+    args = p.parse_args(argv)
+    print(f"pysoc kernel benchmark (1 core, batch {args.batch}, {args.seconds:g} s per measurement)")
+    print(f"{'kernel':45s} {'single/s':>11s} {'batched/s':>11s} {'numpy dense/s':>14s} "
+          f"{'batched/dense':>14s} {'single/dense':>13s}")
+    for case in CASES:
+        for name, single, batched, dense, nok, n in case(args):
+            print(f"{name:45s} {single:11.0f} {batched:11.0f} {dense:14.0f} {batched / dense:13.1f}x "
+                  f"{single / dense:12.1f}x   ({nok}/{n} ok)")
+
+
+if __name__ == "__main__":
+    main()
