@@ -19,6 +19,11 @@ export OMPI_MCA_rmaps_base_oversubscribe := 1
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 
+# pip prints a warning per package for package-index locations configured on some
+# machines but absent; drop those lines, keep everything else (and pip's exit status)
+PIP := $(PY) -m pip
+QUIET := 2> >(grep -v "^WARNING: Location '" >&2)
+
 SYSDEPS := $(VENV)/.stamp-sysdeps
 DEPS := $(VENV)/.stamp-deps
 INSTALL := $(VENV)/.stamp-install
@@ -34,13 +39,13 @@ $(SYSDEPS): scripts/ensure_sysdeps.sh
 $(DEPS): pyproject.toml $(SYSDEPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "pysoc: installing build dependencies into $(VENV)"
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q "meson-python>=0.15" "meson>=1.1" ninja "numpy>=2.0,<2.5"
+	@$(PIP) install -q --upgrade pip $(QUIET)
+	@$(PIP) install -q "meson-python>=0.15" "meson>=1.1" ninja "numpy>=2.0,<2.5" $(QUIET)
 	@touch $@
 
 $(INSTALL): $(DEPS) meson.build
 	@echo "pysoc: building and installing pysoc (editable) with its dependencies"
-	@$(PY) -m pip install -q --no-build-isolation -e ".[test]" -Cbuild-dir=$(BUILD_DIR)
+	@$(PIP) install -q --no-build-isolation -e ".[test]" -Cbuild-dir=$(BUILD_DIR) $(QUIET)
 	@touch $@
 
 # importing the editable package rebuilds changed Fortran (ninja; a no-op otherwise)

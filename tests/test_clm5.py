@@ -149,6 +149,7 @@ def test_singular_system_is_reported_not_garbage(clm5):
 def test_parameter_domain_errors(clm5):
     f = synthetic_forcing(clm5, 1)
     base = clm5.parameters.vector("clm5")
+    warnings.simplefilter("ignore", OutsidePriorWarning)
     for name, bad in [("taul1", -0.1), ("diffus", -1e-4), ("fl1s1", 1.2), ("beta", 1.0), ("beta", 0.0),
                       ("q10", np.nan)]:
         theta = base.copy()
