@@ -39,7 +39,6 @@ module soc_compas
   use soc_envscalars, only: q10_scalar, water_scalar_capped, depth_scalar
   use soc_clm5, only: clm5_check_forcing, clm5_transport, clm5_input_profile, clm5_litter_solve, &
        clm5_npar
-  use soc_solvers, only: dense_lu_solve
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_value, ieee_quiet_nan
   implicit none
   private
@@ -70,7 +69,6 @@ module soc_compas
        FX_IMIC = 6, FX_ISOC = 7, FX_UPTAKE = 8, FX_DEPOL = 9, FX_DEATH = 10, FX_ENZPROD = 11, &
        FX_ENZTURN = 12, FX_RH_L1 = 13, FX_RH_L2 = 14, FX_RH_L3 = 15, FX_RH_DOC = 16, FX_LITUPTAKE = 17
 
-  integer, parameter :: newton_maxit = 60
   integer, parameter :: max_halvings = 30
 
 contains
@@ -339,11 +337,16 @@ contains
   end subroutine compas_steady_state
 
   !> One backward-Euler step of the soil pools of one layer:
-  !>   y - yold = dt f(y; inputs),  y = (DOC, MIC, ENZ, SOC),
-  !> solved by Newton's method with the analytic Jacobian, limited so that no pool drops
-  !> by more than 90 % per iteration (keeps iterates positive). Converged when every
-  !> component of the residual is below 1e-13 of the size of the terms of its equation.
-  !> uptake: DOC uptake U(y) (g C m-3 d-1) at the solution. ok = .false. when Newton fails.
+  !>   y - yold = dt f(y; inputs),  y = (DOC, MIC, ENZ, SOC).
+  !> The system is reduced to one scalar equation in MIC: for a given MIC, ENZ follows
+  !> linearly and SOC and DOC are the positive roots of quadratics (the Michaelis-Menten
+  !> terms times their denominators), so h(MIC) = MIC (1 + dt (k_d + k_e) xi) - MIC_old
+  !> - dt I_mic - CUE U dt = 0 remains. Mass conservation brackets the root:
+  !> h(M_lo) <= 0 at M_lo = (MIC_old + dt I_mic) / (1 + dt (k_d + k_e) xi) and h(T) >= 0 at
+  !> T = total old carbon + dt inputs, so a safeguarded Newton iteration (bisection
+  !> fallback) always converges, to round-off; every iterate is positive.
+  !> Input = change + respiration then holds to round-off. uptake: U (g C m-3 d-1).
+  !> ok = .false. only if the iteration limit is hit.
   pure subroutine compas_soil_step(par, xi, dt, i_doc, i_mic, i_soc, yold, y, uptake, ok)
     real(dp), intent(in) :: par(compas_npar)
     real(dp), intent(in) :: xi                     !< soil scalar (-)
@@ -352,11 +355,11 @@ contains
     real(dp), intent(in) :: yold(4)
     real(dp), intent(out) :: y(4), uptake
     logical, intent(out) :: ok
-    real(dp) :: ks1, kd, ke, ks3, ks4, cue, p, ka, kdm, f(4), g(4), sc(4), jac(4, 4), b(4, 1)
-    real(dp) :: u, dudm, dudc, d, dde, dds, den
-    integer(ip) :: st
+    real(dp) :: ks1, kd, ke, ks3, ks4, cue, p, ka, kdm, lo, hi, m, h, dh, mnew, udt, noise, step_old
     integer :: it
-    real(dp), parameter :: rtol = 1.0e-13_dp
+    integer, parameter :: maxit = 300
+    real(dp), parameter :: tol = 4.0_dp * epsilon(1.0_dp)
+    ok = .true.
     ks1 = xi / (days_per_year * par(i_ts1))
     kd = xi / (days_per_year * par(i_tdeath))
     ke = xi / (days_per_year * par(i_tenz))
@@ -366,55 +369,103 @@ contains
     p = par(i_pdeath)
     ka = par(i_kma) * xi
     kdm = par(i_kmd) * xi
-    y = max(yold, 0.0_dp)
-    ok = .false.
-    uptake = 0.0_dp
-    do it = 1, newton_maxit
-      ! Michaelis-Menten terms and their derivatives (zero when xi = 0)
-      u = 0; dudm = 0; dudc = 0; d = 0; dde = 0; dds = 0
-      if (ks1 > 0.0_dp) then
-        den = ka + y(1)
-        u = ks1 * y(2) * y(1) / den
-        dudm = ks1 * y(1) / den
-        dudc = ks1 * y(2) * ka / den**2
-      end if
-      if (ks4 > 0.0_dp) then
-        den = kdm + y(4)
-        d = ks4 * y(3) * y(4) / den
-        dde = ks4 * y(4) / den
-        dds = ks4 * y(3) * kdm / den**2
-      end if
-      f(1) = i_doc + (1.0_dp - p) * kd * y(2) + ks3 * y(3) + d - u
-      f(2) = i_mic + cue * u - (kd + ke) * y(2)
-      f(3) = ke * y(2) - ks3 * y(3)
-      f(4) = i_soc + p * kd * y(2) - d
-      g = y - yold - dt * f
-      sc(1) = abs(y(1)) + abs(yold(1)) + dt * (i_doc + kd * y(2) + ks3 * y(3) + d + u)
-      sc(2) = abs(y(2)) + abs(yold(2)) + dt * (i_mic + u + (kd + ke) * y(2))
-      sc(3) = abs(y(3)) + abs(yold(3)) + dt * (ke * y(2) + ks3 * y(3))
-      sc(4) = abs(y(4)) + abs(yold(4)) + dt * (i_soc + kd * y(2) + d)
-      if (all(abs(g) <= rtol * sc)) then
-        ok = .true.; uptake = u; return
-      end if
-      jac = 0.0_dp
-      jac(1, 1) = 1.0_dp + dt * dudc
-      jac(1, 2) = -dt * ((1.0_dp - p) * kd - dudm)
-      jac(1, 3) = -dt * (ks3 + dde)
-      jac(1, 4) = -dt * dds
-      jac(2, 1) = -dt * cue * dudc
-      jac(2, 2) = 1.0_dp - dt * (cue * dudm - (kd + ke))
-      jac(3, 2) = -dt * ke
-      jac(3, 3) = 1.0_dp + dt * ks3
-      jac(4, 2) = -dt * p * kd
-      jac(4, 3) = dt * dde
-      jac(4, 4) = 1.0_dp + dt * dds
-      b(:, 1) = -g
-      call dense_lu_solve(4, 1, jac, b, st)
-      if (st /= SOC_OK) return
-      if (.not. all(ieee_is_finite(b))) return
-      y = max(y + b(:, 1), 0.1_dp * y)
-    end do
+    if (xi <= 0.0_dp) then            ! no decomposition: inputs accumulate
+      y = yold + dt * [i_doc, i_mic, 0.0_dp, i_soc]
+      uptake = 0.0_dp
+      return
+    end if
+    lo = (yold(2) + dt * i_mic) / (1.0_dp + dt * (kd + ke))
+    hi = sum(yold) + dt * (i_doc + i_mic + i_soc)
+    call eval_h(lo, h, dh, udt, y)
+    if (h >= 0.0_dp .or. hi <= lo) then
+      m = lo
+    else
+      m = min(max(yold(2), lo), hi)
+      step_old = hi - lo
+      do it = 1, maxit
+        call eval_h(m, h, dh, udt, y)
+        ! h is known only to the round-off of its terms
+        noise = 8.0_dp * epsilon(1.0_dp) * (m * (1.0_dp + dt * (kd + ke)) + yold(2) + dt * i_mic &
+             + cue * udt)
+        if (abs(h) <= noise) exit
+        if (h < 0.0_dp) then
+          lo = m
+        else
+          hi = m
+        end if
+        mnew = m - h / dh
+        ! Newton inside the bracket and at least halving the step of two iterations ago;
+        ! otherwise bisection (geometric when the bracket spans orders of magnitude)
+        if (.not. (dh > 0.0_dp .and. mnew > lo .and. mnew < hi .and. 2.0_dp * abs(mnew - m) < step_old)) then
+          if (lo > 0.0_dp .and. hi > 4.0_dp * lo) then
+            mnew = sqrt(lo) * sqrt(hi)
+          else
+            mnew = 0.5_dp * (lo + hi)
+          end if
+        end if
+        step_old = max(abs(mnew - m), 0.5_dp * step_old)
+        if (abs(mnew - m) <= tol * m .or. hi - lo <= tol * hi) then
+          m = mnew; exit
+        end if
+        m = mnew
+        if (it == maxit) ok = .false.
+      end do
+    end if
+    call eval_h(m, h, dh, udt, y)
+    uptake = udt / dt
+  contains
+    !> h(M) and dh/dM; fills yv = (DOC, M, ENZ, SOC) and U dt for this M. D dt and U dt
+    !> are evaluated in their Michaelis-Menten form (relative accuracy; the SOC and DOC
+    !> balances then hold to the round-off of those pools).
+    pure subroutine eval_h(mm, hv, dhv, u_dt, yv)
+      real(dp), intent(in) :: mm
+      real(dp), intent(out) :: hv, dhv, u_dt, yv(4)
+      real(dp) :: e, de, a, da, b, db, s, ds, ddt, dddt, c, dc, ee, dee, cc, dcc, dudt
+      e = (yold(3) + dt * ke * mm) / (1.0_dp + dt * ks3)
+      de = dt * ke / (1.0_dp + dt * ks3)
+      ! SOC: S - a + b S / (Kd + S) = 0, a = S_old + dt (I_soc + p k_d M), b = dt k_s4 E
+      a = yold(4) + dt * (i_soc + p * kd * mm)
+      da = dt * p * kd
+      b = dt * ks4 * e
+      db = dt * ks4 * de
+      call mm_root(a, b, kdm, da, db, s, ds)
+      ddt = b * s / (kdm + s)                                         ! D dt
+      dddt = db * s / (kdm + s) + b * kdm / (kdm + s)**2 * ds
+      ! DOC: C - c + ee C / (Ka + C) = 0, c = C_old + dt (I_doc + (1-p) k_d M + k_s3 E) + D dt
+      c = yold(1) + dt * (i_doc + (1.0_dp - p) * kd * mm + ks3 * e) + ddt
+      dc = dt * ((1.0_dp - p) * kd + ks3 * de) + dddt
+      ee = dt * ks1 * mm
+      dee = dt * ks1
+      call mm_root(c, ee, ka, dc, dee, cc, dcc)
+      u_dt = ee * cc / (ka + cc)                                      ! U dt
+      dudt = dee * cc / (ka + cc) + ee * ka / (ka + cc)**2 * dcc
+      hv = mm * (1.0_dp + dt * (kd + ke)) - yold(2) - dt * i_mic - cue * u_dt
+      dhv = 1.0_dp + dt * (kd + ke) - cue * dudt
+      yv = [cc, mm, e, s]
+    end subroutine eval_h
   end subroutine compas_soil_step
+
+  !> Positive root x of x^2 + (k - a + b) x - a k = 0 (a >= 0, b >= 0, k > 0), i.e. of
+  !> x - a + b x / (k + x) = 0, and its derivative for a'(.) = da, b'(.) = db. Evaluated
+  !> without cancellation.
+  pure subroutine mm_root(a, b, k, da, db, x, dx)
+    real(dp), intent(in) :: a, b, k, da, db
+    real(dp), intent(out) :: x, dx
+    real(dp) :: bb, disc
+    bb = k - a + b
+    disc = sqrt(bb * bb + 4.0_dp * max(a, 0.0_dp) * k)
+    if (bb >= 0.0_dp) then
+      x = 2.0_dp * max(a, 0.0_dp) * k / (bb + disc)
+    else
+      x = 0.5_dp * (disc - bb)
+    end if
+    ! implicit derivative: phi = x^2 + bb x - a k; dphi/dx = 2x + bb; dphi/dparam = (-da + db) x - da k
+    if (2.0_dp * x + bb > 0.0_dp) then
+      dx = -((db - da) * x - da * k) / (2.0_dp * x + bb)
+    else
+      dx = 0.0_dp
+    end if
+  end subroutine mm_root
 
   !> Transient integration, monthly forcing steps of days(k) days, each split into nsub
   !> backward-Euler sub-steps (halved further, as needed, when the Newton iteration of the
