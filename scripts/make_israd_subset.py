@@ -8,8 +8,9 @@ Usage: python scripts/make_israd_subset.py ISRAD_DIR [OUTDIR] [--n N]
 
 Steps: pysoc.io.israd.convert_israd (mineral soils, >= 3 layers, > 50 cm; docs/data.md),
 then a deterministic, diversity-seeking pick (see ``pick``):
-  candidates: depths start at the mineral surface (top of first layer = 0 cm) and >= 3
-  layers with bulk-layer Δ14C;
+  candidates: depths start at the mineral surface (top of first layer = 0 cm), >= 3
+  layers with bulk-layer Δ14C, no layer denser than 100 kg C m-3 (pedotransfer BD where
+  BD is missing; guards against unit errors in the source);
   score: 2 if every layer has a measured bulk density, 1 otherwise; ties broken by the
   number of layers, then the site_id;
   strata: Köppen main class (A, B, C, D, E) × ISRaD land cover; first the best profile of
@@ -27,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from pysoc.io.israd import convert_israd, covariate_table
+from pysoc.io.profiles import pedotransfer_bd
 
+MAX_DENSITY = 100.0   # kg C m-3: no layer of a shipped profile above this (suspected unit errors)
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {
     "layer": "ISRaD_extra_layer.csv.gz",
@@ -42,8 +45,10 @@ def pick(sites: pd.DataFrame, layers: pd.DataFrame, n: int, max_per_entry: int =
     g = layers.groupby("site_id")
     st = pd.DataFrame({"nlay": g.size(), "top0": g["top_cm"].min() == 0, "n14": g["d14c_permil"].count(),
                        "nbd": g["bd_g_cm3"].count()})
+    bd = layers["bd_g_cm3"].where(layers["bd_g_cm3"] > 0, pedotransfer_bd(layers["soc_percent"]))
+    st["max_density"] = (layers["soc_percent"] / 100.0 * bd * 1000.0).groupby(layers["site_id"]).max()
     s = sites.set_index("site_id").join(st)
-    s = s[s["top0"] & (s["n14"] >= 3)].copy()
+    s = s[s["top0"] & (s["n14"] >= 3) & (s["max_density"] <= MAX_DENSITY)].copy()
     s["score"] = np.where(s["nbd"] == s["nlay"], 2, 1)
     s["stratum"] = s["koppen"].fillna("?").str[0] + "/" + s["land_cover"].fillna("unknown")
     s = s.reset_index().sort_values(["score", "nlay", "site_id"], ascending=[False, False, True])
@@ -116,14 +121,14 @@ from the extract used here for independent evaluation; none of them can be in th
 Conversion rules (`pysoc.io.israd`): profiles that are not peatland, not wetland, not
 Histosols, control (untreated) profiles; layers with valid depths, top >= 0 cm (negative
 depths are organic horizons above the mineral surface), not organic material (organic C
-> 20 %, the WRB threshold, or an O/peat horizon label), organic C present and > 0; one
-sampling year per profile (the one with most layers); no overlapping layers; depths
+> 20 %, the WRB threshold, or an O/peat horizon label), organic C present and > 0, SOC
+density with measured BD <= 150 kg C m-3; one sampling year per profile (the one with most layers); no overlapping layers; depths
 re-referenced to the mineral surface when organic layers were removed from the top of a
 profile not measured from the mineral surface; >= 3 layers and deepest bottom > 50 cm
 (spec methods.md §1).
 
 Pick of the shipped subset (`scripts/make_israd_subset.py`): depths start at 0 cm; >= 3
-layers with bulk Δ14C; one profile from every Köppen main class × land-cover stratum
+layers with bulk Δ14C; no layer denser than 100 kg C m-3; one profile from every Köppen main class × land-cover stratum
 (rare strata first), then round-robin over the strata, profiles with a measured bulk
 density in every layer first; at most 2 profiles per study and 1 per ISRaD site.
 

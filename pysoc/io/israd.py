@@ -14,7 +14,9 @@ treatment, coordinates present.
 layers: finite depths with bottom > top; top >= 0 (negative depths are organic horizons
 above the mineral surface); not organic material (organic C > ``max_soc_percent``, 20 %
 = the WRB threshold of organic material, or an O/organic/peat horizon label); organic C
-(``lyr_c_org_filled``: measured, or total minus inorganic C) present and > 0.
+(``lyr_c_org_filled``: measured, or total minus inorganic C) present and > 0; SOC density
+with a measured bulk density not above ``max_density_kg_m3`` (150 kg C m-3, beyond any
+mineral horizon in the extract: such values are unit errors).
 per profile: one sampling year (the one with most layers); no overlapping layers; when
 organic layers with non-negative depths were removed from the top of a profile whose
 depths do not start at the mineral surface (``lyr_all_org_neg`` not 'yes'), depths are
@@ -158,8 +160,8 @@ def _slug(text: str) -> str:
 
 
 def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, vonfromm_path=None, *,
-                  min_layers: int = 3, min_depth_cm: float = 50.0, max_soc_percent: float = 20.0
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, ConversionReport]:
+                  min_layers: int = 3, min_depth_cm: float = 50.0, max_soc_percent: float = 20.0,
+                  max_density_kg_m3: float = 150.0) -> tuple[pd.DataFrame, pd.DataFrame, ConversionReport]:
     """Convert the ISRaD extract into (sites, layers) tables and a report of the counts
     removed by each rule (module docstring)."""
     lay = _read(layer_path, "layer")
@@ -199,6 +201,8 @@ def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, 
         (f"organic material (organic C > {max_soc_percent:g} % or O/peat horizon label)", lay["_organic"]),
         ("no organic C value (lyr_c_org_filled missing)", oc.isna()),
         ("organic C <= 0", oc <= 0),
+        (f"implausible SOC density with measured BD (> {max_density_kg_m3:g} kg C m-3; unit error?)",
+         oc / 100.0 * lay["lyr_bd_samp_filled"].astype(float) * 1000.0 > max_density_kg_m3),
     ]
     keep = pd.Series(True, index=lay.index)
     for reason, mask in layer_rules:
