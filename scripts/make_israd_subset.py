@@ -9,7 +9,7 @@ Usage: python scripts/make_israd_subset.py ISRAD_DIR [OUTDIR] [--n N]
 Steps: pysoc.io.israd.convert_israd (mineral soils, >= 3 layers, > 50 cm; docs/data.md),
 then a deterministic, diversity-seeking pick (see ``pick``):
   candidates: depths start at the mineral surface (top of first layer = 0 cm), >= 3
-  layers with bulk-layer Δ14C, no layer denser than 100 kg C m-3 (pedotransfer BD where
+  layers with bulk-layer Δ14C, no layer denser than 120 kg C m-3 (pedotransfer BD where
   BD is missing; guards against unit errors in the source);
   score: 2 if every layer has a measured bulk density, 1 otherwise; ties broken by the
   number of layers, then the site_id;
@@ -30,7 +30,7 @@ import pandas as pd
 from pysoc.io.israd import convert_israd, covariate_table
 from pysoc.io.profiles import pedotransfer_bd
 
-MAX_DENSITY = 100.0   # kg C m-3: no layer of a shipped profile above this (suspected unit errors)
+MAX_DENSITY = 120.0   # kg C m-3: no layer of a shipped profile above this (suspected unit errors)
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {
     "layer": "ISRaD_extra_layer.csv.gz",
@@ -128,7 +128,7 @@ profile not measured from the mineral surface; >= 3 layers and deepest bottom > 
 (spec methods.md §1).
 
 Pick of the shipped subset (`scripts/make_israd_subset.py`): depths start at 0 cm; >= 3
-layers with bulk Δ14C; no layer denser than 100 kg C m-3; one profile from every Köppen main class × land-cover stratum
+layers with bulk Δ14C; no layer denser than 120 kg C m-3; one profile from every Köppen main class × land-cover stratum
 (rare strata first), then round-robin over the strata, profiles with a measured bulk
 density in every layer first; at most 2 profiles per study and 1 per ISRaD site.
 
@@ -173,6 +173,19 @@ def source_md(sites: pd.DataFrame, layers: pd.DataFrame, report_text: str) -> st
     return "\n".join(out)
 
 
+def amplitude_fit(profile_path) -> str:
+    """Least-squares fit of the latitude rule of pysoc.io.site_forcing (AMPLITUDE_LAT):
+    A = √2·BIO4/100 against c0 + c1|lat| + c2 lat² at every ISRaD profile with BIO4."""
+    P = pd.read_csv(profile_path, low_memory=False)
+    q = P[["pro_BIO4_C_WC2.1", "pro_lat"]].dropna()
+    amp = np.sqrt(2.0) * q["pro_BIO4_C_WC2.1"].to_numpy() / 100.0
+    lat = np.abs(q["pro_lat"].to_numpy())
+    c = np.polyfit(lat, amp, 2)[::-1]
+    res = amp - (c[0] + c[1] * lat + c[2] * lat ** 2)
+    return (f"seasonal-amplitude latitude rule ({len(q)} profiles): c0 {c[0]:.3g}, c1 {c[1]:.3g}, c2 {c[2]:.3g}; "
+            f"RMSE {np.sqrt(np.mean(res ** 2)):.2f} degC, R2 {1 - res.var() / amp.var():.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("israd_dir")
@@ -184,6 +197,7 @@ def main(argv=None) -> int:
     sites, layers, rep = convert_israd(paths["layer"], paths["profile"], paths["metadata"], paths["site"],
                                        paths["vonfromm"] if paths["vonfromm"].exists() else None)
     print(rep.text())
+    print(amplitude_fit(paths["profile"]))
     ids = pick(sites, layers, a.n)
     sub_s = sites[sites["site_id"].isin(ids)].sort_values("site_id").reset_index(drop=True)
     sub_l = layers[layers["site_id"].isin(ids)].sort_values(["site_id", "top_cm"], kind="stable")
