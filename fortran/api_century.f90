@@ -320,3 +320,35 @@ subroutine residue_split(lig, cn, spl1, spl2, fm, lstr)
   !f2py threadsafe
   call partition_residue(lig, cn, spl1, spl2, fm, lstr)
 end subroutine residue_split
+
+!> x, status = linear_steady(a, u): steady state x = -a^-1 u of a linear pool model
+!> dx/dt = a x + u (any matrix form, e.g. the SoilR Parton-1987 matrix), by the pivoted
+!> dense LU of soc_solvers; status 4 when singular.
+subroutine linear_steady(n, a, u, x, status)
+  use soc_solvers, only: dense_lu_solve
+  implicit none
+  integer(4), intent(in) :: n
+  real(8), intent(in) :: a(n, n), u(n)
+  real(8), intent(out) :: x(n)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(u) :: n = len(u)
+  !f2py threadsafe
+  real(8) :: aa(n, n), b(n, 1)
+  aa = a
+  b(:, 1) = -u
+  call dense_lu_solve(n, 1, aa, b, status)
+  x = b(:, 1)
+end subroutine linear_steady
+
+!> f = tfunc_default(t): Century arctangent temperature function at the default TEFF,
+!> normalised at 30 degC, from the shared soc_envscalars.century_tfunc (cross-check of tcalc).
+subroutine tfunc_default(n, t, f)
+  use soc_envscalars, only: century_tfunc
+  implicit none
+  integer(4), intent(in) :: n
+  real(8), intent(in) :: t(n)
+  real(8), intent(out) :: f(n)
+  !f2py integer(4), intent(hide), depend(t) :: n = len(t)
+  !f2py threadsafe
+  f = max(0.01d0, century_tfunc(t) / century_tfunc(30.0d0))
+end subroutine tfunc_default
