@@ -375,3 +375,12 @@ def test_shipped_namelist_runs(tmp_path, capsys):
     assert ds.attrs["model"] == "compas" and int(ds.status) == 0 and int(ds.reason) == 0
     assert abs(float(ds.mass_balance_residual)) < 1e-12
     assert ds.km_ratio.attrs["units"] == "1" and "flag_meanings" in ds.reason.attrs
+
+
+def test_ten_layer_grid(site1):
+    m = get_model("compas", grid="clm45_10")
+    f = synthetic_forcing(m, 1)
+    ds = m.steady_state(f)
+    assert ds.sizes["level"] == 10 and abs(float(ds.mass_balance_residual)) < 1e-12
+    tr = m.transient(f, n_years=2, initial="zero")
+    assert np.abs(tr.mass_balance_residual.values).max() < 1e-10
