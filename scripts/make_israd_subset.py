@@ -153,9 +153,14 @@ def source_md(sites: pd.DataFrame, layers: pd.DataFrame, report_text: str) -> st
                f"{sites['entry_name'].nunique()} studies\n")
     out.append(f"Layers with Δ14C: {int(n14.sum())}; with measured bulk density: {int(nbd.sum())} "
                f"(profiles with BD in every layer: {int((nbd == nl).sum())}).\n")
-    out.append("| study (ISRaD entry) | profiles | DOI | Köppen | land cover |\n|---|---|---|---|---|")
+    out.append("| study (ISRaD entry) | profiles | DOI (else the reference) | Köppen | land cover |\n"
+               "|---|---|---|---|---|")
     for e, g in sites.groupby("entry_name", sort=True):
         doi = g["doi"].dropna().iloc[0] if g["doi"].notna().any() else ""
+        if not doi:
+            ref = str(g["citation"].dropna().iloc[0]) if g["citation"].notna().any() else ""
+            cdoi = g["compilation_doi"].dropna().iloc[0] if g["compilation_doi"].notna().any() else ""
+            doi = ref.replace("|", "/") + (f" (compilation doi:{cdoi})" if cdoi else "")
         out.append(f"| {e} | {len(g)} | {doi} | {', '.join(sorted(set(g['koppen'].fillna('?'))))} | "
                    f"{', '.join(sorted(set(g['land_cover'].fillna('unknown'))))} |")
     out.append("\n## Covariates (columns of `israd_sites.csv`)\n")
@@ -166,7 +171,8 @@ def source_md(sites: pd.DataFrame, layers: pd.DataFrame, report_text: str) -> st
         if col in sites.columns:
             out.append(f"| `{col}` | `{src}` | {desc} |")
     out.append("\nDescriptive columns (strings, not covariates): `entry_name`, `site_name`, `pro_name` (ISRaD keys), "
-               "`doi`, `citation`, `obs_year`, `land_cover` (ISRaD `pro_land_cover`), `modis_land_cover` (MODIS "
+               "`doi` (original study; empty when it has none), `compilation_doi` (compilation ISRaD took the "
+               "data from, if any), `citation` (reference, at most 200 characters), `obs_year`, `land_cover` (ISRaD `pro_land_cover`), `modis_land_cover` (MODIS "
                "class at 0.5°), `koppen`, `koppen_long` (Köppen-Geiger present), `usda_soil_order` (reported), "
                "`usda_soil_order_grid` (0.5° map), `graven_zone` (atmospheric 14C zone), `permafrost`, `country`, "
                "`lc_leaf_type`, `lc_phenology`, `depth_shift_cm`.\n")

@@ -288,6 +288,8 @@ def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, 
         _need(meta, ["entry_name", "doi"], metadata_path)
         m = P[["entry_name"]].merge(meta.drop_duplicates("entry_name"), on="entry_name", how="left")
         sites["doi"] = m["doi"].map(_clean_doi)
+        if "compilation_doi" in m:
+            sites["compilation_doi"] = m["compilation_doi"].map(_clean_doi)
         if "bibliographical_reference" in m:
             sites["citation"] = m["bibliographical_reference"].map(_short_citation)
     sites["obs_year"] = [_obs_year(L[L["site_id"] == s]) for s in sites["site_id"]]
@@ -346,9 +348,9 @@ def _obs_year(g: pd.DataFrame) -> float:
 def _clean_doi(v) -> str | float:
     if not isinstance(v, str) or not v.strip():
         return np.nan
-    v = v.strip()
+    v = v.strip().lstrip("\ufeff")
     v = re.sub(r"^(https?://)?(dx\.)?doi\.org/", "", v)
-    return v
+    return v if v.startswith("10.") else np.nan      # ISRaD writes 'israd' when there is none
 
 
 def _short_citation(v) -> str | float:

@@ -41,7 +41,7 @@ PEDOTRANSFER = {"alpha": 0.32, "beta": 1.30, "gamma": 0.0089, "om_factor": 1.724
 
 #: descriptive columns of the sites table (strings or numbers that are not covariates)
 META_COLUMNS = (
-    "entry_name", "site_name", "pro_name", "doi", "citation", "land_cover", "modis_land_cover",
+    "entry_name", "site_name", "pro_name", "doi", "compilation_doi", "citation", "land_cover", "modis_land_cover",
     "koppen", "koppen_long", "usda_soil_order", "usda_soil_order_grid", "obs_year", "graven_zone",
     "permafrost", "country", "lc_leaf_type", "lc_phenology", "depth_shift_cm", "soc_source", "note",
 )
