@@ -1,0 +1,387 @@
+"""``pysoc-calibrate NAMELIST``: Bayesian calibration (adaptive Metropolis), SCE-UA
+optimisation or Morris screening of a soil-carbon model against soil profiles.
+
+Serial: ``pysoc-calibrate NAMELIST``. Parallel: ``mpirun -n N pysoc-calibrate NAMELIST``
+(sites are farmed out over the ranks; results do not depend on N). Documentation of
+every key: ``pysoc-calibrate --describe-namelist clm5`` and docs/calibration.md.
+
+Namelist groups: ``&calibrate`` (what and where), ``&mcmc`` (adaptive Metropolis),
+``&likelihood`` (data streams and σ), ``&sceua``, ``&morris``, ``&synthetic`` (synthetic
+profiles from known parameters), ``&parameters`` (values of the parameters that are not
+calibrated, physical units) and ``&<model>`` (model options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import f90nml
+import numpy as np
+import pandas as pd
+
+from pysoc.cli import run_main
+from pysoc.errors import ConfigError, DataError, PysocError
+from pysoc.io.namelist import Group, Key, NamelistSpec, resolve_path
+from pysoc.models import REGISTRY, model_class
+
+PROG = "pysoc-calibrate"
+
+CALIBRATE = Group("calibrate", (
+    Key("model", "str", "clm5", "model to calibrate", choices=tuple(REGISTRY)),
+    Key("method", "str", "am", "'am' adaptive Metropolis (posterior), 'sceua' SCE-UA optimum, 'morris' Morris "
+        "screening of the cost", choices=("am", "sceua", "morris")),
+    Key("mode", "str", "site_by_site", "'site_by_site': each profile on its own; 'one_batch': one parameter "
+        "vector for all profiles", choices=("site_by_site", "one_batch")),
+    Key("profiles", "str", "files", "'files': sites_file + layers_file; 'synthetic': profiles generated from "
+        "known parameters (&synthetic; parameter-recovery experiment)", choices=("files", "synthetic")),
+    Key("sites_file", "str", "pkgdata:profiles/israd_sites.csv", "sites table of the profiles (CSV; "
+        "docs/data.md)", path=True),
+    Key("layers_file", "str", "pkgdata:profiles/israd_layers.csv", "layers table of the profiles (CSV)", path=True),
+    Key("site_ids", "list[str]", [], "calibrate only these site_id values (empty: all)"),
+    Key("max_sites", "int", 0, "calibrate at most this many profiles, in file order (0: all)", min=0),
+    Key("forcing_file", "str", "", "forcing of every site: '' = built from the site covariates "
+        "(pysoc.io.site_forcing); a path containing {site_id} = one file per site; another path = the same "
+        "forcing for all sites"),
+    Key("nep_file", "str", "", "monthly NEP observations for the nep_monthly stream: CSV with columns site_id, "
+        "month (1 = first forcing month), nep_g_m2_month", path=True),
+    Key("parameters", "list[str]", [], "parameters to calibrate (empty: all of the model's parameters); the "
+        "others keep parameter_set plus &parameters"),
+    Key("parameter_set", "str", "", "named parameter set of the fixed parameters ('' = model default)"),
+    Key("seed", "int", 20240601, "random seed; streams are keyed by (site, chain), never by MPI rank", min=0),
+    Key("min_layers", "int", 3, "profiles with fewer observed layers are excluded (seed 001: <= 2)", min=1),
+    Key("min_depth", "float", 0.5, "profiles whose deepest layer bottom is not below this depth are excluded "
+        "(seed 001: 50 cm)", min=0.0, units="m"),
+    Key("output_dir", "str", "output", "directory of the outputs (relative to the namelist file)", path=True),
+    Key("run_name", "str", "calibration", "prefix of the output files: <run_name>_posterior.nc, "
+        "<run_name>_sites.csv, <run_name>_*.png"),
+    Key("figures", "bool", True, "write the figures (traces, violins, profiles)"),
+    Key("figure_sites", "int", 6, "number of sites shown in the violin and profile figures", min=1, max=60),
+    Key("checkpoint_dir", "str", "", "checkpoint directory ('' = <output_dir>/<run_name>.checkpoint); must be "
+        "shared by all ranks", path=True),
+    Key("checkpoint_interval", "float", 60.0, "seconds between checkpoints of a site in progress (0: every "
+        "block); finished sites are always saved", min=0.0, units="s"),
+    Key("resume", "bool", True, "continue from the checkpoint of an interrupted run with the same settings"),
+    Key("keep_checkpoint", "bool", False, "keep the checkpoint directory after a successful run"),
+    Key("progress", "bool", True, "progress lines on stderr (per rank and overall, with ETA)"),
+    Key("progress_interval", "float", 30.0, "seconds between progress lines of a long site", min=0.0, units="s"),
+), doc="What to calibrate, against which profiles, and where the outputs go.")
+
+MCMC = Group("mcmc", (
+    Key("n_chains", "int", 3, "independent chains per site (seeds 000-002: 3)", min=1, max=64),
+    Key("n_test", "int", 20000, "iterations of the test run (uniform proposals; seeds 000/001: 20 000)", min=0),
+    Key("n_formal", "int", 50000, "iterations of the formal run (Haario proposals; seed 001: 50 000)", min=2),
+    Key("step_divisor", "float", 5.0, "D of the test run: kp_new = kp_old + r/D, r ~ U(-0.5, 0.5) (seed 002 eq. 7)",
+        min=1e-6),
+    Key("t0", "int", 4000, "formal-run iterations that use the test-run covariance C0 before adapting "
+        "(Haario t0; PRODA re-estimates after 4000)", min=0),
+    Key("epsilon", "float", 1e-8, "epsilon of C_t = s_d cov + s_d epsilon I (kp units squared)", min=1e-300),
+    Key("sd_scale", "float", 5.6644, "s_d = sd_scale / d (Haario: 2.38^2 = 5.6644)", min=1e-6),
+    Key("adapt_interval", "int", 10, "refresh the proposal covariance every k iterations (1 = every iteration)",
+        min=1),
+    Key("block_size", "int", 1000, "iterations per block of random numbers; checkpoints and MPI service happen "
+        "between blocks", min=1),
+    Key("tempering", "bool", False, "multiply the cost difference by log(iteration + 2) as PRODA's MATLAB code "
+        "(not in the papers)"),
+    Key("max_start_tries", "int", 100, "redraws of a starting point whose kernel run fails", min=0),
+    Key("burn_in", "float", 0.5, "fraction of the formal run discarded as burn-in", min=0.0, max=0.99),
+    Key("posterior_samples", "str", "chain", "'chain': the Markov chain after burn-in (repeated states count); "
+        "'accepted': only accepted states, burn-in = first half of them (PRODA convention)",
+        choices=("chain", "accepted")),
+    Key("draws_saved", "int", 300, "posterior draws per chain written to the output and used for the posterior "
+        "predictive (evenly thinned; 3 x 300 = 900 parameter sets)", min=1),
+    Key("acceptance_min", "float", 0.15, "chains with a formal-run acceptance rate below are flagged (seed 001: "
+        "0.10)", min=0.0, max=1.0),
+    Key("acceptance_max", "float", 0.5, "chains with a formal-run acceptance rate above are flagged", min=0.0, max=1.0),
+    Key("gr_threshold", "float", 1.05, "a site converges when its mean Gelman-Rubin statistic is <= this "
+        "(seed 001)", min=1.0),
+    Key("nse_threshold", "float", 0.0, "a site fits when the NSE of the posterior predictive mean is >= this",
+        max=1.0),
+    Key("quantiles", "list[float]", [0.05, 0.25, 0.5, 0.75, 0.95], "posterior quantiles to report", min=0.0, max=1.0),
+    Key("gev_mode", "bool", True, "posterior mode from a fitted GEV distribution (seed 002)"),
+), doc="Adaptive Metropolis (spec methods.md §2).")
+
+LIKELIHOOD = Group("likelihood", (
+    Key("streams", "list[str]", ["soc_profile"], "data streams of the cost: soc_profile, soc_0_30, d14c_profile, "
+        "nep_monthly", choices=("soc_profile", "soc_0_30", "d14c_profile", "nep_monthly")),
+    Key("sigma_rel", "list[float]", [], "per stream: sigma as a fraction of the observed value (empty: 0.3 for "
+        "SOC and NEP, 0 for d14c)", min=0.0),
+    Key("sigma_abs", "list[float]", [], "per stream: lower bound of sigma in the stream's units (empty: 0 for "
+        "SOC, 100 per mil for d14c, 1 g C m-2 month-1 for NEP)", min=0.0),
+    Key("weights", "list[float]", [], "per stream: weight lambda of the stream in the cost (empty: 1, and 5 for "
+        "d14c as seed 003)", min=0.0),
+    Key("depth_weights", "bool", False, "weights exp(-|depth|) with 10 for the top and bottom layers (seed 002)"),
+    Key("top_bottom_weight", "float", 10.0, "weight of the top and bottom observed layers with depth_weights",
+        min=0.0),
+), doc="Cost J = sum over streams of lambda sum_j w_j (y_j - yhat_j)^2 / (2 sigma_j^2), "
+       "sigma_j = max(sigma_rel |y_j|, sigma_abs).")
+
+SCEUA = Group("sceua", (
+    Key("n_complexes", "int", 4, "number of complexes p", min=1),
+    Key("points_per_complex", "int", 0, "points per complex m (0: 2n + 1)", min=0),
+    Key("subcomplex_size", "int", 0, "points per sub-complex q (0: n + 1)", min=0),
+    Key("evolution_steps", "int", 0, "CCE steps per complex between shuffles beta (0: 2n + 1)", min=0),
+    Key("offspring", "int", 1, "offspring per sub-complex alpha", min=1),
+    Key("max_evals", "int", 20000, "budget of cost evaluations", min=1),
+    Key("kstop", "int", 5, "shuffling loops over which the improvement is measured", min=1),
+    Key("pcento", "float", 0.001, "stop when the best cost improved by less than this fraction over kstop loops",
+        min=0.0),
+    Key("peps", "float", 0.001, "stop when the normalised geometric range of the population is below this",
+        min=0.0),
+), doc="SCE-UA optimiser (Duan et al. 1993).")
+
+MORRIS = Group("morris", (
+    Key("n_trajectories", "int", 50, "Morris trajectories (seed 003: 50)", min=2),
+    Key("num_levels", "int", 4, "grid levels (seed 003: 4, so delta = 2/3 of the range)", min=2),
+    Key("response", "str", "cost", "screen the cost J or log10(J)", choices=("cost", "log_cost")),
+    Key("num_resamples", "int", 100, "bootstrap resamples of the mu* confidence interval", min=1),
+), doc="Morris elementary-effects screening of the cost (SALib).")
+
+SYNTHETIC = Group("synthetic", (
+    Key("forcing_files", "list[str]", ["pkgdata:forcing/clm5_synthetic_site1.nc",
+                                       "pkgdata:forcing/clm5_synthetic_site2.nc"],
+        "forcing of the synthetic sites (cycled)"),
+    Key("n_sites", "int", 6, "number of synthetic profiles", min=1),
+    Key("layer_bottoms_cm", "list[float]", [10.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0],
+        "bottoms of the observed layers (cm; the first layer starts at 0)", min=0.0),
+    Key("kp_min", "float", 0.2, "true kp of the calibrated parameters are drawn uniformly in [kp_min, kp_max]",
+        min=0.0, max=1.0),
+    Key("kp_max", "float", 0.8, "upper end of the true kp", min=0.0, max=1.0),
+    Key("noise_rel", "float", 0.0, "multiplicative Gaussian noise (fraction) on the synthetic SOC", min=0.0),
+    Key("seed", "int", 1, "seed of the true parameters and the noise", min=0),
+), doc="Synthetic profiles from known parameters (profiles = 'synthetic'; seed 001 parameter recovery).")
+
+
+def build_spec(model_name: str) -> NamelistSpec:
+    cls = model_class(model_name)
+    table = cls.parameters
+
+    def physical(key, value, where):
+        if key not in table.names:
+            raise ConfigError(f"{where}: unknown parameter (known: {', '.join(table.names)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a real number, got {value!r}")
+        return float(value)
+
+    return NamelistSpec([CALIBRATE, MCMC, LIKELIHOOD, SCEUA, MORRIS, SYNTHETIC,
+                         Group("parameters", (), f"{cls.name}: values of the parameters that are not calibrated "
+                               "(physical units; `pysoc-run --list-parameters`)", open_keys=physical),
+                         cls.options_group], doc="Namelist of pysoc-calibrate.")
+
+
+def load_namelist(path: Path):
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: namelist file not found")
+    try:
+        raw = f90nml.read(str(path))
+    except Exception as exc:  # f90nml raises several types on syntax errors
+        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
+    model_name = str(raw.get("calibrate", {}).get("model", "clm5")).lower()
+    if model_name not in REGISTRY:
+        raise ConfigError(f"{path}: &calibrate model: {model_name!r} is not one of {', '.join(map(repr, REGISTRY))}")
+    return build_spec(model_name).check(raw, source=path, text=path.read_text()), model_name
+
+
+def _per_stream(values, n, key, src):
+    if not values:
+        return [None] * n
+    if len(values) != n:
+        raise ConfigError(f"{src}: &likelihood {key} has {len(values)} values for {n} streams")
+    return list(values)
+
+
+def config_from_namelist(nml, model_name: str, src: str):
+    """CalibrationConfig from a checked namelist."""
+    from pysoc.da.likelihood import DepthWeights, StreamSpec
+    from pysoc.da.morris import MorrisSettings
+    from pysoc.da.optimize import SCEUASettings
+    from pysoc.da.run import CalibrationConfig
+    from pysoc.da.sampler import AMSettings
+
+    c, m, lk = nml["calibrate"], nml["mcmc"], nml["likelihood"]
+    streams = list(lk["streams"])
+    if len(set(streams)) != len(streams):
+        raise ConfigError(f"{src}: &likelihood streams lists a stream twice")
+    n = len(streams)
+    sr = _per_stream(lk["sigma_rel"], n, "sigma_rel", src)
+    sa = _per_stream(lk["sigma_abs"], n, "sigma_abs", src)
+    w = _per_stream(lk["weights"], n, "weights", src)
+    specs = tuple(StreamSpec(s, a, b, ww) for s, a, b, ww in zip(streams, sr, sa, w))
+    if m["acceptance_min"] >= m["acceptance_max"]:
+        raise ConfigError(f"{src}: &mcmc acceptance_min must be < acceptance_max")
+    am = AMSettings(n_chains=m["n_chains"], n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
+                    t0=m["t0"], epsilon=m["epsilon"], sd_scale=m["sd_scale"], adapt_interval=m["adapt_interval"],
+                    block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"])
+    if c["method"] == "am" and m["n_chains"] < 2:
+        raise ConfigError(f"{src}: &mcmc n_chains must be >= 2 for the Gelman-Rubin diagnostic")
+    s = nml["sceua"]
+    mo = nml["morris"]
+    if mo["num_levels"] % 2:
+        raise ConfigError(f"{src}: &morris num_levels must be even")
+    forcing = c["forcing_file"]
+    if forcing:
+        base = Path(src).resolve().parent
+        forcing = str(resolve_path(forcing, base)) if "{site_id}" not in forcing else \
+            str(resolve_path(forcing.replace("{site_id}", "@@SITE@@"), base)).replace("@@SITE@@", "{site_id}")
+    inputs = [c["sites_file"], c["layers_file"]] if c["profiles"] == "files" else []
+    if c["nep_file"]:
+        inputs.append(c["nep_file"])
+    return CalibrationConfig(
+        model=model_name, model_options=dict(nml[model_name]), method=c["method"], mode=c["mode"],
+        parameters=tuple(c["parameters"]), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
+        streams=specs, depth_weights=DepthWeights(lk["depth_weights"], lk["top_bottom_weight"]), am=am,
+        burn_in=m["burn_in"], posterior_samples=m["posterior_samples"], draws_saved=m["draws_saved"],
+        acceptance_min=m["acceptance_min"], acceptance_max=m["acceptance_max"], gr_threshold=m["gr_threshold"],
+        nse_threshold=m["nse_threshold"], quantiles=tuple(m["quantiles"]), gev_mode=m["gev_mode"],
+        sceua=SCEUASettings(s["n_complexes"], s["points_per_complex"], s["subcomplex_size"], s["evolution_steps"],
+                            s["offspring"], s["max_evals"], s["kstop"], s["pcento"], s["peps"]),
+        morris=MorrisSettings(mo["n_trajectories"], mo["num_levels"], mo["response"], mo["num_resamples"]),
+        seed=c["seed"], forcing_file=forcing, min_layers=c["min_layers"], min_depth=c["min_depth"],
+        output_dir=c["output_dir"], run_name=c["run_name"], checkpoint_dir=c["checkpoint_dir"],
+        checkpoint_interval=c["checkpoint_interval"], resume=c["resume"], keep_checkpoint=c["keep_checkpoint"],
+        progress=c["progress"], progress_interval=c["progress_interval"], figures=c["figures"],
+        figure_sites=c["figure_sites"], namelist_text=nml.text, input_files=tuple(inputs)).check()
+
+
+def load_profiles(nml, config, src: str) -> list:
+    c = nml["calibrate"]
+    if c["profiles"] == "synthetic":
+        from pysoc.da.likelihood import ParameterMapper
+        from pysoc.da.synthetic import synthetic_profiles
+        from pysoc.models import get_model
+
+        sy = nml["synthetic"]
+        if sy["kp_min"] >= sy["kp_max"]:
+            raise ConfigError(f"{src}: &synthetic kp_min must be < kp_max")
+        model = get_model(config.model, **config.model_options)
+        table = model.parameters
+        names = list(config.parameters) or list(table.names)
+        free = [table.index(n) for n in names]
+        theta = table.check(table.vector(config.parameter_set or None, overrides=config.fixed), warn_prior=False)
+        base = Path(src).resolve().parent
+        files = [str(resolve_path(f, base)) for f in sy["forcing_files"]]
+        profiles = synthetic_profiles(model, ParameterMapper(model, free, theta), files, sy["n_sites"],
+                                      sy["layer_bottoms_cm"], sy["kp_min"], sy["kp_max"], sy["noise_rel"], sy["seed"])
+    else:
+        from pysoc.io.profiles import read_profiles
+
+        profiles = read_profiles(c["sites_file"], c["layers_file"])
+    if c["site_ids"]:
+        want = [str(s) for s in c["site_ids"]]
+        have = {p.site_id: p for p in profiles}
+        missing = [s for s in want if s not in have]
+        if missing:
+            raise ConfigError(f"{src}: &calibrate site_ids: {missing[0]!r} is not among the profiles")
+        profiles = [have[s] for s in want]
+    if c["max_sites"]:
+        profiles = profiles[:c["max_sites"]]
+    if c["nep_file"]:
+        attach_nep(profiles, c["nep_file"])
+    return profiles
+
+
+def attach_nep(profiles, path) -> None:
+    """Monthly NEP observations (CSV site_id, month, nep_g_m2_month) -> profile.meta['nep_monthly']."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    df = pd.read_csv(path, comment="#")
+    for col in ("site_id", "month", "nep_g_m2_month"):
+        if col not in df.columns:
+            raise DataError(f"{path}: missing column '{col}' (need site_id, month, nep_g_m2_month)")
+    df["site_id"] = df["site_id"].astype(str)
+    for p in profiles:
+        sub = df[df["site_id"] == str(p.site_id)]
+        if sub.empty:
+            continue
+        months = sub["month"].to_numpy()
+        if (months < 1).any() or (months != np.round(months)).any():
+            raise DataError(f"{path}: column 'month' of site {p.site_id}: months must be integers >= 1")
+        series = np.full(int(months.max()), np.nan)
+        series[months.astype(int) - 1] = sub["nep_g_m2_month"].to_numpy(float)
+        p.meta["nep_monthly"] = series
+
+
+def summary_text(run) -> str:
+    cfg = run.config
+    s = run.summary
+    lines = [f"{PROG}: {run.model.name} {cfg.method} ({cfg.mode}) on {s['n_sites']} profiles "
+             f"({s.get('n_removed', 0)} excluded by the selection)"]
+    for k, p in run.outputs.items():
+        lines.append(f"  {k:>16s}: {p}")
+    if cfg.method == "am":
+        lines.append(f"  sites calibrated: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
+        lines.append(f"  converged (mean G-R <= {cfg.gr_threshold:g}): {100 * s.get('fraction_converged', np.nan):.0f} %")
+        if "fraction_acceptance_ok" in s:
+            lines.append(f"  all chains with acceptance in [{cfg.acceptance_min:g}, {cfg.acceptance_max:g}]: "
+                         f"{100 * s['fraction_acceptance_ok']:.0f} %")
+        lines.append(f"  median NSE of the posterior predictive mean: {s.get('median_nse', np.nan):.3f}")
+        if "recovery_r" in s:
+            rec = ", ".join(f"{k} {v:.2f}" for k, v in s["recovery_r"].items())
+            lines.append(f"  recovery (r of true vs posterior-mean kp): {rec}")
+    else:
+        lines.append(f"  sites done: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description="Calibrate a pysoc soil-carbon model against soil profiles "
+                                "(adaptive Metropolis, SCE-UA or Morris), serially or with mpirun.")
+    p.add_argument("namelist", nargs="?", type=Path, help="namelist file (see namelists/calibrate_clm5_demo.nml)")
+    p.add_argument("--describe-namelist", metavar="MODEL", help="print every namelist key for MODEL and exit")
+    args = p.parse_args(argv)
+    if args.describe_namelist:
+        return run_main(PROG, lambda: print(build_spec(args.describe_namelist).markdown()) or 0)
+    if args.namelist is None:
+        p.error("a namelist file is required")
+
+    from pysoc.da import run as da_run
+    from pysoc.da.parallel import abort_on_error, get_executor
+
+    ex = get_executor()
+
+    def setup():
+        nml, model_name = load_namelist(args.namelist)
+        config = config_from_namelist(nml, model_name, str(args.namelist))
+        profiles = load_profiles(nml, config, str(args.namelist))
+        return da_run.prepare(config, profiles, ex)
+
+    if ex.size == 1:
+        def go():
+            run = da_run.execute(setup())
+            print(summary_text(run))
+            return 0
+        return run_main(PROG, go)
+
+    # several ranks: a setup error is gathered so that every rank stops together
+    ctx, err = None, None
+    try:
+        ctx = setup()
+    except PysocError as exc:
+        err = str(exc)
+    except BaseException as exc:  # noqa: BLE001  (any setup failure must reach the other ranks)
+        err = f"{type(exc).__name__}: {exc}"
+    errors = ex.allgather(err)
+    if any(errors):
+        if ex.is_root:
+            i = next(k for k, e in enumerate(errors) if e)
+            print(f"{PROG}: error{'' if i == 0 else f' (rank {i})'}: {errors[i]}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        run = da_run.execute(ctx)
+    except da_run.CheckpointMismatch as exc:
+        if ex.is_root:
+            print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except BaseException as exc:  # noqa: BLE001  (any error on any rank ends the whole job)
+        abort_on_error(ex, PROG, exc)
+        return 2
+    if ex.is_root:
+        print(summary_text(run), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""Observation operators and the Gaussian cost of several data streams (spec methods.md §1).
+
+A *data stream* compares one model output with one kind of observation of a site:
+
+================  ==================  ==============  ===========================================
+stream            model output        units           operator
+================  ==================  ==============  ===========================================
+``soc_profile``   ``soc_profile``     g C m-3         mean of the layer profile over each observed
+                                                      depth interval [top, bottom]
+``soc_0_30``      ``soc_0_30``        kg C m-2        SOC density 0–30 cm (observed: the profile's
+                                                      stock 0–30 cm, or covariate ``socd_0_30_kg_m2``)
+``d14c_profile``  ``d14c_profile``    per mil         carbon-weighted mean Δ14C over each interval
+``nep_monthly``   ``nep_monthly``     g C m-2 mo-1    selection of the observed months
+================  ==================  ==============  ===========================================
+
+Cost (seeds 000 eq. 4, 002 eq. 5.2, 003 eq. 14)::
+
+    J(θ) = Σ_streams λ_s Σ_j w_j (y_j − ŷ_j(θ))² / (2 σ_j²),   σ_j = max(σ_rel |y_j|, σ_abs)
+
+with σ_rel = 0.3 for SOC by default, per-stream weights λ_s (e.g. 5 for Δ14C, seed 003) and
+optional depth weights w_j = exp(−|z_j|) (z_j: layer mid-depth, m) with weight 10 for the
+top and bottom observed layers (seed 002; off by default, then w_j = 1).
+
+A kernel status other than ok gives J = +inf (the proposal is rejected); a NaN with status
+ok is a :class:`~pysoc.errors.KernelError`. Evaluations are batched: one kernel call
+computes all parameter vectors (all chains) of all sites of a :class:`CostFunction`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from pysoc import _status
+from pysoc.errors import ConfigError, DataError, KernelError
+from pysoc.models.base import SoilCarbonModel
+from pysoc.profiles import overlap_matrix
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    output: str            #: name of the model output in BatchResult.outputs
+    units: str
+    kind: str              #: 'profile', 'weighted_profile', 'scalar', 'series'
+    long_name: str
+    sigma_rel: float       #: default relative standard deviation
+    sigma_abs: float       #: default absolute floor of the standard deviation (units)
+    weight: float = 1.0    #: default stream weight λ
+
+
+STREAMS: dict[str, StreamInfo] = {
+    "soc_profile": StreamInfo("soc_profile", "g C m-3", "profile", "SOC density of the observed layers",
+                              0.3, 0.0),
+    "soc_0_30": StreamInfo("soc_0_30", "kg C m-2", "scalar", "SOC density (stock) 0-30 cm", 0.3, 0.0),
+    "d14c_profile": StreamInfo("d14c_profile", "per mil", "weighted_profile",
+                               "radiocarbon (Delta 14C) of the observed layers", 0.0, 100.0, 5.0),
+    "nep_monthly": StreamInfo("nep_monthly", "g C m-2 month-1", "series", "monthly net ecosystem production",
+                              0.3, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One stream of the cost: name (key of :data:`STREAMS`), σ = max(σ_rel |y|, σ_abs),
+    weight λ. ``None`` takes the stream's default."""
+
+    name: str
+    sigma_rel: float | None = None
+    sigma_abs: float | None = None
+    weight: float | None = None
+
+    def resolved(self) -> "StreamSpec":
+        info = STREAMS[self.name]
+        return StreamSpec(self.name, info.sigma_rel if self.sigma_rel is None else float(self.sigma_rel),
+                          info.sigma_abs if self.sigma_abs is None else float(self.sigma_abs),
+                          info.weight if self.weight is None else float(self.weight))
+
+
+@dataclass(frozen=True)
+class DepthWeights:
+    """Depth weights of seed 002: exp(−|mid-depth|) and ``top_bottom`` for the top and
+    bottom observed layers. Applies to profile streams."""
+
+    enabled: bool = False
+    top_bottom: float = 10.0
+
+    def weights(self, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        n = top.size
+        if not self.enabled or n == 0:
+            return np.ones(n)
+        w = np.exp(-np.abs(0.5 * (top + bottom)))
+        w[0] = self.top_bottom
+        w[-1] = self.top_bottom
+        return w
+
+
+@dataclass
+class ObsStream:
+    """Observations of one stream at one site with the linear operator that maps the
+    model output (nout values per parameter vector) to the observations: ŷ = W @ out
+    (profile, scalar, series) or ŷ = W @ (out·soc) / W @ soc (weighted_profile)."""
+
+    name: str
+    y: np.ndarray
+    sigma: np.ndarray
+    weight: np.ndarray     #: w_j λ_s
+    W: np.ndarray          #: (nobs, nout)
+    top: np.ndarray | None = None
+    bottom: np.ndarray | None = None
+
+    @property
+    def coef(self) -> np.ndarray:
+        return self.weight / (2.0 * self.sigma ** 2)
+
+    @property
+    def nobs(self) -> int:
+        return int(self.y.size)
+
+
+@dataclass
+class SiteObservations:
+    site_id: str
+    streams: dict[str, ObsStream]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nobs(self) -> int:
+        return sum(s.nobs for s in self.streams.values())
+
+
+def _sigma(y: np.ndarray, spec: StreamSpec, where: str) -> np.ndarray:
+    sig = np.maximum(spec.sigma_rel * np.abs(y), spec.sigma_abs)
+    if not (sig > 0).all():
+        i = int(np.flatnonzero(~(sig > 0))[0])
+        raise DataError(f"{where}: observation {i + 1} of stream {spec.name} = {y[i]:g} gives sigma = 0 "
+                        f"(sigma_rel {spec.sigma_rel:g}, sigma_abs {spec.sigma_abs:g}); set a positive sigma_abs")
+    return sig
+
+
+def build_site_observations(profile, bounds: np.ndarray, specs: Sequence[StreamSpec],
+                            depth_weights: DepthWeights = DepthWeights(), n_time: int | None = None
+                            ) -> SiteObservations:
+    """Observations of one profile for the given streams on a model grid ``bounds``
+    ((nlev, 2) m). ``profile`` has the attributes of :class:`pysoc.io.profiles.Profile`;
+    NEP observations come from ``profile.meta['nep_monthly']`` (array over the forcing's
+    months, NaN where missing), ``n_time`` being the number of forcing months."""
+    bounds = np.asarray(bounds, dtype=float)
+    zbot = float(bounds[-1, 1])
+    where = f"site {profile.site_id}"
+    out: dict[str, ObsStream] = {}
+    notes: list[str] = []
+    for spec in specs:
+        if spec.name not in STREAMS:
+            raise ConfigError(f"unknown data stream {spec.name!r} (known: {', '.join(STREAMS)})")
+        spec = spec.resolved()
+        info = STREAMS[spec.name]
+        if info.kind in ("profile", "weighted_profile"):
+            top = np.asarray(profile.top, float)
+            bot = np.asarray(profile.bottom, float)
+            vals = np.asarray(profile.soc if spec.name == "soc_profile" else
+                              (profile.d14c if profile.d14c is not None else np.full(top.size, np.nan)), float)
+            keep = np.isfinite(vals)
+            below = top >= zbot
+            if (below & keep).any():
+                notes.append(f"{spec.name}: {int((below & keep).sum())} layer(s) below the model column "
+                             f"({100 * zbot:g} cm) ignored")
+            keep &= ~below
+            if not keep.any():
+                if spec.name == "soc_profile":
+                    raise DataError(f"{where}: no usable SOC layers within the model column")
+                continue
+            top, bot, y = top[keep], bot[keep], vals[keep]
+            W = overlap_matrix(bounds, np.stack([top, bot], axis=1))
+            if info.kind == "profile":
+                W = W / W.sum(axis=1, keepdims=True)
+            w = depth_weights.weights(top, bot) * spec.weight
+            out[spec.name] = ObsStream(spec.name, y, _sigma(y, spec, where), w, W, top, bot)
+        elif info.kind == "scalar":
+            y = float(profile.covariates.get("socd_0_30_kg_m2", np.nan))
+            if not np.isfinite(y):
+                stock = profile.stock(0.0, 0.3) if hasattr(profile, "stock") else np.nan
+                y = stock / 1000.0
+            if not np.isfinite(y):
+                raise DataError(f"{where}: stream soc_0_30 needs observed layers covering 0-30 cm or the "
+                                f"covariate 'socd_0_30_kg_m2'")
+            ya = np.array([y])
+            out[spec.name] = ObsStream(spec.name, ya, _sigma(ya, spec, where), np.array([spec.weight]),
+                                       np.ones((1, 1)))
+        else:  # series
+            series = profile.meta.get("nep_monthly") if hasattr(profile, "meta") else None
+            if series is None:
+                raise DataError(f"{where}: stream nep_monthly needs monthly NEP observations (nep_file)")
+            series = np.asarray(series, float)
+            if n_time is not None and series.size > n_time:
+                raise DataError(f"{where}: {series.size} monthly NEP values but the forcing has {n_time} months")
+            if n_time is not None and series.size < n_time:
+                series = np.concatenate([series, np.full(n_time - series.size, np.nan)])
+            idx = np.flatnonzero(np.isfinite(series))
+            if idx.size == 0:
+                raise DataError(f"{where}: no finite monthly NEP observation")
+            W = np.zeros((idx.size, series.size))
+            W[np.arange(idx.size), idx] = 1.0
+            y = series[idx]
+            out[spec.name] = ObsStream(spec.name, y, _sigma(y, spec, where), np.full(idx.size, spec.weight), W)
+    if not out:
+        raise DataError(f"{where}: no observations for the streams {', '.join(s.name for s in specs)}")
+    return SiteObservations(profile.site_id, out, notes)
+
+
+# ---- parameters --------------------------------------------------------------------------------
+class ParameterMapper:
+    """kp of the calibrated parameters (n, nfree) -> physical vectors (n, npar) with the
+    other parameters fixed. Maps through ``model.to_physical`` (models may override it);
+    when a model keeps the base implementation, an equivalent vectorised map is used (it
+    is checked against ``model.to_physical`` at construction)."""
+
+    def __init__(self, model: SoilCarbonModel, free: Sequence[int], fixed_values: np.ndarray):
+        self.model = model
+        self.npar = len(model.parameters)
+        self.free = np.asarray(free, dtype=np.intp)
+        self.nfree = self.free.size
+        self.fixed_values = np.asarray(fixed_values, dtype=float)
+        self.fixed_mask = np.ones(self.npar, bool)
+        self.fixed_mask[self.free] = False
+        with np.errstate(all="ignore"):
+            self.kp_fixed = model.parameters.to_kp(self.fixed_values)
+        self._fast = None
+        if type(model).to_physical is SoilCarbonModel.to_physical:
+            specs = [model.parameters.specs[i] for i in self.free]
+            lin = np.array([s.scale == "linear" for s in specs])
+            lo = np.array([s.prior_min for s in specs], float)
+            hi = np.array([s.prior_max for s in specs], float)
+            llo = np.array([np.log10(s.prior_min) if s.scale == "log10" else 0.0 for s in specs])
+            lhi = np.array([np.log10(s.prior_max) if s.scale == "log10" else 0.0 for s in specs])
+            if self.nfree == self.npar:
+                self.free = np.arange(self.npar)      # the identity path of _map_fast needs the order
+            self._fast = (bool(lin.all()), lin, lo, hi - lo, llo, lhi - llo)
+            probe = np.random.default_rng(0).random((8, self.nfree))
+            if not np.allclose(self._map_fast(probe), self._map_model(probe), rtol=1e-13, atol=0.0):
+                self._fast = None
+
+    def _map_model(self, kp):
+        full = np.broadcast_to(self.kp_fixed, (kp.shape[0], self.npar)).copy()
+        full[:, self.free] = kp
+        theta = np.asarray(self.model.to_physical(full), dtype=float)
+        theta[:, self.fixed_mask] = self.fixed_values[self.fixed_mask]
+        return theta
+
+    def _map_fast(self, kp):
+        all_lin, lin, lo, span, llo, lspan = self._fast
+        if all_lin and self.nfree == self.npar:
+            return lo + kp * span
+        theta = np.empty((kp.shape[0], self.npar))
+        theta[:] = self.fixed_values
+        if all_lin:
+            theta[:, self.free] = lo + kp * span
+        else:
+            theta[:, self.free] = np.where(lin, lo + kp * span, 10.0 ** (llo + kp * lspan))
+        return theta
+
+    def __call__(self, kp) -> np.ndarray:
+        kp = np.atleast_2d(np.asarray(kp, dtype=float))
+        return self._map_fast(kp) if self._fast is not None else self._map_model(kp)
+
+
+# ---- cost --------------------------------------------------------------------------------------
+def _supports_site_index(model) -> bool:
+    try:
+        return "site_index" in inspect.signature(model.evaluate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class CostFunction:
+    """J(kp) for one or several sites of one model.
+
+    ``prepared``: the forcing of each site after ``model.prepare`` (a list, one per site);
+    when the model's ``evaluate`` accepts ``site_index``, the sites are prepared together
+    and evaluated in one kernel call. ``__call__(kp)`` with kp (n, nfree) returns the cost
+    (nsite, n).
+    """
+
+    def __init__(self, model: SoilCarbonModel, forcings: Sequence, sites: Sequence[SiteObservations],
+                 mapper: ParameterMapper):
+        if len(forcings) != len(sites):
+            raise ValueError("one forcing per site")
+        self.model = model
+        self.sites = list(sites)
+        self.nsite = len(self.sites)
+        self.mapper = mapper
+        self.batched = self.nsite > 1 and _supports_site_index(model)
+        if self.batched:
+            self.prepared = model.prepare(list(forcings))
+        else:
+            self.prepared = [model.prepare(f) for f in forcings]
+        names = sorted({n for s in self.sites for n in s.streams}, key=list(STREAMS).index)
+        outputs = []
+        for n in names:
+            info = STREAMS[n]
+            if info.output not in model.observables:
+                raise ConfigError(f"data stream {n!r} needs model output {info.output!r}, which {model.name} does "
+                                  f"not provide (observables: {', '.join(model.observables)})")
+            outputs.append(info.output)
+            if info.kind == "weighted_profile":
+                outputs.append("soc_profile")
+        self.observables = tuple(dict.fromkeys(["soc_profile"] + outputs))
+        self.stream_names = names
+        self._packed = {n: self._pack(n) for n in names}
+        self._simple = None
+        if self.nsite == 1 and all(STREAMS[n].kind != "weighted_profile" for n in names):
+            self._simple = [(STREAMS[n].output, np.ascontiguousarray(self.sites[0].streams[n].W.T),
+                             self.sites[0].streams[n].y.copy(), self.sites[0].streams[n].coef.copy()) for n in names]
+        self.n_evaluations = 0
+
+    def _pack(self, name: str):
+        """Padded arrays over sites: Wt (nsite, nout, maxobs), y, coef, valid (nsite, 1, maxobs)."""
+        rows = [s.streams.get(name) for s in self.sites]
+        nout = max(r.W.shape[1] for r in rows if r is not None)
+        maxobs = max((r.nobs for r in rows if r is not None), default=0)
+        Wt = np.zeros((self.nsite, nout, maxobs))
+        y = np.zeros((self.nsite, 1, maxobs))
+        coef = np.zeros((self.nsite, 1, maxobs))
+        valid = np.zeros((self.nsite, 1, maxobs), bool)
+        for i, r in enumerate(rows):
+            if r is None:
+                continue
+            if r.W.shape[1] != nout:
+                raise DataError(f"site {self.sites[i].site_id}: stream {name} has {r.W.shape[1]} model values, "
+                                f"other sites {nout}")
+            k = r.nobs
+            Wt[i, :, :k] = r.W.T
+            y[i, 0, :k] = r.y
+            coef[i, 0, :k] = r.coef
+            valid[i, 0, :k] = True
+        return Wt, y, coef, valid, STREAMS[name].kind
+
+    # ---- evaluation -----------------------------------------------------------------------
+    def run_model(self, theta: np.ndarray):
+        """status (nsite, n) and outputs {name: (nsite, n, ...)} for physical theta (n, npar)."""
+        n = theta.shape[0]
+        self.n_evaluations += n * self.nsite
+        if self.nsite == 1:
+            res = self.model.evaluate(self.prepared[0], theta, observables=self.observables)
+            status = np.asarray(res.status).reshape(1, n)
+            outputs = {k: np.asarray(res.outputs[k])[None] for k in self.observables if k in res.outputs}
+        elif self.batched:
+            th = np.tile(theta, (self.nsite, 1))
+            idx = np.repeat(np.arange(self.nsite, dtype=np.int32), n)
+            res = self.model.evaluate(self.prepared, th, observables=self.observables, site_index=idx)
+            status = np.asarray(res.status).reshape(self.nsite, n)
+            outputs = {k: np.asarray(v).reshape((self.nsite, n) + np.shape(v)[1:]) for k, v in res.outputs.items()}
+        else:
+            results = [self.model.evaluate(p, theta, observables=self.observables) for p in self.prepared]
+            status = np.stack([np.asarray(r.status) for r in results])
+            outputs = {k: np.stack([np.asarray(r.outputs[k]) for r in results]) for k in results[0].outputs}
+        if len(outputs) < len(self.observables):
+            missing = [k for k in self.observables if k not in outputs]
+            raise KernelError(f"{self.model.name}.evaluate did not return output(s) {', '.join(missing)}")
+        return status, outputs
+
+    def _predictions(self, name, outputs):
+        Wt, y, coef, valid, kind = self._packed[name]
+        out = outputs[STREAMS[name].output]
+        if out.ndim == 2:
+            out = out[..., None]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if kind == "weighted_profile":
+                soc = outputs["soc_profile"]
+                pred = np.matmul(out * soc, Wt) / np.matmul(soc, Wt)
+            else:
+                pred = np.matmul(out, Wt)
+        return np.where(valid, pred, 0.0)
+
+    def cost_from_outputs(self, status, outputs) -> np.ndarray:
+        J = None
+        with np.errstate(invalid="ignore", over="ignore"):
+            for name in self.stream_names:
+                Wt, y, coef, valid, kind = self._packed[name]
+                pred = self._predictions(name, outputs)
+                term = ((pred - y) ** 2 * coef).sum(axis=-1)
+                J = term if J is None else J + term
+        ok = status == _status.OK
+        bad = np.isnan(J) & ok
+        if bad.any():
+            s, k = np.argwhere(bad)[0]
+            raise KernelError(f"site {self.sites[s].site_id}: {self.model.name} returned status ok but a NaN "
+                              f"in outputs {', '.join(self.observables)}", code=_status.ERR_NONFINITE)
+        J[~ok] = np.inf
+        return J
+
+    def __call__(self, kp) -> np.ndarray:
+        theta = self.mapper(kp)
+        status, outputs = self.run_model(theta)
+        if self._simple is not None:
+            return self._cost_simple(status, outputs)
+        return self.cost_from_outputs(status, outputs)
+
+    def _cost_simple(self, status, outputs) -> np.ndarray:
+        """Fast path of one site without weighted streams (the sampler's inner loop)."""
+        J = None
+        for out_name, Wt, y, coef in self._simple:
+            out = outputs[out_name][0]
+            if out.ndim == 1:
+                out = out[:, None]
+            r = out @ Wt - y
+            term = (r * r) @ coef
+            J = term if J is None else J + term
+        J = J[None]
+        if np.isnan(J).any():
+            return self.cost_from_outputs(status, outputs)   # raises for NaN with status ok
+        J[status != _status.OK] = np.inf
+        return J
+
+    def predict(self, kp) -> dict:
+        """Everything the output needs for parameter vectors kp (n, nfree): status
+        (nsite, n), cost (nsite, n), per stream the predictions (nsite, n, maxobs) and the
+        pointwise log-likelihood terms −coef (y − ŷ)², and the model SOC profile
+        (nsite, n, nlev)."""
+        theta = self.mapper(kp)
+        status, outputs = self.run_model(theta)
+        cost = self.cost_from_outputs(status, outputs)
+        ok = status == _status.OK
+        res = {"status": status, "cost": cost, "soc_profile": np.where(ok[..., None], outputs["soc_profile"], np.nan),
+               "pred": {}, "loglik": {}}
+        for name in self.stream_names:
+            Wt, y, coef, valid, kind = self._packed[name]
+            pred = self._predictions(name, outputs)
+            res["pred"][name] = np.where(ok[..., None] & valid, pred, np.nan)
+            res["loglik"][name] = np.where(valid, -coef * (pred - y) ** 2, np.nan)
+        return res
+
+
+__all__ = ["STREAMS", "StreamSpec", "StreamInfo", "DepthWeights", "ObsStream", "SiteObservations",
+           "build_site_observations", "ParameterMapper", "CostFunction"]

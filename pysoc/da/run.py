@@ -1,0 +1,707 @@
+"""Orchestration of a calibration: sites -> observations and forcing -> method (adaptive
+Metropolis, SCE-UA, Morris) -> per-site results -> outputs.
+
+Modes (spec methods.md §2.7):
+
+- ``site_by_site``: every profile is calibrated on its own (all chains of a site in one
+  kernel call per iteration); sites are farmed out over the MPI ranks with dynamic load
+  balancing (:mod:`pysoc.da.parallel`); a site that fails (missing covariate, no valid
+  start, NaN from the kernel...) is recorded with its error and the run continues.
+- ``one_batch``: one parameter vector for all profiles; the cost of a proposal is the sum
+  of the site costs, computed in parallel over ranks (one allreduce per iteration).
+
+Random streams come from ``SeedSequence(seed, spawn_key=(crc32(site_id), ...))``: a site
+gets the same chains whatever the other sites, the number of ranks or the rank that
+runs it. Checkpoints (:class:`~pysoc.da.sampler.CheckpointStore`): one file per finished
+site plus the sampler state of sites in progress (every ``checkpoint_interval`` seconds,
+at block boundaries), so a killed run resumes without losing finished sites or chain
+progress and continues bitwise identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import signal
+import time
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from pysoc.da import diagnostics as dg
+from pysoc.da.likelihood import (STREAMS, CostFunction, DepthWeights, ParameterMapper, StreamSpec,
+                                 build_site_observations)
+from pysoc.da.morris import MorrisSettings, morris_screening
+from pysoc.da.optimize import SCEUASettings, sceua
+from pysoc.da.parallel import Progress, SerialExecutor
+from pysoc.da.sampler import AdaptiveMetropolis, AMSettings, CheckpointStore
+from pysoc.errors import ConfigError, DataError, PysocError
+from pysoc.models import get_model
+
+METHODS = ("am", "sceua", "morris")
+MODES = ("site_by_site", "one_batch")
+ONE_BATCH_KEY = 0xFFFFFFFF
+INJECT_ENV = "PYSOC_CALIBRATE_INJECT"
+
+
+@dataclass
+class CalibrationConfig:
+    """All settings of a calibration (the namelist of ``pysoc-calibrate`` maps onto this;
+    see pysoc/cli/calibrate.py for the documentation of every key)."""
+
+    model: str = "clm5"
+    model_options: dict = field(default_factory=dict)
+    method: str = "am"
+    mode: str = "site_by_site"
+    parameters: tuple = ()                  #: calibrated parameters (empty = all)
+    parameter_set: str = ""                 #: named set for the fixed parameters
+    fixed: dict = field(default_factory=dict)   #: physical overrides of fixed parameters
+    streams: tuple = (StreamSpec("soc_profile"),)
+    depth_weights: DepthWeights = DepthWeights()
+    am: AMSettings = AMSettings()
+    burn_in: float = 0.5
+    posterior_samples: str = "chain"
+    draws_saved: int = 300
+    acceptance_min: float = 0.15
+    acceptance_max: float = 0.5
+    gr_threshold: float = 1.05
+    nse_threshold: float = 0.0
+    quantiles: tuple = (0.05, 0.25, 0.5, 0.75, 0.95)
+    gev_mode: bool = True
+    sceua: SCEUASettings = SCEUASettings()
+    morris: MorrisSettings = MorrisSettings()
+    seed: int = 20240601
+    forcing_file: str = ""                  #: '' = site_forcing from covariates; may contain {site_id}
+    min_layers: int = 3
+    min_depth: float = 0.5
+    output_dir: str = "output"
+    run_name: str = "calibration"
+    checkpoint_dir: str = ""
+    checkpoint_interval: float = 60.0
+    resume: bool = True
+    keep_checkpoint: bool = False
+    progress: bool = True
+    progress_interval: float = 30.0
+    write_output: bool = True
+    figures: bool = True
+    figure_sites: int = 6
+    namelist_text: str = ""
+    input_files: tuple = ()
+
+    def check(self) -> "CalibrationConfig":
+        if self.method not in METHODS:
+            raise ConfigError(f"calibrate: method {self.method!r} is not one of {', '.join(METHODS)}")
+        if self.mode not in MODES:
+            raise ConfigError(f"calibrate: mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if not 0.0 <= self.burn_in < 1.0:
+            raise ConfigError(f"mcmc: burn_in must lie in [0, 1), got {self.burn_in}")
+        if self.posterior_samples not in ("chain", "accepted"):
+            raise ConfigError(f"mcmc: posterior_samples must be 'chain' or 'accepted', got {self.posterior_samples!r}")
+        if self.draws_saved < 1:
+            raise ConfigError("mcmc: draws_saved must be >= 1")
+        if not self.streams:
+            raise ConfigError("likelihood: at least one data stream is required")
+        for s in self.streams:
+            if s.name not in STREAMS:
+                raise ConfigError(f"likelihood: unknown stream {s.name!r} (known: {', '.join(STREAMS)})")
+        self.am.check()
+        self.sceua.check()
+        self.morris.check()
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not output, progress or checkpoint keys),
+        plus the contents of the input files."""
+        keep = {k: v for k, v in asdict(self).items() if k not in (
+            "output_dir", "run_name", "checkpoint_dir", "checkpoint_interval", "resume", "keep_checkpoint",
+            "progress", "progress_interval", "write_output", "figures", "figure_sites", "namelist_text",
+            "input_files")}
+        h = hashlib.sha256(repr(sorted(keep.items(), key=lambda kv: kv[0])).encode())
+        for f in self.input_files:
+            p = Path(f)
+            if p.is_file():
+                h.update(p.read_bytes())
+        return h.hexdigest()[:16]
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(self.output_dir) / f"{self.run_name}.checkpoint"
+
+
+@dataclass
+class SiteResult:
+    index: int
+    site_id: str
+    status: str                      #: 'ok' or 'failed'
+    error: str = ""
+    wall_time: float = 0.0
+    rank: int = 0
+    data: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunResult:
+    config: CalibrationConfig
+    param_names: list
+    profiles: list
+    results: list                    #: SiteResult per site (site_by_site) or one (one_batch)
+    removed: list                    #: (site_id, reason) of profiles left out by the selection
+    outputs: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    model: Any = None
+    bounds: np.ndarray | None = None
+    one_batch_sites: list = field(default_factory=list)
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def _inject() -> dict:
+    """Test hooks from $PYSOC_CALIBRATE_INJECT: 'error@rank=K', 'site_error@SITE',
+    'kill@block=N' (rank 0 kills itself with SIGKILL after its N-th sampler block)."""
+    out = {}
+    for item in filter(None, os.environ.get(INJECT_ENV, "").split(",")):
+        kind, _, arg = item.partition("@")
+        out.setdefault(kind.strip(), []).append(arg.strip())
+    return out
+
+
+def site_key(site_id: str) -> int:
+    return zlib.crc32(str(site_id).encode())
+
+
+def seeds_for(seed: int, key: int, n_chains: int):
+    chains = [np.random.SeedSequence(seed, spawn_key=(key, 1, c)) for c in range(n_chains)]
+    return chains, np.random.SeedSequence(seed, spawn_key=(key, 0))
+
+
+class Context:
+    """What every rank needs to calibrate sites (built identically on every rank)."""
+
+    def __init__(self, config: CalibrationConfig, profiles: Sequence, executor=None):
+        self.config = config.check()
+        self.ex = executor or SerialExecutor()
+        self.model = get_model(config.model, **config.model_options)
+        table = self.model.parameters
+        names = list(config.parameters) or list(table.names)
+        for n in names:
+            table.index(n)
+        if len(set(names)) != len(names):
+            raise ConfigError("calibrate: a parameter is listed twice in 'parameters'")
+        self.param_names = names
+        self.free = [table.index(n) for n in names]
+        theta = table.vector(config.parameter_set or None, overrides=config.fixed)
+        self.theta_fixed = table.check(theta, source="calibrate &parameters", warn_prior=False)
+        self.mapper = ParameterMapper(self.model, self.free, self.theta_fixed)
+        self.profiles = list(profiles)
+        ids = [p.site_id for p in self.profiles]
+        if len(set(ids)) != len(ids):
+            raise DataError("profiles: duplicate site_id values")
+        self.store = CheckpointStore(config.checkpoint_path)
+        self.fingerprint = config.fingerprint()
+        self.progress = Progress(self.ex, len(self.profiles), config.progress, config.progress_interval)
+        self._forcing_cache: dict = {}
+        self.inject = _inject()
+        self.blocks = 0
+        self.bounds = None
+
+    # ---- inputs ---------------------------------------------------------------------------------
+    def forcing_for(self, profile):
+        path = (profile.meta or {}).get("forcing_file") if hasattr(profile, "meta") else None
+        if not path and self.config.forcing_file:
+            path = self.config.forcing_file.replace("{site_id}", str(profile.site_id))
+        if path:
+            path = str(path)
+            if path not in self._forcing_cache:
+                self._forcing_cache[path] = self.model.load_forcing(path)
+            return self._forcing_cache[path]
+        try:
+            from pysoc.io.site_forcing import site_forcing
+        except ModuleNotFoundError:
+            raise ConfigError("calibrate: forcing from site covariates (pysoc.io.site_forcing) is not available; "
+                              "set forcing_file") from None
+        return site_forcing(self.model, profile)
+
+    def site_setup(self, profile):
+        forcing = self.forcing_for(profile)
+        if self.bounds is None:
+            res = self.model.evaluate(forcing, self.theta_fixed[None], observables=("soc_profile",))
+            if res.depth_bounds is None:
+                raise ConfigError(f"model {self.model.name} does not report depth_bounds; profile streams need them")
+            self.bounds = np.asarray(res.depth_bounds, float)
+        n_time = forcing.sizes.get("time") if hasattr(forcing, "sizes") else None
+        obs = build_site_observations(profile, self.bounds, self.config.streams, self.config.depth_weights,
+                                      n_time=n_time)
+        return forcing, obs
+
+    def check_inject_error(self, site_id: str) -> None:
+        for arg in self.inject.get("error", []):
+            if arg == f"rank={self.ex.rank}":
+                raise RuntimeError(f"injected failure on rank {self.ex.rank} ({INJECT_ENV})")
+        if site_id in self.inject.get("site_error", []):
+            raise DataError(f"site {site_id}: injected site failure ({INJECT_ENV})")
+
+    def block_hook(self) -> None:
+        self.blocks += 1
+        for arg in self.inject.get("kill", []):
+            if self.ex.rank == 0 and arg == f"block={self.blocks}":
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---- per-site methods -------------------------------------------------------------------------------
+def _am_callback(ctx: Context, key: str, label: str, t_start: float, save: bool = True):
+    state = {"ckpt": time.monotonic(), "print": time.monotonic()}
+    cfg = ctx.config
+
+    def cb(sampler: AdaptiveMetropolis) -> None:
+        now = time.monotonic()
+        if save and now - state["ckpt"] >= cfg.checkpoint_interval and not sampler.done:
+            ctx.store.save(key, {"fingerprint": ctx.fingerprint, "sampler": sampler.state_dict()})
+            state["ckpt"] = now
+        if now - state["print"] >= cfg.progress_interval:
+            ctx.progress.line(f"{label}: iteration {sampler.iterations_done}/{sampler.iterations_total} "
+                              f"({now - t_start:.0f} s)")
+            state["print"] = now
+        ctx.ex.service()
+        ctx.block_hook()
+
+    return cb
+
+
+def _restore(ctx: Context, key: str, sampler: AdaptiveMetropolis) -> bool:
+    if not ctx.config.resume:
+        return False
+    st = ctx.store.load(key)
+    if st is None or st.get("fingerprint") != ctx.fingerprint:
+        return False
+    sampler.load_state_dict(st["sampler"])
+    return True
+
+
+def run_am(ctx: Context, cost_fn, key_int: int, ckpt_key: str, label: str, save: bool = True) -> AdaptiveMetropolis:
+    cfg = ctx.config
+    chains, start = seeds_for(cfg.seed, key_int, cfg.am.n_chains)
+    sampler = AdaptiveMetropolis(cost_fn, len(ctx.free), cfg.am, chains, start)
+    resumed = _restore(ctx, ckpt_key, sampler)
+    if resumed:
+        ctx.progress.line(f"{label}: resuming at iteration {sampler.iterations_done}/{sampler.iterations_total}")
+    sampler.run(callback=_am_callback(ctx, ckpt_key, label, time.monotonic(), save))
+    return sampler
+
+
+def summarise_am(ctx: Context, sampler: AdaptiveMetropolis, cost: CostFunction) -> dict:
+    """Posterior statistics, thinned draws, posterior predictive and fit metrics."""
+    cfg = ctx.config
+    post = sampler.posterior(cfg.burn_in, cfg.posterior_samples)          # (K, N, d) kp
+    post_cost = sampler.posterior_cost(cfg.burn_in, cfg.posterior_samples)
+    K, N, d = post.shape
+    if N < 2:
+        raise DataError(f"fewer than 2 posterior draws per chain ({cfg.posterior_samples} samples after burn-in)")
+    free = ctx.mapper.free
+    phys = ctx.mapper(post.reshape(-1, d))[:, free].reshape(K, N, d)
+    gr = dg.gelman_rubin(post)
+    acc = sampler.acceptance_rate(1)
+    acc_ok = dg.acceptance_ok(acc, cfg.acceptance_min, cfg.acceptance_max)
+    idx = dg.thin_indices(N, cfg.draws_saved)
+    draws_kp = post[:, idx]
+    draws = phys[:, idx]
+    lp = -post_cost[:, idx]
+    flat = draws_kp.reshape(-1, d)
+    pred = cost.predict(flat)
+    nd = idx.size
+    out = {
+        "draws_kp": draws_kp, "draws": draws, "lp": lp,
+        "mean": phys.reshape(-1, d).mean(axis=0), "sd": phys.reshape(-1, d).std(axis=0),
+        "quantiles": dg.quantiles(phys, cfg.quantiles),
+        "kp_mean": post.reshape(-1, d).mean(axis=0),
+        "gelman_rubin": gr, "gr_mean": float(np.nanmean(np.where(np.isfinite(gr), gr, np.nan))) if np.isfinite(gr).any()
+        else float("inf"),
+        "acceptance_rate": acc, "acceptance_rate_test": sampler.acceptance_rate(0), "acceptance_ok": acc_ok,
+        "n_invalid": sampler.n_invalid.sum(axis=0), "n_outside": sampler.n_outside.sum(axis=0),
+        "n_factor_failures": sampler.haario.n_factor_failures, "n_start_redraws": sampler.n_start_redraws,
+        "start_kp": sampler.start_kp, "n_posterior": N,
+        "trace_kp": _thin_trace(sampler, 400), "trace_cost": _thin_cost(sampler, 400),
+    }
+    if np.isinf(gr).any():
+        out["gr_mean"] = float("inf")
+    if cfg.gev_mode:
+        modes = [dg.gev_mode(draws[..., j]) for j in range(d)]
+        out["mode"] = np.array([m for m, _ in modes])
+        out["mode_method"] = [s for _, s in modes]
+    else:
+        out["mode"] = np.full(d, np.nan)
+        out["mode_method"] = ["none"] * d
+    out.update(_predictive(pred, cost, K, nd))
+    return out
+
+
+def _thin_trace(sampler, k):
+    full = np.concatenate([sampler.test_kp, sampler.formal_kp], axis=0)
+    i = dg.thin_indices(full.shape[0], k)
+    return full[i].transpose(1, 0, 2), i
+
+
+def _thin_cost(sampler, k):
+    full = np.concatenate([sampler.test_cost, sampler.formal_cost], axis=0)
+    i = dg.thin_indices(full.shape[0], k)
+    return full[i].T
+
+
+def _predictive(pred: dict, cost: CostFunction, K: int, nd: int) -> dict:
+    """Posterior predictive of the saved draws, per site of the cost function: predictions
+    (K, nd, nobs) per stream, log-likelihood terms, the model profile band and metrics."""
+    out = {"sites": []}
+    for s, site in enumerate(cost.sites):
+        entry = {"site_id": site.site_id, "pred": {}, "loglik": {}, "obs": {}}
+        prof = pred["soc_profile"][s]                                      # (K*nd, nlev)
+        with np.errstate(all="ignore"):
+            entry["profile_mean"] = np.nanmean(prof, axis=0)
+            entry["profile_q05"] = np.nanquantile(prof, 0.05, axis=0)
+            entry["profile_q95"] = np.nanquantile(prof, 0.95, axis=0)
+        entry["n_failed_predictive"] = int((pred["status"][s] != 0).sum())
+        for name, stream in site.streams.items():
+            k = stream.nobs
+            p = pred["pred"][name][s][:, :k]
+            entry["pred"][name] = p.reshape(K, nd, k)
+            entry["loglik"][name] = pred["loglik"][name][s][:, :k].reshape(K, nd, k)
+            with np.errstate(all="ignore"):
+                pm = np.nanmean(p, axis=0)
+                entry["obs"][name] = {"y": stream.y, "sigma": stream.sigma, "weight": stream.weight,
+                                      "top": stream.top, "bottom": stream.bottom, "mean": pm,
+                                      "q05": np.nanquantile(p, 0.05, axis=0), "q95": np.nanquantile(p, 0.95, axis=0)}
+            entry["obs"][name]["metrics"] = dg.metrics(stream.y, pm, n_params=len(cost.mapper.free))
+            if name == "soc_profile":
+                rmse = np.sqrt(np.nanmean((p - stream.y) ** 2, axis=1))
+                entry["rmse_draws"] = rmse
+        entry["notes"] = list(site.notes)
+        out["sites"].append(entry)
+    return out
+
+
+def summarise_sceua(ctx: Context, opt, cost: CostFunction) -> dict:
+    pred = cost.predict(opt.x[None])
+    out = {"kp_best": opt.x, "best": ctx.mapper(opt.x[None])[0, ctx.mapper.free], "cost": opt.cost,
+           "n_evals": opt.n_evals, "n_loops": opt.n_loops, "converged": opt.converged, "reason": opt.reason,
+           "history": np.array(opt.history)}
+    out.update(_predictive(pred, cost, 1, 1))
+    return out
+
+
+def calibrate_site(ctx: Context, index: int) -> SiteResult:
+    """Calibrate one site with the configured method (site-by-site mode)."""
+    profile = ctx.profiles[index]
+    sid = str(profile.site_id)
+    t0 = time.monotonic()
+    label = f"site {index + 1}/{len(ctx.profiles)} {sid}"
+    try:
+        ctx.check_inject_error(sid)
+        forcing, obs = ctx.site_setup(profile)
+        cost = CostFunction(ctx.model, [forcing], [obs], ctx.mapper)
+        fn = _row0(cost)
+        key = site_key(sid)
+        if ctx.config.method == "am":
+            sampler = run_am(ctx, fn, key, f"progress_{index:06d}", label)
+            data = summarise_am(ctx, sampler, cost)
+        elif ctx.config.method == "sceua":
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(ctx.config.seed, spawn_key=(key, 2))))
+            opt = sceua(fn, len(ctx.free), ctx.config.sceua, rng, callback=ctx.ex.service)
+            data = summarise_sceua(ctx, opt, cost)
+        else:
+            mseed = int(np.random.SeedSequence(ctx.config.seed, spawn_key=(key, 3)).generate_state(1)[0])
+            data = morris_screening(fn, ctx.param_names, ctx.config.morris, mseed, callback=ctx.ex.service)
+        data["n_evaluations"] = cost.n_evaluations
+        res = SiteResult(index, sid, "ok", data=data)
+    except PysocError as exc:
+        res = SiteResult(index, sid, "failed", error=str(exc))
+    res.wall_time = time.monotonic() - t0
+    res.rank = ctx.ex.rank
+    return res
+
+
+def _row0(cost: CostFunction):
+    def fn(kp):
+        return cost(kp)[0]
+    return fn
+
+
+# ---- runs --------------------------------------------------------------------------------------------
+def _prepare_store(ctx: Context) -> None:
+    """Rank 0: check or create the checkpoint manifest (other ranks wait)."""
+    cfg = ctx.config
+    store = ctx.store
+    error = None
+    if ctx.ex.is_root:
+        man = store.load("manifest")
+        ids = [p.site_id for p in ctx.profiles]
+        if man is not None and cfg.resume and man.get("fingerprint") != ctx.fingerprint:
+            error = (f"{store.dir}: checkpoint of a run with other settings or inputs; delete the directory or set "
+                     f"&calibrate resume = .false.")
+        elif man is not None and cfg.resume and man.get("site_ids") != ids:
+            error = f"{store.dir}: checkpoint of a run with other sites; delete the directory or set resume = .false."
+        else:
+            if man is not None and not cfg.resume:
+                _clear_store(store)
+            store.save("manifest", {"fingerprint": ctx.fingerprint, "site_ids": ids, "method": cfg.method,
+                                    "mode": cfg.mode})
+    error = ctx.ex.bcast(error)
+    if error:
+        raise ConfigError(error)
+
+
+def _clear_store(store: CheckpointStore) -> None:
+    if not store.dir.is_dir():
+        return
+    for p in store.dir.iterdir():
+        if p.suffix in (".pkl", ".part") or p.name.endswith(".part"):
+            p.unlink(missing_ok=True)
+    try:
+        store.dir.rmdir()
+    except OSError:
+        pass
+
+
+def run_site_by_site(ctx: Context) -> list:
+    cfg = ctx.config
+    store = ctx.store
+    n = len(ctx.profiles)
+    results: dict[int, SiteResult] = {}
+    done_before = set()
+    if ctx.ex.is_root and cfg.resume:
+        for i in range(n):
+            r = store.load(f"done_{i:06d}")
+            if r is not None:
+                results[i] = r
+                done_before.add(i)
+        if done_before:
+            ctx.progress.line(f"resuming: {len(done_before)} finished site(s) read from {store.dir}")
+    tasks = ctx.ex.bcast([i for i in range(n) if i not in done_before])
+    n_failed = [sum(1 for r in results.values() if not r.ok)]
+
+    def work(i: int) -> SiteResult:
+        r = calibrate_site(ctx, i)
+        if r.ok:
+            store.save(f"done_{i:06d}", r)
+        store.remove(f"progress_{i:06d}")
+        text = (f"site {i + 1}/{n} {r.site_id}: {r.status} in {r.wall_time:.1f} s" +
+                (f" ({r.error})" if not r.ok else _short(r, cfg)))
+        ctx.progress.site_done(text)
+        return r
+
+    def on_result(i: int, r: SiteResult, source: int) -> None:
+        results[i] = r
+        if not r.ok:
+            n_failed[0] += 1
+        ctx.progress.overall(len(results), n_failed[0], len(done_before))
+
+    ctx.ex.farm(tasks, work, on_result)
+    if not ctx.ex.is_root:
+        return []
+    return [results[i] for i in range(n)]
+
+
+def _short(r: SiteResult, cfg) -> str:
+    d = r.data
+    if cfg.method == "am":
+        m = d["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {})
+        return f" (G-R {d['gr_mean']:.3f}, acceptance {np.round(d['acceptance_rate'], 2).tolist()}, NSE {m.get('nse', np.nan):.2f})"
+    if cfg.method == "sceua":
+        return f" (cost {d['cost']:.4g} after {d['n_evals']} evaluations, {d['reason']})"
+    return f" ({d['n_trajectories_used']}/{d['n_trajectories']} trajectories)"
+
+
+def run_one_batch(ctx: Context) -> tuple[list, list]:
+    """One parameter vector for all profiles. Every rank sets up every site (so failures
+    are excluded identically everywhere) and prepares only its own share."""
+    cfg = ctx.config
+    n = len(ctx.profiles)
+    setups, failed = [], []
+    for i, p in enumerate(ctx.profiles):
+        try:
+            ctx.check_inject_error(str(p.site_id)) if ctx.inject.get("site_error") else None
+            setups.append((i, *ctx.site_setup(p)))
+        except PysocError as exc:
+            failed.append(SiteResult(i, str(p.site_id), "failed", error=str(exc)))
+    if not setups:
+        raise DataError("one-batch calibration: no usable site")
+    ctx.progress.line(f"one-batch: {len(setups)} site(s), {len(failed)} excluded") if ctx.ex.is_root else None
+    nsite = len(setups)
+    mine = [k for k in range(nsite) if k % ctx.ex.size == ctx.ex.rank]
+    local = (CostFunction(ctx.model, [setups[k][1] for k in mine], [setups[k][2] for k in mine], ctx.mapper)
+             if mine else None)
+    for a in ctx.inject.get("error", []):
+        if a == f"rank={ctx.ex.rank}":
+            raise RuntimeError(f"injected failure on rank {ctx.ex.rank} ({INJECT_ENV})")
+
+    def site_costs(kp):
+        kp = np.atleast_2d(kp)
+        full = np.zeros((nsite, kp.shape[0]))
+        if local is not None:
+            full[mine] = local(kp)
+        return ctx.ex.allreduce_sum(full)
+
+    def total(kp):
+        return site_costs(kp).sum(axis=0)
+
+    t0 = time.monotonic()
+    if cfg.method == "am":
+        sampler = run_am(ctx, total, ONE_BATCH_KEY, "progress_onebatch", "one-batch", save=ctx.ex.is_root)
+        data = None
+        post = sampler.posterior(cfg.burn_in, cfg.posterior_samples)
+        idx = dg.thin_indices(post.shape[1], cfg.draws_saved)
+        flat = post[:, idx].reshape(-1, post.shape[2])
+        K, nd = post.shape[0], idx.size
+        local_pred = _predictive(local.predict(flat), local, K, nd)["sites"] if local is not None else []
+        gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
+        if ctx.ex.is_root:
+            dummy = _NoPredict()
+            data = summarise_am(ctx, sampler, dummy)
+            data["sites"] = [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
+    elif cfg.method == "sceua":
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 2))))
+        opt = sceua(total, len(ctx.free), cfg.sceua, rng)
+        local_pred = _predictive(local.predict(opt.x[None]), local, 1, 1)["sites"] if local is not None else []
+        gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
+        data = None
+        if ctx.ex.is_root:
+            data = {"kp_best": opt.x, "best": ctx.mapper(opt.x[None])[0, ctx.mapper.free], "cost": opt.cost,
+                    "n_evals": opt.n_evals, "n_loops": opt.n_loops, "converged": opt.converged, "reason": opt.reason,
+                    "history": np.array(opt.history),
+                    "sites": [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]}
+    else:
+        mseed = int(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 3)).generate_state(1)[0])
+        data = morris_screening(total, ctx.param_names, cfg.morris, mseed)
+    if ctx.ex.is_root:
+        ctx.store.remove("progress_onebatch")
+    result = SiteResult(-1, "one_batch", "ok", data=data or {}, wall_time=time.monotonic() - t0, rank=ctx.ex.rank)
+    return [result], failed, [setups[k][0] for k in range(nsite)]
+
+
+class _NoPredict:
+    """Stand-in cost for summarise_am in one-batch mode (predictions are gathered separately)."""
+
+    sites: list = []
+    mapper = None
+
+    def predict(self, kp):
+        return {"soc_profile": np.zeros((0,)), "status": np.zeros((0,)), "pred": {}, "loglik": {}}
+
+
+class CheckpointMismatch(ConfigError):
+    """The checkpoint directory belongs to another run (raised identically on every rank)."""
+
+
+def prepare(config: CalibrationConfig, profiles: Sequence, executor=None) -> Context:
+    """Selection of the profiles and the context of the run. No MPI communication: an
+    error here is raised before any rank waits for another."""
+    from pysoc.io.profiles import select
+
+    ex = executor or SerialExecutor()
+    sel = select(profiles, min_layers=config.min_layers, min_depth=config.min_depth)
+    if not len(sel):
+        raise DataError(f"no profile passes the selection (min_layers {config.min_layers}, min_depth "
+                        f"{config.min_depth} m): {sel.summary()}")
+    ctx = Context(config, list(sel), ex)
+    ctx.removed = list(sel.removed)
+    return ctx
+
+
+def execute(ctx: Context) -> RunResult | None:
+    """Run the prepared calibration (collective over the ranks of ``ctx.ex``). Returns
+    the :class:`RunResult` on rank 0 and None elsewhere."""
+    config, ex = ctx.config, ctx.ex
+    try:
+        _prepare_store(ctx)
+    except ConfigError as exc:
+        raise CheckpointMismatch(str(exc)) from None
+    one_batch_sites: list = []
+    if config.mode == "site_by_site":
+        results = run_site_by_site(ctx)
+    else:
+        results, failed, one_batch_sites = run_one_batch(ctx)
+        results = results + failed
+    if not ex.is_root:
+        ex.barrier()
+        return None
+    if ctx.bounds is None:            # the model grid, when the root computed no site itself
+        for p in ctx.profiles:
+            try:
+                ctx.site_setup(p)
+                break
+            except PysocError:
+                continue
+    run = RunResult(config, ctx.param_names, ctx.profiles, results, getattr(ctx, "removed", []), model=ctx.model,
+                    bounds=ctx.bounds, one_batch_sites=one_batch_sites)
+    run.summary = summarise_run(run)
+    if config.write_output:
+        from pysoc.da import output
+        run.outputs = output.write_all(run)
+    if not config.keep_checkpoint:
+        _clear_store(ctx.store)
+    ex.barrier()
+    return run
+
+
+def run_calibration(config: CalibrationConfig, profiles: Sequence, executor=None) -> RunResult | None:
+    """Run a calibration on ``profiles`` (objects with the attributes of
+    :class:`pysoc.io.profiles.Profile`): :func:`prepare` then :func:`execute`."""
+    return execute(prepare(config, profiles, executor))
+
+
+def summarise_run(run: RunResult) -> dict:
+    """Fractions of converged / well-fitted sites, median NSE, recovery correlations."""
+    cfg = run.config
+    out: dict = {"n_sites": len(run.profiles), "n_removed": len(run.removed)}
+    if cfg.method == "am" and cfg.mode == "site_by_site":
+        ok = [r for r in run.results if r.ok]
+        out["n_ok"] = len(ok)
+        out["n_failed"] = sum(1 for r in run.results if not r.ok)
+        conv = [r.data["gr_mean"] <= cfg.gr_threshold for r in ok]
+        accok = [bool(np.all(r.data["acceptance_ok"])) for r in ok]
+        nse = [r.data["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for r in ok]
+        out["fraction_converged"] = float(np.mean(conv)) if ok else float("nan")
+        out["fraction_acceptance_ok"] = float(np.mean(accok)) if ok else float("nan")
+        out["median_nse"] = float(np.nanmedian(nse)) if ok and np.isfinite(nse).any() else float("nan")
+        out["fraction_nse_ok"] = float(np.mean(np.asarray(nse) >= cfg.nse_threshold)) if ok else float("nan")
+        out["median_wall_time"] = float(np.median([r.wall_time for r in ok])) if ok else float("nan")
+        rec = recovery(run)
+        if rec is not None:
+            out["recovery_r"] = rec
+    elif cfg.method == "am":
+        r = run.results[0]
+        out["n_ok"] = len(r.data.get("sites", []))
+        out["n_failed"] = sum(1 for x in run.results[1:] if not x.ok)
+        out["fraction_converged"] = float(r.data["gr_mean"] <= cfg.gr_threshold)
+        nse = [e["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for e in r.data["sites"]]
+        out["median_nse"] = float(np.nanmedian(nse)) if np.isfinite(nse).any() else float("nan")
+    else:
+        out["n_ok"] = sum(1 for r in run.results if r.ok)
+        out["n_failed"] = sum(1 for r in run.results if not r.ok)
+    return out
+
+
+def recovery(run: RunResult) -> dict | None:
+    """Pearson r between true kp (profile.meta['kp_true'], synthetic profiles) and the
+    posterior-mean kp, per calibrated parameter (seed 001 parameter recovery)."""
+    pairs = [(np.asarray(run.profiles[r.index].meta["kp_true"], float), r.data["kp_mean"])
+             for r in run.results if r.ok and "kp_true" in getattr(run.profiles[r.index], "meta", {})]
+    if len(pairs) < 3:
+        return None
+    true = np.stack([p[0] for p in pairs])
+    est = np.stack([p[1] for p in pairs])
+    out = {}
+    for j, name in enumerate(run.param_names):
+        a, b = true[:, j], est[:, j]
+        out[name] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+    return out
+
+
+__all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "run_calibration", "prepare", "execute",
+           "CheckpointMismatch", "calibrate_site",
+           "summarise_run", "recovery", "site_key", "seeds_for"]

@@ -1,0 +1,207 @@
+"""Calibration figures: traces, posterior violins against the prior ranges (seed 000
+Fig. 4) and observed vs modelled profiles with the 5–95 % posterior predictive band."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+CHAIN_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def _grid(n: int, ncol: int = 4):
+    ncol = min(ncol, n)
+    nrow = int(np.ceil(n / ncol))
+    return nrow, ncol
+
+
+def _ok_results(run):
+    return [r for r in run.results if r.ok and "draws" in r.data]
+
+
+def _figure_sites(run, k):
+    """Indices (into run.profiles) of up to k successful sites."""
+    if run.config.mode == "one_batch":
+        return list(run.one_batch_sites[:k])
+    return [r.index for r in run.results if r.ok][:k]
+
+
+def trace_figure(run, result=None, label: str = ""):
+    """Thinned traces of kp for every parameter and chain over the test and formal runs,
+    with the test/formal boundary and the end of burn-in."""
+    cfg = run.config
+    res = result or _ok_results(run)[0]
+    tk, it = res.data["trace_kp"]
+    names = run.param_names
+    nrow, ncol = _grid(len(names) + 1)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 1.9 * nrow), sharex=True, squeeze=False)
+    n_test = cfg.am.n_test
+    burn = n_test + int(cfg.burn_in * cfg.am.n_formal)
+    for j, name in enumerate(names):
+        ax = axes.flat[j]
+        for c in range(tk.shape[0]):
+            ax.plot(it, tk[c, :, j], lw=0.6, color=CHAIN_COLORS[c % len(CHAIN_COLORS)])
+        ax.set_ylim(0, 1)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    ax = axes.flat[len(names)]
+    tc = res.data["trace_cost"]
+    for c in range(tc.shape[0]):
+        ax.semilogy(it, np.where(np.isfinite(tc[c]), tc[c], np.nan), lw=0.6, color=CHAIN_COLORS[c % 6])
+    ax.set_title("cost J", fontsize=8)
+    ax.tick_params(labelsize=7)
+    for ax in axes.flat[:len(names) + 1]:
+        ax.axvline(n_test, color="k", lw=0.6, ls=":")
+        ax.axvline(burn, color="k", lw=0.6, ls="--")
+    for ax in axes.flat[len(names) + 1:]:
+        ax.set_visible(False)
+    fig.suptitle(f"Trace of kp {label} (dotted: end of test run; dashed: end of burn-in)", fontsize=9)
+    fig.supxlabel("iteration", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def violin_figure(run, sites=None):
+    """Posterior distributions per parameter (violins with median and quartiles) for up to
+    ``figure_sites`` sites, y axis = prior range, dashed line = prior mean (seed 000 Fig. 4)."""
+    cfg = run.config
+    names = run.param_names
+    table = run.model.parameters
+    if cfg.mode == "one_batch":
+        groups = [("one batch", run.results[0].data["draws"])]
+    else:
+        by = {r.index: r for r in _ok_results(run)}
+        sites = sites if sites is not None else _figure_sites(run, cfg.figure_sites)
+        groups = [(str(run.profiles[i].site_id), by[i].data["draws"]) for i in sites if i in by]
+    nrow, ncol = _grid(len(names), 5)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.3 * nrow), squeeze=False)
+    for j, name in enumerate(names):
+        ax = axes.flat[j]
+        spec = table[name]
+        data = [g[1][..., j].ravel() for g in groups]
+        pos = np.arange(1, len(data) + 1)
+        parts = ax.violinplot(data, positions=pos, showextrema=False, widths=0.8)
+        for b in parts["bodies"]:
+            b.set_alpha(0.5)
+        q = np.array([np.quantile(x, [0.25, 0.5, 0.75]) for x in data])
+        ax.vlines(pos, q[:, 0], q[:, 2], color="k", lw=3)
+        ax.scatter(pos, q[:, 1], color="red", s=8, zorder=3)
+        ax.axhline(0.5 * (spec.prior_min + spec.prior_max), color="grey", ls="--", lw=0.8)
+        ax.set_ylim(spec.prior_min, spec.prior_max)
+        ax.set_title(f"{name} ({spec.units})", fontsize=8)
+        ax.set_xticks(pos)
+        ax.set_xticklabels([g[0] for g in groups], rotation=90, fontsize=6)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle("Posterior distributions within the prior ranges (y axis); dashed: prior mean; "
+                 "red dot: median, bar: 25-75 %", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _entries(run):
+    from pysoc.da.output import _site_entries
+    return _site_entries(run)
+
+
+def profile_figure(run, sites=None):
+    """Observed layers (boxes) vs the modelled profile: posterior predictive mean (line),
+    5–95 % band (shaded) and the predicted layer means (dots with 5–95 % bars)."""
+    cfg = run.config
+    entries = _entries(run)
+    sites = sites if sites is not None else _figure_sites(run, cfg.figure_sites)
+    sites = [i for i in sites if entries[i] is not None]
+    nrow, ncol = _grid(max(len(sites), 1), 3)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 3.6 * nrow), squeeze=False)
+    b = run.bounds
+    sc = 1e-3                                   # g C m-3 -> kg C m-3 for the axis
+    for ax, i in zip(axes.flat, sites):
+        e = entries[i]
+        o = e["obs"].get("soc_profile")
+        zmax = 1.2 * float(np.nanmax(o["bottom"])) if o is not None else 1.0
+        if b is not None:
+            keep = b[:, 0] < zmax
+            zz = np.repeat(b[keep], 1, axis=0)
+            edges = np.concatenate([zz[:, 0], zz[-1:, 1]])
+            for key, kw in (("profile_mean", dict(color="tab:blue", lw=1.5, label="model mean")),):
+                v = e[key][keep] * sc
+                ax.stairs(v, edges, orientation="horizontal", **kw)
+            lo, hi = e["profile_q05"][keep] * sc, e["profile_q95"][keep] * sc
+            zs = np.repeat(edges, 2)[1:-1]
+            ax.fill_betweenx(zs, np.repeat(lo, 2), np.repeat(hi, 2), color="tab:blue", alpha=0.25,
+                             label="model 5-95 %")
+        if o is not None:
+            y, mean, q05, q95 = o["y"] * sc, o["mean"] * sc, o["q05"] * sc, o["q95"] * sc
+            for t, bo, yy in zip(o["top"], o["bottom"], y):
+                ax.add_patch(plt.Rectangle((0, t), yy, bo - t, fill=False, ec="k", lw=0.8))
+            mid = 0.5 * (o["top"] + o["bottom"])
+            ax.errorbar(mean, mid, xerr=[mean - q05, q95 - mean], fmt="o",
+                        color="tab:red", ms=3, lw=0.8, label="model, layer means")
+            ax.plot([], [], color="k", lw=0.8, label="observed layers")
+            xmax = np.nanmax(np.concatenate([y, q95]))
+            ax.set_xlim(0, 1.15 * xmax if np.isfinite(xmax) and xmax > 0 else 1)
+            nse = o["metrics"]["nse"]
+            ax.set_title(f"{run.profiles[i].site_id}  NSE {nse:.2f}", fontsize=8)
+        ax.set_ylim(zmax, 0)
+        ax.set_xlabel("SOC (kg C m$^{-3}$)", fontsize=8)
+        ax.set_ylabel("depth (m)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if sites:
+        axes.flat[0].legend(fontsize=6, loc="lower right")
+    for ax in axes.flat[len(sites):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def morris_figure(run):
+    names = run.param_names
+    if run.config.mode == "one_batch":
+        mu = run.results[0].data["mu_star"][None]
+    else:
+        mu = np.array([r.data["mu_star"] for r in run.results if r.ok])
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names)), 3.2))
+    med = np.nanmedian(mu, axis=0)
+    ax.bar(np.arange(len(names)), med, color="tab:blue")
+    if mu.shape[0] > 1:
+        ax.errorbar(np.arange(len(names)), med, yerr=[med - mu.min(axis=0), mu.max(axis=0) - med], fmt="none",
+                    color="k", lw=0.8)
+    ax.set_xticks(np.arange(len(names)))
+    ax.set_xticklabels(names, rotation=90, fontsize=7)
+    ax.set_ylabel("Morris $\\mu^*$ of the cost")
+    fig.tight_layout()
+    return fig
+
+
+def all_figures(run, outdir, base: str) -> dict:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    cfg = run.config
+
+    def save(fig, key):
+        p = outdir / f"{base}_{key}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths[f"figure_{key}"] = p
+
+    if cfg.method == "am":
+        ok = _ok_results(run)
+        if ok:
+            save(trace_figure(run, ok[0], label=f"({ok[0].site_id})"), "trace")
+            save(violin_figure(run), "violins")
+    if cfg.method in ("am", "sceua") and any(e is not None for e in _entries(run)):
+        save(profile_figure(run), "profiles")
+    if cfg.method == "morris" and any(r.ok for r in run.results):
+        save(morris_figure(run), "morris")
+    return paths
+
+
+__all__ = ["trace_figure", "violin_figure", "profile_figure", "morris_figure", "all_figures"]
