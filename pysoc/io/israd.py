@@ -105,8 +105,10 @@ META = [
     ("pro_permafrost", "permafrost"), ("pro_country", "country"), ("pro_lc_leaf_type", "lc_leaf_type"),
     ("pro_lc_phenology", "lc_phenology"),
 ]
-_ORGANIC_LABEL = re.compile(r"^(O(?!A)|Oa|Oe|Oi|L$|F$|H$|organic|peat|sphagnum|moss|herbaceous|ligneous|amorphous|"
-                            r"limnic|lichen|feathermoss|brown moss|ice)", re.IGNORECASE)
+#: organic horizon labels: O, Oi, Oe, Oa, O1, ... (not the transitional OA / OC), L, F, H, and the
+#: ISRaD peat / organic descriptors
+_ORGANIC_LABEL = re.compile(r"^(O(?![A-Z])|[LFH]$|(?i:organic|peat|sphagnum|moss|herbaceous|ligneous|amorphous|"
+                            r"limnic|lichen|feathermoss|brown moss|ice))")
 
 
 @dataclass

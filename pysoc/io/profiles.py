@@ -155,13 +155,13 @@ def _read_csv(path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        return pd.read_csv(path, comment="#", skipinitialspace=True)
+        return pd.read_csv(path, skipinitialspace=True)
     except Exception as exc:  # pandas raises several parser error types
         raise DataError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
 
 
 def _line(i: int) -> int:
-    """File line of data row i (0-based; header on line 1, comment lines not counted)."""
+    """File line of data row i (0-based; header on line 1)."""
     return int(i) + 2
 
 
@@ -182,7 +182,7 @@ def _unit_of(col: str) -> str:
             "lat": "degrees north", "lon": "degrees east"}.get(col, "")
 
 
-def _numeric(df: pd.DataFrame, col: str, path, required: bool, site_col="site_id") -> np.ndarray:
+def _numeric(df: pd.DataFrame, col: str, path, required: bool, site_col="site_id", hint: str = "") -> np.ndarray:
     """Column as float; non-numeric entries and (if required) NaN are errors naming the row."""
     raw = df[col]
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -190,7 +190,7 @@ def _numeric(df: pd.DataFrame, col: str, path, required: bool, site_col="site_id
     if bad_text.any():
         i = int(np.flatnonzero(bad_text)[0])
         raise DataError(f"{path}: column '{col}', line {_line(i)}{_site(df, i, site_col)}: "
-                        f"value {raw.iloc[i]!r} is not a number")
+                        f"value {raw.iloc[i]!r} is not a number{hint}")
     if required and np.isnan(vals).any():
         i = int(np.flatnonzero(np.isnan(vals))[0])
         raise DataError(f"{path}: column '{col}', line {_line(i)}{_site(df, i, site_col)}: "
@@ -235,7 +235,8 @@ def _read_sites(path) -> tuple[pd.DataFrame, list[str], list[str]]:
     meta_cols = [c for c in df.columns if c not in SITE_REQUIRED and (c in META_COLUMNS or c.startswith("meta_"))]
     cov_cols = [c for c in df.columns if c not in SITE_REQUIRED and c not in meta_cols]
     for c in cov_cols:
-        df[c] = _numeric(df, c, path, False)
+        df[c] = _numeric(df, c, path, False, hint=" (covariate columns are numeric; name descriptive columns "
+                                                  "'meta_<name>')")
     return df, meta_cols, cov_cols
 
 
