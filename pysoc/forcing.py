@@ -101,11 +101,16 @@ class ForcingSchema:
                 values = np.asarray(da.values, dtype=float)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
+            unknown_ok = (not spec.required and spec.default is not None and np.isnan(spec.default)
+                          and np.isnan(values).all())   # an optional value given as 'unknown'
             bad = ~np.isfinite(values)
-            if bad.any():
+            if bad.any() and not unknown_ok:
                 idx = tuple(int(i) for i in np.argwhere(bad)[0])
                 raise DataError(f"{where}: {int(bad.sum())} NaN/non-finite value(s), first at index "
                                 f"{dict(zip(spec.dims, idx))}")
+            if unknown_ok:
+                out[spec.name] = (spec.dims, values, dict(da.attrs))
+                continue
             if spec.valid_min is not None and values.size and values.min() < spec.valid_min:
                 raise DataError(f"{where}: minimum {values.min():g} below the valid range "
                                 f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")

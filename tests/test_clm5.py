@@ -206,3 +206,12 @@ def test_kp_mapping_round_trip(clm5):
     kp = np.random.default_rng(0).uniform(0, 1, size=(5, 21))
     np.testing.assert_allclose(clm5.parameters.to_kp(clm5.to_physical(kp)), kp, atol=1e-12)
     np.testing.assert_allclose(clm5.parameters.kp_vector("clm5"), kp_vector(None), rtol=1e-4)
+
+
+def test_forcing_without_sand_revalidates(clm5):
+    """An optional variable filled as unknown (NaN) survives a second validation."""
+    f = synthetic_forcing(clm5, 1).drop_vars("sand")
+    once = clm5.validate_forcing(f)
+    assert np.isnan(float(once["sand"]))
+    twice = clm5.validate_forcing(once)
+    assert np.isnan(float(twice["sand"]))
