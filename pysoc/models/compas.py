@@ -157,7 +157,9 @@ class COMPAS(SoilCarbonModel):
 
     # ---- forcing (delegated: the CLM5 format) ----------------------------------------------
     def load_forcing(self, path) -> xr.Dataset:
-        return self._forcing.load_forcing(path)
+        ds = self._forcing.load_forcing(path)
+        ds.attrs["source_file"] = str(path)      # error messages name the file actually read
+        return ds
 
     def validate_forcing(self, ds: xr.Dataset, source: str = "<forcing>") -> xr.Dataset:
         return self._forcing.validate_forcing(ds, source)
