@@ -310,6 +310,9 @@ def test_seed000_parameter_table(model):
     steppe = t.vector("steppe")
     assert [steppe[t.index(n)] for n in ("PPDF(1)", "PPDF(2)", "PPDF(4)")] == [16.0, 31.0, 3.5]
     assert np.array_equal(t.vector("meadow"), t.defaults)
+    opt2 = t.vector("meadow_opt2")               # Table 1 M_Opt2 posterior means
+    assert opt2[t.index("PRDX(1)")] == 0.44 and opt2[t.index("PPDF(2)")] == 42.44
+    assert t.vector("steppe_opt1")[t.index("DEC3(2)")] == 7.79
     n = K.layout()
     assert n == (len(t), C.NSTATE, C.NOUT, C.NSITEV, C.NOPT, C.NPOOL)
 

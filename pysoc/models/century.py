@@ -193,11 +193,27 @@ STEPPE = {"PPDF(1)": 16.0, "PPDF(2)": 31.0, "PPDF(4)": 3.5}
 PARTON1987 = {"DEC3(2)": 7.3, "DEC5(1)": 0.2, "DEC5(2)": 0.2, "DEC4": 0.0045, "PS1S3(2)": 0.032}
 CENTURY45_LAPIG = {"DEC3(2)": 8.0, "DEC5(1)": 0.32, "DEC5(2)": 0.32, "DEC4": 0.0059, "PS1S3(2)": 0.022}
 
+#: posterior means of seed 000 Table 1 (M_Opt1, M_Opt2: meadow calibrated on SOC density, on
+#: SOC density + monthly NEP; S_Opt1: steppe on SOC density). The S_Opt2 column is incomplete in
+#: the available text of the paper (P1CO2A(2) .. P3CO2 missing) and is not provided.
+_T1 = ("PRDX(1)", "PPDF(1)", "PPDF(2)", "PPDF(3)", "PPDF(4)", "PPRPTS(3)", "FSDETH(1)", "FALLRT", "RDR",
+       "DEC3(1)", "DEC3(2)", "DEC4", "DEC5(1)", "DEC5(2)", "TEFF(1)", "TEFF(2)", "TEFF(3)", "P1CO2A(1)",
+       "P1CO2A(2)", "P1CO2B(1)", "P1CO2B(2)", "P2CO2(1)", "P2CO2(2)", "P3CO2")
+MEADOW_OPT1 = dict(zip(_T1, (0.52, 15.70, 40.06, 0.99, 3.22, 0.80, 0.19, 0.15, 0.17, 6.53, 8.15, 0.0062, 0.20, 0.23,
+                             13.71, 12.13, 29.65, 0.61, 0.17, 0.10, 0.68, 0.55, 0.56, 0.55)))
+MEADOW_OPT2 = dict(zip(_T1, (0.44, 18.59, 42.44, 1.04, 3.16, 0.81, 0.16, 0.16, 0.19, 6.02, 7.32, 0.0060, 0.20, 0.20,
+                             14.83, 12.06, 29.90, 0.57, 0.17, 0.09, 0.68, 0.53, 0.55, 0.55)))
+STEPPE_OPT1 = dict(zip(_T1, (0.49, 16.02, 39.83, 0.97, 3.38, 0.81, 0.15, 0.16, 0.16, 6.55, 7.79, 0.0060, 0.19, 0.22,
+                             14.36, 12.19, 29.67, 0.60, 0.17, 0.11, 0.67, 0.55, 0.55, 0.55)))
+
 PARAMETERS = ParameterTable("century", _SPECS, default_set="meadow")
 PARAMETERS.named_sets["meadow"] = {}
 PARAMETERS.named_sets["steppe"] = dict(STEPPE)
 PARAMETERS.named_sets["parton1987"] = dict(PARTON1987)
 PARAMETERS.named_sets["century45_lapig"] = dict(CENTURY45_LAPIG)
+PARAMETERS.named_sets["meadow_opt1"] = dict(MEADOW_OPT1)
+PARAMETERS.named_sets["meadow_opt2"] = dict(MEADOW_OPT2)
+PARAMETERS.named_sets["steppe_opt1"] = {**STEPPE, **STEPPE_OPT1}
 
 _IDX = {n: i for i, n in enumerate(PARAMETERS.names)}
 

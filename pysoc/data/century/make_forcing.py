@@ -124,3 +124,32 @@ def main(grid_nc, fluxnet_csv, out_nc):
 
 if __name__ == "__main__":
     main(*sys.argv[1:4])
+
+
+def make_observations(outdir, seed=2022, sigma=5.0):
+    """Observation files of the calibration demo (see SOURCE.md):
+    haibei_sites.csv / haibei_layers.csv (observed profile, SOC density 0-30 cm as covariate)
+    and haibei_nep_synthetic.csv: SYNTHETIC monthly NEP = CENTURY with the seed-000 M_Opt2
+    posterior means (parameter set 'meadow_opt2') + Gaussian noise (sd sigma g C m-2 month-1)."""
+    from pathlib import Path
+
+    from pysoc.models import get_model
+
+    outdir = Path(outdir)
+    model = get_model("century")
+    forcing = model.load_forcing(outdir / "haibei_forcing.nc")
+    socd = socd_0_30()
+    pd.DataFrame({"site_id": ["haibei"], "lat": [LAT], "lon": [LON], "entry_name": ["Chen_2021"],
+                  "site_name": ["30"], "land_cover": ["alpine meadow"],
+                  "socd_0_30_kg_m2": [round(socd["0-30"] / 1000.0, 4)]}).to_csv(outdir / "haibei_sites.csv", index=False)
+    pd.DataFrame({"site_id": ["haibei", "haibei"], "top_cm": [0.0, 30.0], "bottom_cm": [10.0, 50.0],
+                  "soc_percent": [5.10, 2.845376], "bd_g_cm3": [1.0, 1.0]}).to_csv(outdir / "haibei_layers.csv",
+                                                                                   index=False)
+    res = model.evaluate(forcing, model.parameters.vector("meadow_opt2"))
+    nep = res.outputs["nep_monthly"][0]
+    rng = np.random.default_rng(seed)
+    obs = nep + rng.normal(0.0, sigma, nep.size)
+    pd.DataFrame({"site_id": "haibei", "month": np.arange(1, nep.size + 1),
+                  "nep_g_m2_month": np.round(obs, 3)}).to_csv(outdir / "haibei_nep_synthetic.csv", index=False)
+    print(f"synthetic NEP: truth annual sums {nep.reshape(-1, 12).sum(1).round(1)}, "
+          f"observed {obs.reshape(-1, 12).sum(1).round(1)}")
