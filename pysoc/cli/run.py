@@ -90,8 +90,17 @@ def run(nml_path: Path) -> int:
     model = cls(**nml[cls.options_group.name])
     src = str(nml_path)
     forcing = model.load_forcing(nml["run"]["forcing_file"])
-    theta = model.parameters.vector(nml["run"]["parameter_set"] or None, overrides=nml["parameters"],
-                                    kp_overrides=nml["kp"])
+    theta = model.parameters.vector(nml["run"]["parameter_set"] or None, overrides=nml["parameters"])
+    if nml["kp"]:
+        # kp overrides go through the model's own mapping (e.g. COMPAS's legacy kp aliasing)
+        kp = model.parameters.to_kp(theta)
+        for name, value in nml["kp"].items():
+            kp[model.parameters.index(name)] = value
+        mapped = model.to_physical(kp)
+        changed = mapped != model.parameters.to_physical(model.parameters.to_kp(theta))
+        theta = np.where(changed, mapped, theta)
+        for name in nml["kp"]:
+            theta[model.parameters.index(name)] = mapped[model.parameters.index(name)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutsidePriorWarning)
         theta = model.parameters.check(theta, source=src)

@@ -132,6 +132,7 @@ class CLM5(SoilCarbonModel):
     # ---- forcing ---------------------------------------------------------------------
     def load_forcing(self, path) -> xr.Dataset:
         ds = self.forcing_schema.load(path, sizes={"level": self.nlev, "litter_type": 4})
+        ds.attrs["source_file"] = str(path)       # error messages name the file actually read
         return self._check_forcing(ds, str(path))
 
     def validate_forcing(self, ds: xr.Dataset, source: str = "<forcing>") -> xr.Dataset:
