@@ -201,8 +201,26 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
     lines: list[str] = []
     res: dict = {"study": STUDY}
 
-    # 1. SRDB --------------------------------------------------------------------------
+    # 0. read and check every input before anything is written ---------------------------
     rec = read_srdb(S["srdb_file"])
+    preds = check_predictor_names(P["predictors"], where=f"{nml.path}: &predictors predictors")
+    grid = CovariateGrid(P["grid_file"])
+    for p in preds:
+        if p != "Veg":
+            grid.predictor_field(p)
+    matched = read_matched(P["matched_file"])
+    traj = None
+    if B["enabled"]:
+        from pysoc.upscale.twobox import read_trajectories
+        traj = read_trajectories(B["trajectories_file"])
+    if T["enabled"] and T["csoil_source"] == "file":
+        from pysoc.upscale.turnover import load_csoil_file
+        if not T["csoil_file"] or not T["csoil_var"]:
+            raise ConfigError(f"{nml.path}: &turnover csoil_source='file' needs csoil_file and csoil_var")
+        load_csoil_file(T["csoil_file"], T["csoil_var"], grid.lat[:2], grid.lon[:2])
+
+    # 1. SRDB --------------------------------------------------------------------------
+    rep = None
     if S["apply_filters"]:
         opts = FilterOptions(min_years=S["min_years"], control_labels=tuple(x for x in S["control_labels"] if x),
                              excluded_methods=tuple(x for x in S["excluded_methods"] if x),
@@ -212,17 +230,15 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
         rec, rep = apply_filters(rec, opts)
         for ln in rep.lines():
             _log(lines, ln, verbose)
-        O.write_csv(rep.as_frame(), out / "srdb_filter_report.csv")
         res["filters"] = {n: k for n, k, _ in rep.steps}
     res["n_records_filtered"] = len(rec)
 
     # 2. predictors --------------------------------------------------------------------
-    preds = check_predictor_names(P["predictors"], where=f"{nml.path}: &predictors predictors")
-    grid = CovariateGrid(P["grid_file"])
-    matched = read_matched(P["matched_file"])
     _log(lines, "Predictors:", verbose)
     sites = build_sites(rec, grid, preds, P["site_climate"], P["site_vegetation"], P["max_site_km"],
                         P["climate_zones"], verbose=False)
+    if rep is not None:
+        O.write_csv(rep.as_frame(), out / "srdb_filter_report.csv")
     for ln in sites.lines:
         _log(lines, ln, verbose)
     tab, D, y = sites.table, sites.design, sites.y
@@ -394,8 +410,7 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
 
     # 6. two-box -----------------------------------------------------------------------
     if B["enabled"]:
-        from pysoc.upscale.twobox import constrain, read_trajectories
-        traj = read_trajectories(B["trajectories_file"])
+        from pysoc.upscale.twobox import constrain
         ts_obs = (B["tau_soil_obs"], B["tau_soil_obs_sd"])
         if B["tau_soil_from_upscale"]:
             if "tau" not in res:
