@@ -49,8 +49,10 @@ def gev_mode(samples, kde_points: int = 512) -> tuple[float, str]:
     if x.size == 0:
         return float("nan"), "none"
     m, s = float(x.mean()), float(x.std())
+    if np.ptp(x) == 0.0:
+        return float(x[0]), "constant"
     if s == 0.0 or x.size < 10:
-        return m, "constant"
+        return float(np.median(x)), "median"
     z = (x - m) / s
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -291,11 +291,6 @@ class CostFunction:
         self.sites = list(sites)
         self.nsite = len(self.sites)
         self.mapper = mapper
-        self.batched = self.nsite > 1 and _supports_site_index(model)
-        if self.batched:
-            self.prepared = model.prepare(list(forcings))
-        else:
-            self.prepared = [model.prepare(f) for f in forcings]
         names = sorted({n for s in self.sites for n in s.streams}, key=list(STREAMS).index)
         outputs = []
         for n in names:
@@ -308,6 +303,11 @@ class CostFunction:
                 outputs.append("soc_profile")
         self.observables = tuple(dict.fromkeys(["soc_profile"] + outputs))
         self.stream_names = names
+        self.batched = self.nsite > 1 and _supports_site_index(model)
+        if self.batched:
+            self.prepared = model.prepare(list(forcings))
+        else:
+            self.prepared = [model.prepare(f) for f in forcings]
         self._packed = {n: self._pack(n) for n in names}
         self._simple = None
         if self.nsite == 1 and all(STREAMS[n].kind != "weighted_profile" for n in names):
