@@ -1,0 +1,297 @@
+!> f2py boundary of the vertically resolved MIMICS kernel (pysoc._kernels.mimics).
+!> Plain explicit-shape arguments, no state (threadsafe). Arrays are Fortran-ordered with
+!> (layer, pool) first and the parameter set / site last. Pools: LITm, LITs, MICr, MICk,
+!> SOMp, SOMc, SOMa (mg C cm-3). dz: layer thickness (m). clay (fraction), tsoi (degC),
+!> wsc (moisture scalar, -), litter(4, site) = aboveground input, root input
+!> (g C m-2 yr-1), lig:N aboveground, lig:N roots. kinetics: 1 forward, 2 reverse MM.
+!> Parameter vector layout: fortran/soc_mimics.f90 header (70 values).
+
+!> x, resp, niter, resid, maxeig, attempt, status, reason = steady_batch(dz, par, site_index,
+!>     clay, tsoi, wsc, litter, kinetics, check_stab, x0, use_x0)
+!> Steady state of every parameter set i with the forcing of site site_index(i) (1-based),
+!> tsoi/wsc averaged as vector fields over their time dimension. resp (mg C cm-3 h-1).
+subroutine steady_batch(nlay, ntime, nset, nsite, dz, par, site_index, clay, tsoi, wsc, litter, &
+     kinetics, check_stab, x0, use_x0, x, resp, niter, resid, maxeig, attempt, status, reason)
+  use soc_kinds, only: SOC_OK, SOC_ERR_SHAPE
+  use soc_mimics, only: mim_site, mim_setup, mim_steady_state
+  implicit none
+  integer(4), intent(in) :: nlay, ntime, nset, nsite
+  real(8), intent(in) :: dz(nlay), par(70, nset)
+  integer(4), intent(in) :: site_index(nset)
+  real(8), intent(in) :: clay(nlay, nsite), tsoi(nlay, ntime, nsite), wsc(nlay, ntime, nsite)
+  real(8), intent(in) :: litter(4, nsite)
+  integer(4), intent(in) :: kinetics, check_stab, use_x0
+  real(8), intent(in) :: x0(nlay, 7, nset)
+  real(8), intent(out) :: x(nlay, 7, nset), resp(nlay, nset), resid(nset), maxeig(nset)
+  integer(4), intent(out) :: niter(nset), attempt(nset), status(nset), reason(nset)
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(par) :: nset = shape(par, 1)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
+  !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 2)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: xi(7, nlay), x0i(7, nlay)
+  integer :: i, k, ni, at
+  x = 0; resp = 0; resid = 0; maxeig = 0; niter = 0; attempt = 0; reason = 0
+  do i = 1, nset
+    k = site_index(i)
+    if (k < 1 .or. k > nsite) then
+      status(i) = SOC_ERR_SHAPE; cycle
+    end if
+    call mim_setup(nlay, dz, par(:, i), kinetics, clay(:, k), litter(:, k), s, status(i))
+    if (status(i) /= SOC_OK) cycle
+    x0i = transpose(x0(:, :, i))
+    call mim_steady_state(s, ntime, tsoi(:, :, k), wsc(:, :, k), x0i, use_x0 /= 0, check_stab /= 0, &
+         xi, resp(:, i), ni, resid(i), maxeig(i), at, status(i), reason(i))
+    niter(i) = ni; attempt(i) = at
+    x(:, :, i) = transpose(xi)
+  end do
+end subroutine steady_batch
+
+!> x, fm, fm_ss, resp, niter, resid, maxeig, status, reason = profile_batch(dz, par,
+!>     site_index, clay, tsoi, wsc, litter, kinetics, check_stab, fatm_ss, fatm, hours,
+!>     nvalid, nsub)
+!> Carbon steady state (as steady_batch) and radiocarbon: tracer steady state with litter
+!> of fraction modern fatm_ss(site) (1950 atmosphere), then nvalid(site) steps of
+!> hours(k, site) hours with litter fraction modern fatm(k, site) (lagged by the caller),
+!> nsub backward-Euler sub-steps each. fm: fraction modern of every pool at the end,
+!> fm_ss: at the tracer steady state.
+subroutine profile_batch(nlay, ntime, nset, nsite, nstep, dz, par, site_index, clay, tsoi, wsc, &
+     litter, kinetics, check_stab, fatm_ss, fatm, hours, nvalid, nsub, x, fm, fm_ss, resp, niter, &
+     resid, maxeig, status, reason)
+  use soc_kinds, only: SOC_OK, SOC_ERR_SHAPE, SOC_ERR_FORCING
+  use soc_mimics, only: mim_site, mim_setup, mim_steady_state, mim_c14_steady, mim_c14_transient
+  implicit none
+  integer(4), intent(in) :: nlay, ntime, nset, nsite, nstep
+  real(8), intent(in) :: dz(nlay), par(70, nset)
+  integer(4), intent(in) :: site_index(nset)
+  real(8), intent(in) :: clay(nlay, nsite), tsoi(nlay, ntime, nsite), wsc(nlay, ntime, nsite)
+  real(8), intent(in) :: litter(4, nsite), fatm_ss(nsite), fatm(nstep, nsite), hours(nstep, nsite)
+  integer(4), intent(in) :: kinetics, check_stab, nvalid(nsite), nsub
+  real(8), intent(out) :: x(nlay, 7, nset), fm(nlay, 7, nset), fm_ss(nlay, 7, nset), resp(nlay, nset)
+  real(8), intent(out) :: resid(nset), maxeig(nset)
+  integer(4), intent(out) :: niter(nset), status(nset), reason(nset)
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(par) :: nset = shape(par, 1)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
+  !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 2)
+  !f2py integer(4), intent(hide), depend(fatm) :: nstep = shape(fatm, 0)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: xi(7, nlay), ci(7, nlay), x0i(7, nlay)
+  integer :: i, k, ni, at, n
+  x = 0; fm = 0; fm_ss = 0; resp = 0; resid = 0; maxeig = 0; niter = 0; reason = 0
+  x0i = 0
+  do i = 1, nset
+    k = site_index(i)
+    if (k < 1 .or. k > nsite) then
+      status(i) = SOC_ERR_SHAPE; cycle
+    end if
+    n = nvalid(k)
+    if (n < 0 .or. n > nstep) then
+      status(i) = SOC_ERR_SHAPE; cycle
+    end if
+    if (.not. (fatm_ss(k) >= 0)) then
+      status(i) = SOC_ERR_FORCING; cycle
+    end if
+    call mim_setup(nlay, dz, par(:, i), kinetics, clay(:, k), litter(:, k), s, status(i))
+    if (status(i) /= SOC_OK) cycle
+    call mim_steady_state(s, ntime, tsoi(:, :, k), wsc(:, :, k), x0i, .false., check_stab /= 0, &
+         xi, resp(:, i), ni, resid(i), maxeig(i), at, status(i), reason(i))
+    niter(i) = ni
+    x(:, :, i) = transpose(xi)
+    if (status(i) /= SOC_OK) cycle
+    call mim_c14_steady(s, ntime, tsoi(:, :, k), wsc(:, :, k), xi, fatm_ss(k), ci, status(i))
+    if (status(i) /= SOC_OK) cycle
+    fm_ss(:, :, i) = transpose(ci / xi)
+    call mim_c14_transient(s, ntime, tsoi(:, :, k), wsc(:, :, k), xi, n, hours(1:n, k), &
+         fatm(1:n, k), nsub, ci, status(i))
+    if (status(i) /= SOC_OK) cycle
+    fm(:, :, i) = transpose(ci / xi)
+  end do
+end subroutine profile_batch
+
+!> x, c, resp, resp14, status = transient(dz, par, clay, tsoi, wsc, litter, iscl, hours, fatm,
+!>     nsub, with14, x0, c0, kinetics)
+!> Backward-Euler run of one site over nstep forcing steps (hours(k) hours, nsub
+!> sub-steps); states at the end of each step; resp/resp14: step-mean respiration
+!> (mg C cm-3 h-1); c: radiocarbon (mg C cm-3 x fraction modern) if with14.
+subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours, fatm, nsub, &
+     with14, x0, c0, kinetics, x, c, resp, resp14, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, mim_transient
+  implicit none
+  integer(4), intent(in) :: nlay, nstep
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, nstep), wsc(nlay, nstep)
+  real(8), intent(in) :: litter(4), iscl(nstep), hours(nstep), fatm(nstep)
+  integer(4), intent(in) :: nsub, with14, kinetics
+  real(8), intent(in) :: x0(nlay, 7), c0(nlay, 7)
+  real(8), intent(out) :: x(nlay, 7, nstep), c(nlay, 7, nstep), resp(nlay, nstep), resp14(nlay, nstep)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(tsoi) :: nstep = shape(tsoi, 1)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8), allocatable :: xi(:, :, :), ci(:, :, :)
+  integer :: k
+  x = 0; c = 0; resp = 0; resp14 = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  allocate(xi(7, nlay, nstep), ci(7, nlay, nstep))
+  call mim_transient(s, nstep, tsoi, wsc, iscl, hours, fatm, nsub, with14 /= 0, transpose(x0), &
+       transpose(c0), xi, ci, resp, resp14, status)
+  do k = 1, nstep
+    x(:, :, k) = transpose(xi(:, :, k))
+    c(:, :, k) = transpose(ci(:, :, k))
+  end do
+end subroutine transient
+
+!> x, years, change, status = spinup(dz, par, clay, tsoi, wsc, litter, dt, tol, max_years, x0,
+!>     kinetics)
+!> Backward-Euler spin-up with the ncyc forcing columns repeated every year (8760/ncyc h
+!> each, sub-steps of about dt hours) until the largest relative pool change between
+!> successive years is < tol.
+subroutine spinup(nlay, ncyc, dz, par, clay, tsoi, wsc, litter, dt, tol, max_years, x0, kinetics, &
+     x, years, change, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, mim_spinup
+  implicit none
+  integer(4), intent(in) :: nlay, ncyc, max_years, kinetics
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ncyc), wsc(nlay, ncyc)
+  real(8), intent(in) :: litter(4), dt, tol, x0(nlay, 7)
+  real(8), intent(out) :: x(nlay, 7), change
+  integer(4), intent(out) :: years, status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ncyc = shape(tsoi, 1)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: xi(7, nlay)
+  integer :: y
+  x = 0; years = 0; change = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  xi = transpose(x0)
+  call mim_spinup(s, ncyc, tsoi, wsc, dt, tol, max_years, xi, y, change, status)
+  years = y
+  x = transpose(xi)
+end subroutine spinup
+
+!> f, jac, resp, inp, status = tendency(dz, par, clay, tsoi, wsc, litter, x, kinetics)
+!> Time-mean tendency f (mg C cm-3 h-1) of the state x, dense Jacobian jac (h-1; index
+!> pool + 7 (layer - 1)), respiration and litter input per layer (mg C cm-3 h-1).
+subroutine tendency(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, kinetics, f, jac, resp, inp, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, mim_column_eval, mim_full_jacobian
+  implicit none
+  integer(4), intent(in) :: nlay, ntime, kinetics
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
+  real(8), intent(in) :: litter(4), x(nlay, 7)
+  real(8), intent(out) :: f(nlay, 7), jac(7 * nlay, 7 * nlay), resp(nlay), inp(nlay, 7)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: fi(7, nlay), jb(7, 7, nlay), kf(11, nlay), gr(7, nlay)
+  f = 0; jac = 0; resp = 0; inp = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  call mim_column_eval(s, ntime, tsoi, wsc, 1.0d0, transpose(x), fi, resp, .true., jb, kf, gr)
+  call mim_full_jacobian(s, jb, jac)
+  f = transpose(fi)
+  inp = transpose(s%inp)
+end subroutine tendency
+
+!> c, status = c14_steady(dz, par, clay, tsoi, wsc, litter, x, fatm, kinetics)
+!> Radiocarbon steady state (mg C cm-3 x fraction modern) for the carbon state x.
+subroutine c14_steady(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, fatm, kinetics, c, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, mim_c14_steady
+  implicit none
+  integer(4), intent(in) :: nlay, ntime, kinetics
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
+  real(8), intent(in) :: litter(4), x(nlay, 7), fatm
+  real(8), intent(out) :: c(nlay, 7)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: ci(7, nlay)
+  c = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  call mim_c14_steady(s, ntime, tsoi, wsc, transpose(x), fatm, ci, status)
+  c = transpose(ci)
+end subroutine c14_steady
+
+!> inp, tau, desorb, fractions, vfac, kfac, fmet, tl, td, tu, status = site_info(dz, par,
+!>     clay, litter, kinetics)
+!> Derived per-layer quantities: litter input (mg C cm-3 h-1), turnover coefficients
+!> tau (r, k), desorption (h-1), partitioning of microbial turnover
+!> fractions(layer, (fPHYS_r, fCHEM_r, fAVAI_r, fPHYS_k, fCHEM_k, fAVAI_k)), Vmax and Km
+!> factors without the temperature term, effective fMET and the transport operator (h-1).
+subroutine site_info(nlay, dz, par, clay, litter, kinetics, inp, tau, desorb, fractions, vfac, &
+     kfac, fmet, tl, td, tu, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, isp, isa
+  implicit none
+  integer(4), intent(in) :: nlay, kinetics
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), litter(4)
+  real(8), intent(out) :: inp(nlay, 7), tau(nlay, 2), desorb(nlay), fractions(nlay, 6)
+  real(8), intent(out) :: vfac(nlay, 6), kfac(nlay, 6), fmet, tl(nlay), td(nlay), tu(nlay)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py threadsafe
+  type(mim_site) :: s
+  integer :: j
+  inp = 0; tau = 0; desorb = 0; fractions = 0; vfac = 0; kfac = 0; fmet = 0; tl = 0; td = 0; tu = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  inp = transpose(s%inp)
+  tau = transpose(s%tau)
+  desorb = s%desorb
+  do j = 1, nlay
+    fractions(j, 1:3) = s%stoich(isp:isa, 9, j)
+    fractions(j, 4:6) = s%stoich(isp:isa, 10, j)
+  end do
+  vfac = transpose(s%vfac)
+  kfac = transpose(s%kfac)
+  fmet = s%fmet
+  tl = s%tl; td = s%td; tu = s%tu
+end subroutine site_info
+
+!> wr, wi, status = eigenvalues(a)   (test access to the stability routine)
+subroutine eigenvalues(n, a, wr, wi, status)
+  use soc_mimics_eig, only: real_eigenvalues
+  implicit none
+  integer(4), intent(in) :: n
+  real(8), intent(in) :: a(n, n)
+  real(8), intent(out) :: wr(n), wi(n)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(a) :: n = shape(a, 0)
+  !f2py threadsafe
+  call real_eigenvalues(n, a, wr, wi, status)
+end subroutine eigenvalues
+
+!> x, status = initial_guess(dz, par, clay, tsoi, wsc, litter, kinetics, variant)
+!> The solver's layer-by-layer starting state (diagnostics).
+subroutine initial_guess(nlay, ntime, dz, par, clay, tsoi, wsc, litter, kinetics, variant, x, status)
+  use soc_kinds, only: SOC_OK
+  use soc_mimics, only: mim_site, mim_setup, mim_initial_guess
+  implicit none
+  integer(4), intent(in) :: nlay, ntime, kinetics, variant
+  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime), litter(4)
+  real(8), intent(out) :: x(nlay, 7)
+  integer(4), intent(out) :: status
+  !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
+  !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
+  !f2py threadsafe
+  type(mim_site) :: s
+  real(8) :: xi(7, nlay)
+  x = 0
+  call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
+  if (status /= SOC_OK) return
+  call mim_initial_guess(s, ntime, tsoi, wsc, variant, xi)
+  x = transpose(xi)
+end subroutine initial_guess
