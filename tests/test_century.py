@@ -241,6 +241,23 @@ def test_evaluate_batched_equals_single(model, forcing):
     assert res.outputs["nep_monthly"].shape == (6, 36) and res.outputs["soc_profile"].shape == (6, 1)
 
 
+def test_detrended_spinup_period(model, forcing):
+    """with_spinup_period: per-calendar-month linear detrending that keeps the period mean."""
+    t = np.arange(36)
+    ds = forcing.copy()
+    ds["tmax"] = ("time", forcing["tmax"].values + 0.1 * t / 12, forcing["tmax"].attrs)
+    ds["tmin"] = ("time", forcing["tmin"].values + 0.1 * t / 12, forcing["tmin"].attrs)
+    sp = model.with_spinup_period(ds, 0, 3)
+    v = sp["tmax_spinup"].values.reshape(3, 12)
+    np.testing.assert_allclose(v.mean(axis=0), ds["tmax"].values.reshape(3, 12).mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(np.polyfit(np.arange(3), v, 1)[0], 0.0, atol=1e-12)   # no trend in any month
+    np.testing.assert_allclose(sp["prec_spinup"].values.reshape(3, 12).sum(0),
+                               forcing["prec"].values.reshape(3, 12).sum(0), rtol=1e-12)
+    assert model.steady_state(model.validate_forcing(sp))["status"] == 0
+    with pytest.raises(ConfigError, match="not within"):
+        model.with_spinup_period(forcing, 2, 5)
+
+
 # ---- behaviour -----------------------------------------------------------------------------------------
 def _clim(model, forcing, dT=0.0, pfac=1.0, **site):
     tx, tn, pr = (forcing[k + "_spinup"].values for k in ("tmax", "tmin", "prec"))

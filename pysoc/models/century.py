@@ -415,6 +415,43 @@ class Century(SoilCarbonModel):
     def write_forcing(self, ds: xr.Dataset, path) -> None:
         write_netcdf_atomic(ds, path)
 
+    @staticmethod
+    def with_spinup_period(forcing: xr.Dataset, first_year: int = 0, n_years: int | None = None,
+                           detrend: bool = True) -> xr.Dataset:
+        """A copy of ``forcing`` whose spin-up climate is years first_year .. first_year +
+        n_years - 1 of its monthly series (seed 000: detrended 1961-1970 repeated 4000 years).
+        With ``detrend``, the linear trend over the years is removed for every calendar month
+        separately, keeping the mean of the period; precipitation is then clipped at 0 and
+        rescaled to the period's total of that month."""
+        ny_all = forcing.sizes["time"] // 12
+        n_years = ny_all - first_year if n_years is None else int(n_years)
+        if first_year < 0 or n_years < 1 or first_year + n_years > ny_all:
+            raise ConfigError(f"with_spinup_period: years {first_year}..{first_year + n_years - 1} are not within "
+                              f"the {ny_all} years of the forcing")
+        out = forcing.drop_vars([n for n in ("tmax_spinup", "tmin_spinup", "prec_spinup", "spinup_time")
+                                 if n in forcing.variables])
+        sl = slice(12 * first_year, 12 * (first_year + n_years))
+        yrs = np.arange(n_years) - (n_years - 1) / 2.0
+        for k in ("tmax", "tmin", "prec"):
+            v = np.asarray(forcing[k].values[sl], float).reshape(n_years, 12)
+            if detrend and n_years > 1:
+                slope = (yrs[:, None] * (v - v.mean(axis=0))).sum(axis=0) / (yrs**2).sum()
+                w = v - yrs[:, None] * slope
+                if k == "prec":
+                    w = np.clip(w, 0.0, None)
+                    tot = w.sum(axis=0)
+                    w = np.where(tot > 0, w * v.sum(axis=0) / np.where(tot > 0, tot, 1.0), 0.0)
+                v = w
+            out[k + "_spinup"] = ("spinup_time", v.ravel(), dict(forcing[k].attrs, long_name="spin-up period: " + k))
+        bad = np.flatnonzero(out["tmin_spinup"].values > out["tmax_spinup"].values)
+        if bad.size:   # detrending both series can cross them in a month with a tiny range
+            t = out["tmin_spinup"].values.copy()
+            t[bad] = out["tmax_spinup"].values[bad]
+            out["tmin_spinup"] = ("spinup_time", t, out["tmin_spinup"].attrs)
+        out.attrs["spinup_period"] = f"years {first_year}..{first_year + n_years - 1} of the forcing" + \
+            (", detrended" if detrend else "")
+        return out
+
     # ---- preparation --------------------------------------------------------------------------
     def prepare(self, forcing) -> dict:
         """Kernel arrays for one site or a list of sites (same number of months):
