@@ -111,13 +111,14 @@ subroutine profile_batch(nlay, ntime, nset, nsite, nstep, dz, par, site_index, c
   end do
 end subroutine profile_batch
 
-!> x, c, resp, resp14, status = transient(dz, par, clay, tsoi, wsc, litter, iscl, hours, fatm,
-!>     nsub, with14, x0, c0, kinetics)
+!> x, c, resp, resp14, dec14, status = transient(dz, par, clay, tsoi, wsc, litter, iscl, hours,
+!>     fatm, nsub, with14, x0, c0, kinetics)
 !> Backward-Euler run of one site over nstep forcing steps (hours(k) hours, nsub
 !> sub-steps); states at the end of each step; resp/resp14: step-mean respiration
-!> (mg C cm-3 h-1); c: radiocarbon (mg C cm-3 x fraction modern) if with14.
+!> (mg C cm-3 h-1), dec14: step-mean radioactive decay of the tracer; c: radiocarbon
+!> (mg C cm-3 x fraction modern) if with14.
 subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours, fatm, nsub, &
-     with14, x0, c0, kinetics, x, c, resp, resp14, status)
+     with14, x0, c0, kinetics, x, c, resp, resp14, dec14, status)
   use soc_kinds, only: SOC_OK
   use soc_mimics, only: mim_site, mim_setup, mim_transient
   implicit none
@@ -127,6 +128,7 @@ subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours,
   integer(4), intent(in) :: nsub, with14, kinetics
   real(8), intent(in) :: x0(nlay, 7), c0(nlay, 7)
   real(8), intent(out) :: x(nlay, 7, nstep), c(nlay, 7, nstep), resp(nlay, nstep), resp14(nlay, nstep)
+  real(8), intent(out) :: dec14(nlay, nstep)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(tsoi) :: nstep = shape(tsoi, 1)
@@ -134,12 +136,12 @@ subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours,
   type(mim_site) :: s
   real(8), allocatable :: xi(:, :, :), ci(:, :, :)
   integer :: k
-  x = 0; c = 0; resp = 0; resp14 = 0
+  x = 0; c = 0; resp = 0; resp14 = 0; dec14 = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return
   allocate(xi(7, nlay, nstep), ci(7, nlay, nstep))
   call mim_transient(s, nstep, tsoi, wsc, iscl, hours, fatm, nsub, with14 /= 0, transpose(x0), &
-       transpose(c0), xi, ci, resp, resp14, status)
+       transpose(c0), xi, ci, resp, resp14, dec14, status)
   do k = 1, nstep
     x(:, :, k) = transpose(xi(:, :, k))
     c(:, :, k) = transpose(ci(:, :, k))
@@ -181,7 +183,7 @@ end subroutine spinup
 !> pool + 7 (layer - 1)), respiration and litter input per layer (mg C cm-3 h-1).
 subroutine tendency(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, kinetics, f, jac, resp, inp, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_column_eval, mim_full_jacobian
+  use soc_mimics, only: mim_site, mim_setup, mim_column_eval, mim_full_jacobian, mim_kinetics
   implicit none
   integer(4), intent(in) :: nlay, ntime, kinetics
   real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
@@ -192,11 +194,12 @@ subroutine tendency(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, kinetics, 
   !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: fi(7, nlay), jb(7, 7, nlay), kf(11, nlay), gr(7, nlay)
+  real(8) :: fi(7, nlay), jb(7, 7, nlay), kf(11, nlay), gr(7, nlay), vk(6, nlay, ntime), kmk(6, nlay, ntime)
   f = 0; jac = 0; resp = 0; inp = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return
-  call mim_column_eval(s, ntime, tsoi, wsc, 1.0d0, transpose(x), fi, resp, .true., jb, kf, gr)
+  call mim_kinetics(s, ntime, tsoi, wsc, vk, kmk)
+  call mim_column_eval(s, ntime, vk, kmk, 1.0d0, transpose(x), fi, resp, .true., jb, kf, gr)
   call mim_full_jacobian(s, jb, jac)
   f = transpose(fi)
   inp = transpose(s%inp)
