@@ -23,6 +23,9 @@ def _atomic(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -34,11 +37,13 @@ def _atomic(path: Path, write) -> Path:
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write a CF dataset (zlib-compressed floats) atomically."""
     for v in ds.data_vars:
-        if "units" not in ds[v].attrs and ds[v].dtype.kind == "f":
+        if "units" not in ds[v].attrs and ds[v].dtype.kind == "f" and not v.endswith("_bnds"):
             raise DataError(f"{path}: variable {v!r} has no units attribute")
     enc = {}
     for v in ds.data_vars:
-        if ds[v].dtype.kind == "f":
+        if v.endswith("_bnds"):
+            enc[v] = {"_FillValue": None}
+        elif ds[v].dtype.kind == "f":
             enc[v] = {"zlib": True, "complevel": 4, "_FillValue": -9999.0, "dtype": "float32"}
     for c in ds.coords:
         enc[c] = {"_FillValue": None}

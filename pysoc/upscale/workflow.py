@@ -75,8 +75,8 @@ UPSCALE_NAMELIST = NamelistSpec([
     ), "Predictors at the sites and on the grid."),
     Group("models", (
         Key("n_folds", "int", 10, "folds of the cross-validation stratified by climate zone", min=2, max=50),
-        Key("rf_ntree", "list[int]", [100, 150, 200], "ntree values of the tuning grid"),
-        Key("rf_mtry", "list[int]", [2, 3, 4, 5], "mtry values (max_features) of the tuning grid"),
+        Key("rf_ntree", "list[int]", [100, 150, 200], "ntree values of the tuning grid", min=1, max=5000),
+        Key("rf_mtry", "list[int]", [2, 3, 4, 5], "mtry values (max_features) of the tuning grid", min=1),
         Key("tune_criterion", "str", "RMSE", "CV score that picks (ntree, mtry)", choices=("RMSE", "NSE", "R2")),
         Key("min_samples_leaf", "int", 1, "minimum records per leaf", min=1),
         Key("min_samples_split", "int", 6, "nodes with fewer records are not split (6 = R randomForest "
@@ -286,6 +286,10 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
         gfolds = M.stratified_folds(tab["zone"].to_numpy(), Mo["n_folds"], seed, groups=tab["site"].to_numpy())
         rfg = M.cross_validate(rf_factory, X, y, gfolds, "RF site-blocked", prog)
         skills.append({"model": "random forest", "cv": "stratified, grouped by site", **rfg.skill, **best})
+        if Mo["xgboost"]:
+            xgg = M.cross_validate(lambda: M.make_xgb(seed, nj, **xparams), X, y, gfolds, "XGBoost site-blocked",
+                                   prog)
+            skills.append({"model": "XGBoost", "cv": "stratified, grouped by site", **xgg.skill})
     skill_df = pd.DataFrame(skills)
     for r in skills:
         _log(lines, f"  {r['model']:<14s} [{r['cv']}]: R2 {r['R2']:.3f}  NSE {r['NSE']:.3f}  RMSE {r['RMSE']:.1f}  "
@@ -426,7 +430,7 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
         names = list(tb.series)
         yrs = np.unique(np.concatenate([s["year"].to_numpy() for s in tb.series.values()]))
         tds = xr.Dataset(coords={"model": ("model", np.array(names, dtype=object), {"long_name": "model"}),
-                                 "year": ("year", yrs.astype(np.int32), {"long_name": "calendar year", "units": "1"})})
+                                 "year": ("year", yrs.astype(np.int32), {"long_name": "calendar year (annual step)"})})
         spec = {"npp": ("Pg yr-1", "net primary production (carbon)"),
                 "tau_veg_sim": ("yr", "model vegetation turnover time"),
                 "tau_soil_sim": ("yr", "model soil turnover time"),
