@@ -353,3 +353,38 @@ def test_cli_errors(tmp_path, capsys):
     assert not (tmp_path / "o").exists()                            # inputs checked before any output
     assert main(["--keys"]) == 0
     assert "&twobox" in capsys.readouterr().out
+
+
+def test_user_csoil_file_units_and_regridding(tmp_path):
+    from pysoc.upscale.turnover import load_csoil_file
+    lat = np.arange(-89.0, 90.0, 2.0)
+    lon = np.arange(1.0, 360.0, 2.0)                                 # 0..360 convention
+    val = np.broadcast_to(10.0 + lat[:, None] * 0 + lon[None, :] * 0.01, (lat.size, lon.size))
+    ds = xr.Dataset({"cSoil": (("lat", "lon"), val, {"units": "kg C m-2"})}, coords={"lat": lat, "lon": lon})
+    p = tmp_path / "cs.nc"
+    ds.to_netcdf(p)
+    out = load_csoil_file(p, "cSoil", np.array([0.5, 45.5]), np.array([-179.5, 10.5]))
+    assert out.shape == (2, 2)
+    assert out[0, 1] == pytest.approx(1000 * (10 + 11.0 * 0.01))     # lon 10.5 -> nearest 11
+    assert out[0, 0] == pytest.approx(1000 * (10 + 181.0 * 0.01))    # lon -179.5 = 180.5 -> 181
+    ds["cSoil"].attrs["units"] = "furlongs"
+    ds.to_netcdf(tmp_path / "bad.nc")
+    with pytest.raises(DataError, match="units 'furlongs'"):
+        load_csoil_file(tmp_path / "bad.nc", "cSoil", lat[:2], lon[:2])
+    with pytest.raises(DataError, match="variable 'soc' not found"):
+        load_csoil_file(p, "soc", lat[:2], lon[:2])
+
+
+def test_twobox_reads_netcdf_trajectories(tmp_path):
+    from pysoc.upscale.twobox import read_trajectories
+    yrs = np.arange(1990, 2000)
+    ds = xr.Dataset({"npp": (("model", "year"), np.full((2, 10), 55.0)),
+                     "tau_veg": (("model", "year"), np.full((2, 10), 9.0)),
+                     "tau_soil": (("model", "year"), np.full((2, 10), 25.0))},
+                    coords={"model": ["a", "b"], "year": yrs})
+    p = tmp_path / "traj.nc"
+    ds.to_netcdf(p)
+    df = read_trajectories(p)
+    assert sorted(df["model"].unique()) == ["a", "b"] and len(df) == 20
+    r = constrain(df, (9.0, 0.0), (25.0, 0.0), n_veg=2, n_soil=2)
+    assert r.summary["dctotal_orig"].abs().max() < 1e-9             # steady NPP and τ: no accumulation
