@@ -81,3 +81,14 @@ def test_quantiles_thinning_and_parameter_rmse_correlation():
     rmse = 2 * p[:, 0] + 0.01 * rng.random(200)
     r = dg.parameter_rmse_correlation(p, rmse)
     assert r[0] > 0.99 and abs(r[1]) < 0.2
+
+
+def test_gev_fit_is_the_maximum_likelihood_of_scipy_genextreme():
+    """Own likelihood = scipy.stats.genextreme.logpdf; the fit reaches scipy's optimum."""
+    rng = np.random.default_rng(5)
+    x = stats.genextreme(0.2, loc=0.3, scale=0.05).rvs(size=800, random_state=rng)
+    assert dg._gev_nll([0.2, 0.3, np.log(0.05)], x) == pytest.approx(-stats.genextreme.logpdf(x, 0.2, 0.3, 0.05).sum())
+    c, loc, scale = dg.gev_fit(x)
+    ref = stats.genextreme.fit(x)
+    assert dg._gev_nll([c, loc, np.log(scale)], x) <= dg._gev_nll([ref[0], ref[1], np.log(ref[2])], x) + 1e-6
+    np.testing.assert_allclose([c, loc, scale], ref, rtol=0.02, atol=0.002)
