@@ -746,6 +746,8 @@ contains
   !> lignin state come from the end of the period. The outer iteration x -> X*(x) (live shoots
   !> and surface litter feed back on production, temperature and water) is accelerated by
   !> Anderson mixing (memory 5) and stops when the largest pool change is below tol x total C.
+  !> Status invalid: no steady state (structural litter above STRMAX grows without bound);
+  !> not converged: no periodic fixed point found in maxit periods.
   !> niter: iterations used (periods simulated).
   pure subroutine century_spinup_fast(nper, par, site, opt, tmax, tmin, prec, tol, maxit, &
        state, niter, status)
@@ -803,6 +805,7 @@ contains
       if (any(b(1:n, 1) < -1.0e-9_dp * max(1.0_dp, sum(abs(b(1:n, 1)))))) then
         status = SOC_ERR_INVALID; return
       end if
+      status = SOC_ERR_NOT_CONVERGED
       ! outer map x -> g: end-of-period water/snow/lignin state, carbon pools at X*
       g = state
       g(1:cen_nmap) = 0.0_dp
@@ -852,6 +855,10 @@ contains
       state(x_strlig1:x_strlig2) = min(1.0_dp, state(x_strlig1:x_strlig2))
       if (opt(o_surf2) /= 1) state(9) = 0.0_dp
     end do
+    ! no steady state exists when structural litter outgrows STRMAX: its decomposition is
+    ! capped at k STRMAX, so an input above that flux accumulates without bound
+    if (status == SOC_ERR_NOT_CONVERGED .and. (g(1) > par(p_strmax1) .or. g(3) > par(p_strmax2))) &
+         status = SOC_ERR_INVALID
   end subroutine century_spinup_fast
 
 end module soc_century

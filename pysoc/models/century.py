@@ -552,6 +552,14 @@ class Century(SoilCarbonModel):
         if code == _status.ERR_FORCING:
             raise DataError(f"{src}: century {what}: site description outside its physical domain (field capacity "
                             f"must exceed wilting point; check sand, clay, bulk_density, soil_om_c)")
+        if code == _status.ERR_INVALID:
+            raise KernelError(f"{src}: century {what}: no steady state: structural litter grows above STRMAX, whose "
+                              f"capped decomposition cannot remove the litter input (status invalid_solution)",
+                              code=int(code))
+        if code == _status.ERR_NOT_CONVERGED:
+            raise KernelError(f"{src}: century {what}: the fast spin-up found no periodic steady state in "
+                              f"spinup_maxit = {self.options['spinup_maxit']} periods (status not_converged); try "
+                              f"spinup = 'classic'", code=int(code))
         raise KernelError(f"{src}: century {what} failed: {_status.name(code)} ({_status.message(code)})",
                           code=int(code))
 
