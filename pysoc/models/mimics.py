@@ -458,7 +458,7 @@ class MIMICS(SoilCarbonModel):
             som = pools[:, C14_IDX, :]
             with np.errstate(invalid="ignore", divide="ignore"):
                 fsom = (fm[:, C14_IDX, :] * som).sum(axis=1) / som.sum(axis=1)
-            years = prep["sample_year"][idx - 1]
+            years = prep["sample_year"][idx - 1] + 0.5        # the tracer run ends mid-year
             outputs["d14c_profile"] = d14c_from_f(fsom, years[:, None])
         return BatchResult(status=np.asarray(status), outputs=outputs, depth_bounds=self.bounds,
                            reason=np.asarray(reason), reason_names=REASONS)
@@ -481,7 +481,7 @@ class MIMICS(SoilCarbonModel):
             clay = np.asarray(forcing["clay"].values, float)
             for mic in ("r", "k"):
                 fp = p[f"fphys_{mic}_1"] * np.exp(p[f"fphys_{mic}_2"] * clay)
-                fc = p[f"fchem_{mic}_1"] * np.exp(p[f"fchem_{mic}_2"] * fmet) * p[f"fchem_{mic}_3"]
+                fc = np.full(clay.shape, p[f"fchem_{mic}_1"] * np.exp(p[f"fchem_{mic}_2"] * fmet) * p[f"fchem_{mic}_3"])
                 bad = np.flatnonzero(fp + fc > 1.0)
                 if bad.size:
                     j = int(bad[0])
@@ -526,7 +526,7 @@ class MIMICS(SoilCarbonModel):
         if want14:
             year = float(forcing["sample_year"])
             ds["f14c"] = (("pool", "level"), res.outputs["f14c"][0], {
-                "units": "1", "long_name": f"fraction modern of every pool in {year:g}"})
+                "units": "1", "long_name": f"fraction modern of every pool in the middle of {year:g}"})
             ds["f14c_1950"] = (("pool", "level"), res.outputs["f14c_1950"][0], {
                 "units": "1", "long_name": "fraction modern at the steady state with the 1950 atmosphere"})
             ds["d14c"] = (("level",), res.outputs["d14c_profile"][0], {
@@ -607,10 +607,11 @@ class MIMICS(SoilCarbonModel):
         if with14:
             cc = np.moveaxis(c, (0, 1, 2), (2, 1, 0)) * MG_CM3
             with np.errstate(invalid="ignore", divide="ignore"):
-                ds["f14c"] = (("time", "pool", "level"), cc / cp, {"units": "1", "long_name": "fraction modern"})
+                ds["f14c"] = (("time", "pool", "level"), cc / cp, {"units": "1", "long_name": "fraction modern (end of step)"})
                 fsom = cc[:, C14_IDX, :].sum(axis=1) / cp[:, C14_IDX, :].sum(axis=1)
-            ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tmid[:, None]), {
-                "units": "per mil", "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa)"})
+            tend = t0 + (np.arange(nstep) + 1.0) / nt
+            ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tend[:, None]), {
+                "units": "per mil", "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step"})
             ds["f14c_atm_litter"] = (("time",), fatm, {"units": "1",
                                                        "long_name": "fraction modern of the litter input (lagged)"})
             dec = dd14.T * MG_CM3 * HOURS_PER_YEAR
