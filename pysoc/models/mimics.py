@@ -447,6 +447,7 @@ class MIMICS(SoilCarbonModel):
             x, resp, niter, resid, maxeig, attempt, status, reason = _k.steady_batch(
                 self.dz, theta, idx, prep["clay"], prep["tsoi"], prep["wsc"], prep["litter"], self.kin, stab,
                 np.zeros((self.nlev, 7, nset), order="F"), 0)
+            outputs["start"] = attempt         # starting point of the returned root (2..6: default guesses)
         pools = np.moveaxis(x, (0, 1, 2), (2, 1, 0)) * MG_CM3                    # (nset, 7, nlev) g C m-3
         soc = pools[:, SOC_IDX, :].sum(axis=1)
         outputs.update({"soc_profile": soc, "pools": pools, "niter": niter, "residual": resid, "max_eig": maxeig,
@@ -533,6 +534,9 @@ class MIMICS(SoilCarbonModel):
                 "units": "per mil", "long_name": f"Delta14C of SOM (SOMp+SOMc+SOMa) in {year:g}"})
             ds.attrs["sample_year"] = year
             ds.attrs["atm14c_zone"] = self.zone(forcing)
+        if "start" in res.outputs:
+            ds["start"] = ((), int(res.outputs["start"][0]), {
+                "long_name": "starting point of the returned root (1: given, 2-6: the solver's guesses)"})
         ds["status"] = status_dataarray(res.status[0])
         ds["reason"] = ((), int(res.reason[0]), {"long_name": "reason of an invalid steady state (bits: "
                                                  + ", ".join(f"{b} {v}" for b, v in REASON_BITS.items()) + ")"})
