@@ -308,34 +308,20 @@ class CostFunction:
             self.prepared = model.prepare(list(forcings))
         else:
             self.prepared = [model.prepare(f) for f in forcings]
-        self._packed = {n: self._pack(n) for n in names}
-        self._simple = None
-        if self.nsite == 1 and all(STREAMS[n].kind != "weighted_profile" for n in names):
-            self._simple = [(STREAMS[n].output, np.ascontiguousarray(self.sites[0].streams[n].W.T),
-                             self.sites[0].streams[n].y.copy(), self.sites[0].streams[n].coef.copy()) for n in names]
+        # per site and stream: (stream, model output, W^T (nout, k), y, coef, kind). Every site is
+        # computed with its own unpadded operator, so a site's cost is bitwise the same
+        # whatever other sites share the call (one-batch over any number of MPI ranks).
+        self._site_ops = []
+        for site in self.sites:
+            ops = []
+            for n in names:
+                st = site.streams.get(n)
+                if st is not None:
+                    ops.append((n, STREAMS[n].output, np.ascontiguousarray(st.W.T), st.y.copy(), st.coef.copy(),
+                                STREAMS[n].kind))
+            self._site_ops.append(ops)
+        self._maxobs = {n: max((s.streams[n].nobs for s in self.sites if n in s.streams), default=0) for n in names}
         self.n_evaluations = 0
-
-    def _pack(self, name: str):
-        """Padded arrays over sites: Wt (nsite, nout, maxobs), y, coef, valid (nsite, 1, maxobs)."""
-        rows = [s.streams.get(name) for s in self.sites]
-        nout = max(r.W.shape[1] for r in rows if r is not None)
-        maxobs = max((r.nobs for r in rows if r is not None), default=0)
-        Wt = np.zeros((self.nsite, nout, maxobs))
-        y = np.zeros((self.nsite, 1, maxobs))
-        coef = np.zeros((self.nsite, 1, maxobs))
-        valid = np.zeros((self.nsite, 1, maxobs), bool)
-        for i, r in enumerate(rows):
-            if r is None:
-                continue
-            if r.W.shape[1] != nout:
-                raise DataError(f"site {self.sites[i].site_id}: stream {name} has {r.W.shape[1]} model values, "
-                                f"other sites {nout}")
-            k = r.nobs
-            Wt[i, :, :k] = r.W.T
-            y[i, 0, :k] = r.y
-            coef[i, 0, :k] = r.coef
-            valid[i, 0, :k] = True
-        return Wt, y, coef, valid, STREAMS[name].kind
 
     # ---- evaluation -----------------------------------------------------------------------
     def run_model(self, theta: np.ndarray):
@@ -361,31 +347,32 @@ class CostFunction:
             raise KernelError(f"{self.model.name}.evaluate did not return output(s) {', '.join(missing)}")
         return status, outputs
 
-    def _predictions(self, name, outputs):
-        Wt, y, coef, valid, kind = self._packed[name]
-        out = outputs[STREAMS[name].output]
-        if out.ndim == 2:
-            out = out[..., None]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            if kind == "weighted_profile":
-                soc = outputs["soc_profile"]
-                pred = np.matmul(out * soc, Wt) / np.matmul(soc, Wt)
-            else:
-                pred = np.matmul(out, Wt)
-        return np.where(valid, pred, 0.0)
+    @staticmethod
+    def _site_pred(s, out_name, Wt, kind, outputs):
+        out = outputs[out_name][s]
+        if out.ndim == 1:
+            out = out[:, None]
+        if kind == "weighted_profile":
+            soc = outputs["soc_profile"][s]
+            return ((out * soc) @ Wt) / (soc @ Wt)
+        return out @ Wt
 
     def cost_from_outputs(self, status, outputs) -> np.ndarray:
-        J = None
-        with np.errstate(invalid="ignore", over="ignore"):
-            for name in self.stream_names:
-                Wt, y, coef, valid, kind = self._packed[name]
-                pred = self._predictions(name, outputs)
-                term = ((pred - y) ** 2 * coef).sum(axis=-1)
-                J = term if J is None else J + term
+        """Cost (nsite, n) from model outputs; +inf where the status is not ok."""
+        n = status.shape[1]
+        J = np.empty((self.nsite, n))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for s, ops in enumerate(self._site_ops):
+                js = None
+                for name, out_name, Wt, y, coef, kind in ops:
+                    r = self._site_pred(s, out_name, Wt, kind, outputs) - y
+                    term = (r * r) @ coef
+                    js = term if js is None else js + term
+                J[s] = js
         ok = status == _status.OK
         bad = np.isnan(J) & ok
         if bad.any():
-            s, k = np.argwhere(bad)[0]
+            s = int(np.argwhere(bad)[0][0])
             raise KernelError(f"site {self.sites[s].site_id}: {self.model.name} returned status ok but a NaN "
                               f"in outputs {', '.join(self.observables)}", code=_status.ERR_NONFINITE)
         J[~ok] = np.inf
@@ -394,25 +381,7 @@ class CostFunction:
     def __call__(self, kp) -> np.ndarray:
         theta = self.mapper(kp)
         status, outputs = self.run_model(theta)
-        if self._simple is not None:
-            return self._cost_simple(status, outputs)
         return self.cost_from_outputs(status, outputs)
-
-    def _cost_simple(self, status, outputs) -> np.ndarray:
-        """Fast path of one site without weighted streams (the sampler's inner loop)."""
-        J = None
-        for out_name, Wt, y, coef in self._simple:
-            out = outputs[out_name][0]
-            if out.ndim == 1:
-                out = out[:, None]
-            r = out @ Wt - y
-            term = (r * r) @ coef
-            J = term if J is None else J + term
-        J = J[None]
-        if np.isnan(J).any():
-            return self.cost_from_outputs(status, outputs)   # raises for NaN with status ok
-        J[status != _status.OK] = np.inf
-        return J
 
     def predict(self, kp) -> dict:
         """Everything the output needs for parameter vectors kp (n, nfree): status
@@ -425,11 +394,18 @@ class CostFunction:
         ok = status == _status.OK
         res = {"status": status, "cost": cost, "soc_profile": np.where(ok[..., None], outputs["soc_profile"], np.nan),
                "pred": {}, "loglik": {}}
+        n = status.shape[1]
         for name in self.stream_names:
-            Wt, y, coef, valid, kind = self._packed[name]
-            pred = self._predictions(name, outputs)
-            res["pred"][name] = np.where(ok[..., None] & valid, pred, np.nan)
-            res["loglik"][name] = np.where(valid, -coef * (pred - y) ** 2, np.nan)
+            m = self._maxobs[name]
+            res["pred"][name] = np.full((self.nsite, n, m), np.nan)
+            res["loglik"][name] = np.full((self.nsite, n, m), np.nan)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            for s, ops in enumerate(self._site_ops):
+                for name, out_name, Wt, y, coef, kind in ops:
+                    pred = self._site_pred(s, out_name, Wt, kind, outputs)
+                    k = y.size
+                    res["pred"][name][s, :, :k] = np.where(ok[s][:, None], pred, np.nan)
+                    res["loglik"][name][s, :, :k] = -coef * (pred - y) ** 2
         return res
 
 
