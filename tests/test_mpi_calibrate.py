@@ -53,8 +53,12 @@ def warm_up():
     subprocess.run([sys.executable, "-c", "import pysoc._kernels.clm5"], capture_output=True, timeout=600)
 
 
-def launch(tmp_path: Path, name: str, nranks: int, inject: str = "", mode: str = "site_by_site"):
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_build():
     warm_up()
+
+
+def launch(tmp_path: Path, name: str, nranks: int, inject: str = "", mode: str = "site_by_site"):
     out = tmp_path / name
     nml = tmp_path / f"{name}.nml"
     if not nml.exists():

@@ -76,6 +76,8 @@ MCMC = Group("mcmc", (
         min=1e-6),
     Key("t0", "int", 4000, "formal-run iterations that use the test-run covariance C0 before adapting "
         "(Haario t0; PRODA re-estimates after 4000)", min=0),
+    Key("scale_c0", "bool", True, "scale the test-run covariance C0 by s_d like C_t (.false.: C0 unscaled, "
+        "which in high dimension makes the chains stall until t0)"),
     Key("epsilon", "float", 1e-8, "epsilon of C_t = s_d cov + s_d epsilon I (kp units squared)", min=1e-300),
     Key("sd_scale", "float", 5.6644, "s_d = sd_scale / d (Haario: 2.38^2 = 5.6644)", min=1e-6),
     Key("adapt_interval", "int", 10, "refresh the proposal covariance every k iterations (1 = every iteration)",
@@ -213,7 +215,8 @@ def config_from_namelist(nml, model_name: str, src: str):
         raise ConfigError(f"{src}: &mcmc acceptance_min must be < acceptance_max")
     am = AMSettings(n_chains=m["n_chains"], n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
                     t0=m["t0"], epsilon=m["epsilon"], sd_scale=m["sd_scale"], adapt_interval=m["adapt_interval"],
-                    block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"])
+                    block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"],
+                    scale_c0=m["scale_c0"])
     if c["method"] == "am" and m["n_chains"] < 2:
         raise ConfigError(f"{src}: &mcmc n_chains must be >= 2 for the Gelman-Rubin diagnostic")
     s = nml["sceua"]

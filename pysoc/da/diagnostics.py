@@ -15,7 +15,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats
 
 
 def gelman_rubin(draws: np.ndarray) -> np.ndarray:
@@ -119,6 +118,8 @@ def gev_mode(samples, kde_points: int = 512) -> tuple[float, str]:
     except (ValueError, FloatingPointError, ZeroDivisionError, OverflowError):
         pass
     try:
+        from scipy import stats
+
         kde = stats.gaussian_kde(z)
         grid = np.linspace(z.min(), z.max(), kde_points)
         return m + s * float(grid[np.argmax(kde(grid))]), "kde"

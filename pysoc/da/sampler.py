@@ -8,9 +8,10 @@ evaluated in one call per iteration.
 1. **Test run** (``n_test`` iterations): ``kp_new = kp_old + r / D``, r ~ U(−0.5, 0.5) per
    parameter (move :class:`UniformWalk`).
 2. **Formal run** (``n_formal`` iterations): ``kp_new ~ N(kp_old, C_t)`` (move
-   :class:`HaarioMove`) with ``C_t = C0`` for t < t0, where C0 is the covariance of the
-   accepted test-run states of the chain (+ ε I), and ``C_t = s_d cov(θ_0..θ_{t−1}) + s_d ε I``,
-   s_d = 2.38²/d, afterwards. The history covariance is accumulated recursively
+   :class:`HaarioMove`) with ``C_t = C0`` for t < t0, where C0 = s_d (cov + ε I) of the
+   accepted test-run states of the chain (``scale_c0``; unscaled, the covariance of a test
+   run that wandered over the prior box gives proposals so wide in d = 21 that the chains
+   stall until t0), and ``C_t = s_d cov(θ_0..θ_{t−1}) + s_d ε I``, s_d = 2.38²/d, afterwards. The history covariance is accumulated recursively
    (batched Welford/Chan updates); the proposal factor is refreshed every
    ``adapt_interval`` iterations (1 = every iteration, as in Haario et al.).
 3. Acceptance ``min(1, exp(−(J_new − J_old)))``; optionally PRODA's ``·log(iter + 2)``
@@ -55,6 +56,7 @@ class AMSettings:
     adapt_interval: int = 10           #: refresh the proposal covariance every k iterations
     block_size: int = 1000             #: random numbers drawn and checkpoints taken per block
     tempering: bool = False            #: PRODA's Δcost·log(iter + 2) (not in the papers)
+    scale_c0: bool = True              #: C0 = s_d (cov(test) + ε I); False: C0 = cov(test) + ε I
     max_start_tries: int = 100         #: redraws of a start point with a failing kernel
 
     def check(self) -> "AMSettings":
@@ -284,6 +286,8 @@ class AdaptiveMetropolis:
         for c in range(s.n_chains):
             acc = self.test_kp[self.test_acc[:, c], c]
             C0[c] = np.cov(acc, rowvar=False) + s.epsilon * np.eye(d) if acc.shape[0] > d else fallback
+        if s.scale_c0:
+            C0 *= self.haario.sd
         self.haario.set_c0(C0)
         self.state.phase, self.state.iteration = 1, 0
 
