@@ -29,6 +29,7 @@ from pysoc.errors import ConfigError, KernelError
 from pysoc.forcing import ForcingSchema
 from pysoc.io.namelist import Group
 from pysoc.params import ParameterTable
+from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
 
 
 @dataclass
@@ -127,6 +128,54 @@ class SoilCarbonModel(ABC):
             i = int(bad[0])
             raise KernelError(f"{context + ': ' if context else ''}{self.name} kernel failed: "
                               f"{result.describe(i)}", code=int(result.status[i]))
+
+    # ---- labelled output shared by the kernels ---------------------------------------------
+    def attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
+        """Model name, options and the full parameter set (``param_<name>``) as global attributes."""
+        ds.attrs["model"] = self.name
+        ds.attrs["model_long_name"] = self.long_name
+        for k, v in self.options.items():
+            ds.attrs[f"option_{k}"] = (int(v) if isinstance(v, bool) else
+                                       (np.asarray(v, float) if isinstance(v, list) else v))
+        for spec, v in zip(self.parameters, np.ravel(theta)):
+            ds.attrs[f"param_{spec.name}"] = float(v)
+        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
+        return ds
+
+    def layered_dataset(self, pools: np.ndarray, soc_pools: list[int], soc_long_name: str,
+                        litter_pools: list[int], litter_long_name: str, time_coords: dict | None = None,
+                        cpools_long_name: str = "carbon concentration per pool and layer") -> xr.Dataset:
+        """Labelled state of a layered kernel (attributes dz, zsoi, bounds, nlev): ``cpools``
+        (..., pool, level) g C m-3, ``soc`` (..., level), ``soc_stock`` and ``pool_stock`` per depth
+        interval (0-30, 0-100, 0-200 cm, whole column) g C m-2 and the column ``litter_stock``.
+        ``time_coords`` (name -> (values, attrs)) adds a leading ``time`` dimension."""
+        dims = ("pool", "level") if time_coords is None else ("time", "pool", "level")
+        coords = {
+            "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
+            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
+            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
+                                           "long_name": "layer node depth", "bounds": "depth_bnds"}),
+            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
+            "pool_long_name": ("pool", list(self.pool_long_names)),
+        }
+        for name, (values, attrs) in (time_coords or {}).items():
+            coords[name] = ("time", np.asarray(values), attrs)
+        intervals = stock_intervals(self.bounds)
+        labels = interval_labels(intervals)
+        labels[-1] = "whole column"
+        coords["depth_interval"] = ("depth_interval", labels)
+        coords["depth_interval_bnds"] = (("depth_interval", "nv"), intervals, {"units": "m"})
+        ds = xr.Dataset(coords=coords)
+        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": cpools_long_name})
+        soc = pools[..., soc_pools, :].sum(axis=-2)
+        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": "g C m-3", "long_name": soc_long_name})
+        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
+            "units": "g C m-2", "long_name": f"{soc_long_name}: stock per depth interval"})
+        ds["pool_stock"] = (dims[:-1] + ("depth_interval",), interval_integrals(pools, self.bounds, intervals), {
+            "units": "g C m-2", "long_name": "carbon stock per pool and depth interval"})
+        ds["litter_stock"] = (dims[:-2], (pools[..., litter_pools, :] * self.dz).sum(axis=(-2, -1)), {
+            "units": "g C m-2", "long_name": litter_long_name})
+        return ds
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())

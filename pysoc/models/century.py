@@ -668,14 +668,7 @@ class Century(SoilCarbonModel):
         return ds
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        ds.attrs["model"] = self.name
-        ds.attrs["model_long_name"] = self.long_name
-        for k, v in self.options.items():
-            ds.attrs[f"option_{k}"] = int(v) if isinstance(v, bool) else v
-        for spec, v in zip(self.parameters, np.ravel(theta)):
-            ds.attrs[f"param_{spec.name}"] = float(v)
-        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
-        return ds
+        return self.attach_params(ds, theta)
 
 
 def parton1987_matrix(ln: float, ls: float, clay: float, silt: float, surface_in: float, soil_in: float,

@@ -23,7 +23,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec, write_netcdf_atomic
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
-from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
+from pysoc.profiles import interval_integrals
 
 DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
 LITTER_TYPES = ("CWD", "L1", "L2", "L3")
@@ -332,40 +332,12 @@ class CLM5(SoilCarbonModel):
 
     # ---- labelled output -----------------------------------------------------------------
     def _state_dataset(self, pools: np.ndarray, time: int | None = None) -> xr.Dataset:
-        dims = ("pool", "level") if time is None else ("time", "pool", "level")
-        coords = {
-            "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
-            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
-            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
-                                           "long_name": "layer node depth", "bounds": "depth_bnds"}),
-            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
-            "pool_long_name": ("pool", list(self.pool_long_names)),
-        }
-        if time is not None:
-            coords["time"] = ("time", np.arange(time), {"long_name": "month index", "units": "1"})
-            coords["month"] = ("time", np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})
-        ds = xr.Dataset(coords=coords)
-        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": "carbon concentration per pool and layer"})
-        soc = pools[..., 4:7, :].sum(axis=-2)
-        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": "g C m-3", "long_name": "soil organic carbon (S1+S2+S3)"})
-        intervals = stock_intervals(self.bounds)
-        labels = interval_labels(intervals)
-        labels[-1] = "whole column"
-        ds = ds.assign_coords(depth_interval=("depth_interval", labels),
-                              depth_interval_bnds=(("depth_interval", "nv"), intervals, {"units": "m"}))
-        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": "SOC stock per depth interval"})
-        ds["litter_stock"] = (dims[:-2], (pools[..., 0:4, :] * self.dz).sum(axis=(-2, -1)), {
-            "units": "g C m-2", "long_name": "litter and CWD stock of the column"})
-        return ds
+        tc = None if time is None else {
+            "time": (np.arange(time), {"long_name": "month index", "units": "1"}),
+            "month": (np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})}
+        return self.layered_dataset(pools, [4, 5, 6], "soil organic carbon (S1+S2+S3)", [0, 1, 2, 3],
+                                    "litter and CWD stock of the column", tc)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        ds.attrs["model"] = self.name
-        ds.attrs["model_long_name"] = self.long_name
         ds.attrs["grid"] = self.options["grid"]
-        for k, v in self.options.items():
-            ds.attrs[f"option_{k}"] = int(v) if isinstance(v, bool) else v
-        for spec, v in zip(self.parameters, np.ravel(theta)):
-            ds.attrs[f"param_{spec.name}"] = float(v)
-        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
-        return ds
+        return self.attach_params(ds, theta)

@@ -30,7 +30,7 @@ from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.models.clm5 import CLM5, FORCING, GRIDS, days_per_step
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
-from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
+from pysoc.profiles import interval_integrals
 
 #: reason codes qualifying ERR_INVALID (mirror of soc_compas COMPAS_REASON_*; tested)
 REASONS = {
@@ -375,46 +375,15 @@ class COMPAS(SoilCarbonModel):
 
     # ---- labelled output -----------------------------------------------------------------
     def _state_dataset(self, pools: np.ndarray, time: int | None = None) -> xr.Dataset:
-        dims = ("pool", "level") if time is None else ("time", "pool", "level")
-        coords = {
-            "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
-            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
-            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
-                                           "long_name": "layer node depth", "bounds": "depth_bnds"}),
-            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
-            "pool_long_name": ("pool", list(self.pool_long_names)),
-        }
-        if time is not None:
-            coords["time"] = ("time", np.arange(time), {"long_name": "month index", "units": "1"})
-            coords["month"] = ("time", np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})
-        ds = xr.Dataset(coords=coords)
-        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": "carbon concentration per pool and layer"})
-        soc = pools[..., 4:8, :].sum(axis=-2)
-        ds["soc"] = (dims[:-2] + ("level",), soc, {
-            "units": "g C m-3", "long_name": "soil organic carbon of the mineral soil (DOC+MIC+ENZ+SOC)"})
-        intervals = stock_intervals(self.bounds)
-        labels = interval_labels(intervals)
-        labels[-1] = "whole column"
-        ds = ds.assign_coords(depth_interval=("depth_interval", labels),
-                              depth_interval_bnds=(("depth_interval", "nv"), intervals, {"units": "m"}))
-        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": "mineral-soil organic carbon stock (DOC+MIC+ENZ+SOC) per depth interval"})
-        ds["pool_stock"] = (dims[:-1] + ("depth_interval",), interval_integrals(pools, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": "carbon stock per pool and depth interval"})
-        ds["litter_stock"] = (dims[:-2], (pools[..., 0:4, :] * self.dz).sum(axis=(-2, -1)), {
-            "units": "g C m-2", "long_name": "litter and CWD stock of the column"})
-        return ds
+        tc = None if time is None else {
+            "time": (np.arange(time), {"long_name": "month index", "units": "1"}),
+            "month": (np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})}
+        return self.layered_dataset(pools, [4, 5, 6, 7], "mineral-soil organic carbon (DOC+MIC+ENZ+SOC)",
+                                    [0, 1, 2, 3], "litter and CWD stock of the column", tc)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        ds.attrs["model"] = self.name
-        ds.attrs["model_long_name"] = self.long_name
         ds.attrs["grid"] = self.options["grid"]
-        for k, v in self.options.items():
-            ds.attrs[f"option_{k}"] = int(v) if isinstance(v, bool) else v
-        for spec, v in zip(self.parameters, np.ravel(theta)):
-            ds.attrs[f"param_{spec.name}"] = float(v)
-        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
-        return ds
+        return self.attach_params(ds, theta)
 
 
 def _reason_dataarray(code) -> xr.DataArray:

@@ -29,12 +29,12 @@ import xarray as xr
 
 from pysoc import _status
 from pysoc._kernels import mimics as _k
-from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
+from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec, write_netcdf_atomic
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
-from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
+from pysoc.profiles import interval_integrals
 
 POOLS = ("LITm", "LITs", "MICr", "MICk", "SOMp", "SOMc", "SOMa")
 POOL_LONG_NAMES = ("metabolic litter", "structural litter", "r-strategist microbial biomass",
@@ -657,50 +657,22 @@ class MIMICS(SoilCarbonModel):
 
     # ---- labelled output ----------------------------------------------------------------------------
     def _state_dataset(self, pools: np.ndarray, time: int | None = None, years=None) -> xr.Dataset:
+        tc = None if time is None else {
+            "time": (np.arange(time), {"long_name": "step index", "units": "1"}),
+            "year": (np.asarray(years, float), {"long_name": "decimal year (step middle)", "units": "yr"})}
+        ds = self.layered_dataset(pools, list(SOC_IDX), "soil organic carbon (MICr+MICk+SOMp+SOMc+SOMa)",
+                                  [0, 1], "litter stock (LITm+LITs) of the column", tc,
+                                  cpools_long_name="carbon concentration per pool and layer "
+                                                   "(1 mg C cm-3 = 1000 g C m-3)")
         dims = ("pool", "level") if time is None else ("time", "pool", "level")
-        coords = {
-            "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
-            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
-            "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
-                                           "long_name": "layer node depth", "bounds": "depth_bnds"}),
-            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
-            "pool_long_name": ("pool", list(self.pool_long_names)),
-        }
-        if time is not None:
-            coords["time"] = ("time", np.arange(time), {"long_name": "step index", "units": "1"})
-            coords["year"] = ("time", np.asarray(years, float), {"long_name": "decimal year (step middle)",
-                                                                 "units": "yr"})
-        ds = xr.Dataset(coords=coords)
-        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": "carbon concentration per pool and layer "
-                                      "(1 mg C cm-3 = 1000 g C m-3)"})
-        soc = pools[..., SOC_IDX, :].sum(axis=-2)
-        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": "g C m-3",
-                                                  "long_name": "soil organic carbon (MICr+MICk+SOMp+SOMc+SOMa)"})
-        intervals = stock_intervals(self.bounds)
-        labels = interval_labels(intervals)
-        labels[-1] = "whole column"
-        ds = ds.assign_coords(depth_interval=("depth_interval", labels),
-                              depth_interval_bnds=(("depth_interval", "nv"), intervals, {"units": "m"}))
-        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": "SOC stock per depth interval"})
-        ds["litter_stock"] = (dims[:-2], (pools[..., 0:2, :] * self.dz).sum(axis=(-2, -1)), {
-            "units": "g C m-2", "long_name": "litter stock (LITm+LITs) of the column"})
         ds["total_stock"] = (dims[:-2], (pools * self.dz).sum(axis=(-2, -1)), {
             "units": "g C m-2", "long_name": "carbon in all seven pools of the column (MIMSOC)"})
         return ds
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        ds.attrs["model"] = self.name
-        ds.attrs["model_long_name"] = self.long_name
-        for k, v in self.options.items():
-            ds.attrs[f"option_{k}"] = (int(v) if isinstance(v, bool) else
-                                       (np.asarray(v, float) if isinstance(v, list) else v))
-        for spec, v in zip(self.parameters, np.ravel(theta)):
-            ds.attrs[f"param_{spec.name}"] = float(v)
-        ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
         ds.attrs["references"] = ("Wieder et al. 2015 GMD doi:10.5194/gmd-8-1789-2015; Wang et al. 2021 JGR-B "
                                   "doi:10.1029/2020JG006205; docs/mimics.md")
-        return ds
+        return self.attach_params(ds, theta)
 
 
 # ---- site forcing from profile covariates (pysoc.io.site_forcing dispatch) ------------------------------
