@@ -5,6 +5,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
+from pysoc.plots.calibration import all_figures
 import xarray as xr
 
 from pysoc.da import run as da_run
@@ -40,7 +42,7 @@ def recovery_run(clm5, tmp_path_factory):
     prof = make_profiles(clm5, RECOVERY, 8)
     cfg = config(tmp, RECOVERY, am=AMSettings(n_test=1000, n_formal=2000, t0=400, block_size=500), draws_saved=100,
                  figures=True)
-    return da_run.run_calibration(cfg, prof), prof
+    return da_run.run_calibration(cfg, prof, figure_writer=all_figures), prof
 
 
 def test_parameter_recovery_seed001(recovery_run, clm5):
@@ -218,7 +220,7 @@ def test_sceua_and_morris_methods(clm5, tmp_path):
     from pysoc.da.optimize import SCEUASettings
     from pysoc.da.morris import MorrisSettings
     run = da_run.run_calibration(config(tmp_path, RECOVERY, method="sceua", sceua=SCEUASettings(max_evals=1500),
-                                        figures=True), prof)
+                                        figures=True), prof, figure_writer=all_figures)
     for r in run.results:
         assert r.ok and 0 < r.data["n_evals"] <= 1500 + 100
         assert r.data["sites"][0]["obs"]["soc_profile"]["metrics"]["nse"] > 0.9

@@ -342,6 +342,7 @@ def main(argv=None) -> int:
 
     from pysoc.da import run as da_run
     from pysoc.da.parallel import abort_on_error, get_executor
+    from pysoc.plots.calibration import all_figures
 
     ex = get_executor()
 
@@ -353,7 +354,7 @@ def main(argv=None) -> int:
 
     if ex.size == 1:
         def go():
-            run = da_run.execute(setup())
+            run = da_run.execute(setup(), all_figures)
             print(summary_text(run))
             return 0
         return run_main(PROG, go)
@@ -373,7 +374,7 @@ def main(argv=None) -> int:
             print(f"{PROG}: error{'' if i == 0 else f' (rank {i})'}: {errors[i]}", file=sys.stderr, flush=True)
         return 2
     try:
-        run = da_run.execute(ctx)
+        run = da_run.execute(ctx, all_figures)
     except da_run.CheckpointMismatch as exc:
         if ex.is_root:
             print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)

@@ -604,7 +604,7 @@ def write_csv(df: pd.DataFrame, path) -> Path:
     return path
 
 
-def write_all(run) -> dict:
+def write_all(run, figure_writer=None) -> dict:
     cfg = run.config
     out = Path(cfg.output_dir)
     base = cfg.run_name
@@ -619,9 +619,8 @@ def write_all(run) -> dict:
         title = f"pysoc {run.model.name} Morris screening ({cfg.mode})"
     paths = {"netcdf": write_groups(groups, nc, _attrs(run, title)),
              "csv": write_csv(site_table(run), out / f"{base}_sites.csv")}
-    if cfg.figures:
-        from pysoc.plots import calibration as plots
-        paths.update(plots.all_figures(run, out, base))
+    if cfg.figures and figure_writer is not None:
+        paths.update(figure_writer(run, out, base))
     return paths
 
 

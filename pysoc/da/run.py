@@ -612,9 +612,11 @@ def prepare(config: CalibrationConfig, profiles: Sequence, executor=None) -> Con
     return ctx
 
 
-def execute(ctx: Context) -> RunResult | None:
+def execute(ctx: Context, figure_writer=None) -> RunResult | None:
     """Run the prepared calibration (collective over the ranks of ``ctx.ex``). Returns
-    the :class:`RunResult` on rank 0 and None elsewhere."""
+    the :class:`RunResult` on rank 0 and None elsewhere. ``figure_writer(run, outdir, base)``
+    -> {name: path} draws the figures (the CLI passes ``pysoc.plots.calibration.all_figures``;
+    the engine itself never imports plotting code)."""
     config, ex = ctx.config, ctx.ex
     try:
         _prepare_store(ctx)
@@ -641,17 +643,18 @@ def execute(ctx: Context) -> RunResult | None:
     run.summary = summarise_run(run)
     if config.write_output:
         from pysoc.da import output
-        run.outputs = output.write_all(run)
+        run.outputs = output.write_all(run, figure_writer)
     if not config.keep_checkpoint:
         _clear_store(ctx.store)
     ex.barrier()
     return run
 
 
-def run_calibration(config: CalibrationConfig, profiles: Sequence, executor=None) -> RunResult | None:
+def run_calibration(config: CalibrationConfig, profiles: Sequence, executor=None,
+                    figure_writer=None) -> RunResult | None:
     """Run a calibration on ``profiles`` (objects with the attributes of
     :class:`pysoc.io.profiles.Profile`): :func:`prepare` then :func:`execute`."""
-    return execute(prepare(config, profiles, executor))
+    return execute(prepare(config, profiles, executor), figure_writer)
 
 
 def summarise_run(run: RunResult) -> dict:
