@@ -46,8 +46,13 @@ def test_network_recovers_known_relation():
     assert np.all(r2 > 0.8), r2
     assert 1 <= net.best_epoch_ <= net.n_epochs_ and net.best_val_loss_ == min(net.val_loss_curve_)
     assert pred.min() >= 1e-3 and pred.max() <= 1 - 1e-3          # clipped into the prior box
-    # same seed, same network
-    np.testing.assert_array_equal(ProdaNetwork(**SMALL, random_state=3).fit(X, y).predict(Xt), pred)
+    # same seed, same network; scikit-learn conventions (clone, get_params, score)
+    from sklearn.base import clone
+
+    again = clone(net).fit(X, y)
+    np.testing.assert_array_equal(again.predict(Xt), pred)
+    assert again.get_params()["hidden_layer_sizes"] == (32, 32) and not hasattr(clone(net), "x_min_")
+    assert net.score(Xt, yt) > 0.8
 
 
 def test_normalisation_round_trip():

@@ -35,6 +35,7 @@ import copy
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
 
 from pysoc.errors import ConfigError, DataError
 
@@ -51,8 +52,10 @@ def loss_value(y_true: np.ndarray, y_pred: np.ndarray, loss: str) -> float:
     raise ConfigError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
 
 
-class ProdaNetwork:
-    """Covariates -> kp regression network (module docstring)."""
+class ProdaNetwork(RegressorMixin, BaseEstimator):
+    """Covariates -> kp regression network (module docstring). Hyper-parameters are stored
+    as given and checked in ``fit`` (scikit-learn conventions: ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work)."""
 
     def __init__(self, backend: str = "sklearn", hidden_layer_sizes=(256, 512, 512, 256), dropout: float = 0.2,
                  loss: str = "l1xl2", learning_rate: float | None = None, batch_size: int = 32,
@@ -60,7 +63,7 @@ class ProdaNetwork:
                  alpha: float = 1e-4, clip_output: bool = True, clip_margin: float = 1e-3, random_state: int = 0,
                  verbose: bool = False):
         self.backend = backend
-        self.hidden_layer_sizes = tuple(int(h) for h in hidden_layer_sizes)
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.loss = loss
         self.learning_rate = learning_rate
@@ -74,29 +77,17 @@ class ProdaNetwork:
         self.random_state = random_state
         self.verbose = verbose
 
-    # scikit-learn conventions
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("backend", "hidden_layer_sizes", "dropout", "loss", "learning_rate",
-                                              "batch_size", "max_epochs", "patience", "validation_fraction",
-                                              "alpha", "clip_output", "clip_margin", "random_state", "verbose")}
-
-    def set_params(self, **params) -> "ProdaNetwork":
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ConfigError(f"ProdaNetwork: unknown parameter {k!r}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        return f"ProdaNetwork(backend={self.backend!r}, hidden_layer_sizes={self.hidden_layer_sizes}, " \
-               f"loss={self.loss!r}, max_epochs={self.max_epochs}, random_state={self.random_state})"
-
     def _check_settings(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"ProdaNetwork: backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"ProdaNetwork: loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if not self.hidden_layer_sizes or min(self.hidden_layer_sizes) < 1:
+        try:
+            self._hidden = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
+        except (TypeError, ValueError):
+            raise ConfigError(f"ProdaNetwork: hidden_layer_sizes must be integers, got {self.hidden_layer_sizes!r}") \
+                from None
+        if not self._hidden or min(self._hidden) < 1:
             raise ConfigError("ProdaNetwork: hidden_layer_sizes must be positive integers")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"ProdaNetwork: dropout must be in [0, 1), got {self.dropout}")
@@ -190,12 +181,6 @@ class ProdaNetwork:
         self._check_fitted()
         return self._clip(self._raw_predict(self._scale(self._check_X(X))))
 
-    def score(self, X, y) -> float:
-        """Coefficient of determination of the predictions (pooled over outputs)."""
-        p = self.predict(X)
-        y = np.asarray(y, float).reshape(p.shape)
-        return float(1.0 - ((y - p) ** 2).sum() / ((y - y.mean(axis=0)) ** 2).sum())
-
     # ---- backends ----------------------------------------------------------------------------
     def _epoch_loop(self, train_epoch, predict_val, y_val, get_state, set_state) -> None:
         best, best_state, best_epoch, since = np.inf, None, 0, 0
@@ -221,7 +206,7 @@ class ProdaNetwork:
         from sklearn.neural_network import MLPRegressor
 
         lr = 1e-3 if self.learning_rate is None else float(self.learning_rate)
-        m = MLPRegressor(hidden_layer_sizes=self.hidden_layer_sizes, activation="relu", solver="adam",
+        m = MLPRegressor(hidden_layer_sizes=self._hidden, activation="relu", solver="adam",
                          alpha=float(self.alpha), batch_size=int(min(self.batch_size, X.shape[0])),
                          learning_rate_init=lr, shuffle=True, random_state=int(self.random_state))
         yt = y if y.shape[1] > 1 else y[:, 0]
@@ -249,7 +234,7 @@ class ProdaNetwork:
         torch.manual_seed(int(self.random_state))
         gen = torch.Generator().manual_seed(int(self.random_state))
         layers, n_in = [], X.shape[1]
-        for h in self.hidden_layer_sizes:
+        for h in self._hidden:
             layers += [torch.nn.Linear(n_in, h), torch.nn.ReLU(), torch.nn.Dropout(float(self.dropout))]
             n_in = h
         layers.append(torch.nn.Linear(n_in, y.shape[1]))
