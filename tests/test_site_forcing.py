@@ -99,7 +99,7 @@ def test_missing_covariate_and_batch(clm5, shipped):
     assert [f.attrs["site_id"] for f in forcings] == [shipped[0].site_id, shipped[1].site_id]
     assert failures == [("T1", failures[0][1])] and "wc_bio12_map_mm_yr" in failures[0][1]
     with pytest.raises(ConfigError, match="available: clm5, compas"):
-        sf.site_forcing(type("M", (), {"name": "mimics"})(), shipped[0])
+        sf.site_forcing(type("M", (), {"name": "no_such_model"})(), shipped[0])
     with pytest.raises(ConfigError, match="npp must be"):
         sf.site_forcings(clm5, shipped[:2], npp="casa")
 
