@@ -40,8 +40,9 @@ def main(argv=None) -> int:
             return compare(*args.compare, args.output)
         if args.namelist is None:
             p.error("a namelist file is required")
+        from pysoc.proda import plots
         from pysoc.proda.workflow import run
-        return run(args.namelist)
+        return run(args.namelist, plots=plots)
 
     return run_main("pysoc-proda", go)
 

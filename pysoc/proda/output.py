@@ -137,6 +137,15 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
     return ds
 
 
+def zonal_mean(ds, field: np.ndarray) -> np.ndarray:
+    """Area-weighted mean over longitude per latitude row of (..., lat, lon) fields."""
+    a = np.nan_to_num(ds["land_area"].values)
+    v = np.asarray(field, float)
+    w = np.where(np.isfinite(v), a, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(np.nan_to_num(v) * w, axis=-1) / np.where(w.sum(axis=-1) > 0, w.sum(axis=-1), np.nan)
+
+
 def load_dataset(path) -> xr.Dataset:
     """Read a NetCDF file fully into memory and close it (no lingering file handles:
     re-opening files whose handles are still cached can crash netCDF4/HDF5)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from pysoc.proda.components import COMPONENTS
 from pysoc.proda.evaluate import METHODS
+from pysoc.proda.output import zonal_mean
 
 LABELS = {"default": "default parameters", "one_batch": "one-batch DA", "random_sampling": "random sampling",
           "neural_network": "neural network (PRODA)", "site_by_site": "site-by-site DA (in-sample)"}
@@ -126,15 +127,6 @@ def components_figure(ds, path) -> Path:
     fig.suptitle(f"PRODA {ds.attrs.get('model', '')}: system-level components (seed 001 eq. 10-14)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
-
-
-def zonal_mean(ds, field: np.ndarray) -> np.ndarray:
-    """Area-weighted mean over longitude per latitude row of (..., lat, lon) fields."""
-    a = np.nan_to_num(ds["land_area"].values)
-    v = np.asarray(field, float)
-    w = np.where(np.isfinite(v), a, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nansum(np.nan_to_num(v) * w, axis=-1) / np.where(w.sum(axis=-1) > 0, w.sum(axis=-1), np.nan)
 
 
 def latitude_figure(ds_list, path, interval: int = 1, labels=None) -> Path:

@@ -204,15 +204,17 @@ def prepare_sites(nml, model, log):
                 cov_table=pd.DataFrame(cov_rows))
 
 
-def run(nml_path) -> int:
+def run(nml_path, plots=None) -> int:
     nml = load_namelist(nml_path)
-    return run_namelist(nml)
+    return run_namelist(nml, plots)
 
 
-def run_namelist(nml) -> int:
+def run_namelist(nml, plots=None) -> int:
+    """Run the workflow of a checked namelist. ``plots``: the figure writer (an object with
+    scatter_figure, soc_map_figure, components_figure, latitude_figure; the CLI passes
+    :mod:`pysoc.proda.plots`); None writes no figures."""
     from pysoc.proda import covariates as cv
     from pysoc.proda import output as out
-    from pysoc.proda import plots
     from pysoc.proda.ensemble import member_specs, train_members
     from pysoc.proda.evaluate import evaluate_heldout
     from pysoc.proda.gridrun import GridRunner, stock_intervals, stock_labels
@@ -252,7 +254,7 @@ def run_namelist(nml) -> int:
             written.append(out.write_csv(res["metrics"], outdir / f"{name}_evaluation.csv"))
             written.append(out.write_csv(res["pairs"], outdir / f"{name}_evaluation_pairs.csv"))
             written.append(out.write_csv(res["parameters"], outdir / f"{name}_parameter_skill.csv"))
-            if p["figures"]:
+            if p["figures"] and plots is not None:
                 written.append(plots.scatter_figure(res["pairs"], res["metrics"], outdir / f"{name}_scatter.png",
                                                     title=f"PRODA {model.name}: held-out profiles"))
             for r in res["metrics"].itertuples():
@@ -316,7 +318,7 @@ def run_namelist(nml) -> int:
             if wid:
                 log(f"  per-cell sd ratio draws/means (0-100 cm): median {wid['median_cell_sd_ratio']:.2f}")
             summary["totals"] = tot
-            if p["figures"]:
+            if p["figures"] and plots is not None:
                 written.append(plots.soc_map_figure(ds, outdir / f"{name}_soc_maps.png"))
                 written.append(plots.components_figure(ds, outdir / f"{name}_components.png"))
                 written.append(plots.latitude_figure([ds], outdir / f"{name}_latitude.png"))
@@ -333,8 +335,7 @@ def _bcast_net(comm, nets, index):
 
 def _add_zonal(ds, table, boot, draws, interval: int = 1):
     """Zonal (area-weighted) mean SOC of every member for the latitude figure."""
-    from pysoc.proda.output import to_map
-    from pysoc.proda.plots import zonal_mean
+    from pysoc.proda.output import to_map, zonal_mean
 
     for name, run in (("boot", boot), ("draws", draws)):
         if run is None or not len(run.members):
