@@ -5,7 +5,6 @@ valid ranges. ``ForcingSchema.validate`` turns any problem into one
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from pysoc.errors import DataError
+from pysoc.io.atomic import atomic_path
 
 #: unit spellings accepted as equal (CF/UDUNITS aliases we meet in practice)
 _UNIT_ALIASES = {
@@ -147,14 +147,6 @@ def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict 
     """Write ``ds`` to a temporary file next to ``path`` and rename it into place, so
     that a failure never leaves a partial file behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

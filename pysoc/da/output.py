@@ -23,8 +23,6 @@ Everything is written to a temporary file and renamed on success.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +30,8 @@ import pandas as pd
 import xarray as xr
 
 import pysoc
-from pysoc import _status
 from pysoc.da.likelihood import STREAMS
+from pysoc.io.atomic import atomic_path
 
 METRICS = ("nse", "r2", "rmse", "mae", "r", "slope", "intercept", "bic", "n")
 SITE_STATUS = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "ok failed",
@@ -510,10 +508,7 @@ def _encoding(ds: xr.Dataset) -> dict:
 def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
     """Write the groups to one NetCDF-4 file (root group '/' first), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         root = groups.get("/", xr.Dataset())
         root = root.copy()
         root.attrs.update(attrs)
@@ -525,11 +520,6 @@ def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
             ds.attrs.update({k: attrs[k] for k in ("created_at", "inference_library", "inference_library_version")
                              if k in attrs})
             ds.to_netcdf(tmp, mode="a", group=name, format="NETCDF4", encoding=_encoding(ds))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
@@ -591,16 +581,8 @@ def site_table(run) -> pd.DataFrame:
 
 def write_csv(df: pd.DataFrame, path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

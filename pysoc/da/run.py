@@ -21,13 +21,11 @@ progress and continues bitwise identically.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import pickle
 import signal
 import time
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -520,7 +518,6 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
     """One parameter vector for all profiles. Every rank sets up every site (so failures
     are excluded identically everywhere) and prepares only its own share."""
     cfg = ctx.config
-    n = len(ctx.profiles)
     setups, failed = [], []
     for i, p in enumerate(ctx.profiles):
         try:

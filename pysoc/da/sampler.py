@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from pysoc.errors import ConfigError, KernelError
+from pysoc.io.atomic import atomic_path
 
 STATE_VERSION = 1
 
@@ -421,19 +421,11 @@ class CheckpointStore:
         return self.dir / f"{key}.pkl"
 
     def save(self, key: str, obj) -> Path:
-        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.path(key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
         return path
 
     def load(self, key: str):
