@@ -1,7 +1,7 @@
 """`mpirun pysoc-calibrate`: 1, 2 and 3 ranks (oversubscribed) give identical results, a
-failing site is recorded, an exception on one rank aborts the job cleanly (default run);
-a run whose rank 0 is killed resumes to exactly the uninterrupted result, and one-batch
-with 3 ranks equals the serial run (``-m slow``). Tiny iteration counts."""
+failing site is recorded, an exception on one rank aborts the job cleanly, a run whose
+rank 0 is killed resumes to exactly the uninterrupted result, and one-batch with 3 ranks
+equals the serial run. Tiny iteration counts."""
 
 import os
 import shutil
@@ -133,7 +133,7 @@ def test_exception_on_one_rank_aborts_cleanly(tmp_path):
     assert not nc.exists()
 
 
-@pytest.mark.slow          # the serial kill-and-resume test of test_da_run.py runs by default
+
 def test_kill_and_resume_reproduces_uninterrupted_run(rank_runs):
     tmp, runs = rank_runs
     name = "kill"
@@ -149,7 +149,7 @@ def test_kill_and_resume_reproduces_uninterrupted_run(rank_runs):
     assert not ckpt.exists()
 
 
-@pytest.mark.slow          # one-batch runs serially by default in test_da_run.py
+
 def test_one_batch_allreduce_matches_serial(tmp_path):
     p, nc = launch(tmp_path, "batch", 3, mode="one_batch")
     assert p.returncode == 0, p.stderr[-3000:]
