@@ -98,7 +98,8 @@ class Pairs:
     obs: list
     mod: list
     site: list
-    failed_sites: int = 0
+    failed_sites: int = 0          #: kernel failed for the site's parameters
+    layers_below_column: int = 0   #: observed layers entirely below the model column (no model value)
 
     def arrays(self):
         if not self.obs:
@@ -114,8 +115,10 @@ def _collect(pairs: Pairs, model, soc, status, profiles, sites):
         pairs.obs.append(p.soc)
         pairs.mod.append(m)
         pairs.site.append(s)
-        if st != 0 or not np.all(np.isfinite(m)):
+        if st != 0:
             pairs.failed_sites += 1
+        else:
+            pairs.layers_below_column += int((~np.isfinite(m)).sum())
 
 
 def random_sampling_theta(model, post, optima_kp: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -222,7 +225,8 @@ def evaluate_heldout(model, profiles, prep, X, post, network_params: dict, *, fo
             mt = fit_metrics(o[ok] / 1000.0, m[ok] / 1000.0)
             ref = SEED002_TABLE1.get(meth, (np.nan,) * 3)
             rows.append(dict(split=sp, method=meth, n_sites=int(np.unique(s[ok]).size), n_layers=int(ok.sum()),
-                             failed_sites=pairs.failed_sites, r2=mt["r2"], r=mt["r"], rmse_kg_m3=mt["rmse"],
+                             failed_sites=pairs.failed_sites, layers_below_column=pairs.layers_below_column,
+                             r2=mt["r2"], r=mt["r"], rmse_kg_m3=mt["rmse"],
                              nse=mt["nse"], bias_kg_m3=float(np.mean(m[ok] - o[ok]) / 1000.0) if ok.any() else np.nan,
                              seed002_r2=ref[0], seed002_r=ref[1], seed002_rmse=ref[2]))
             for oo, mm, ss in zip(o, m, s):
