@@ -18,9 +18,9 @@ value are masked (reported) unless the caller asks for nearest-cell filling (rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import xarray as xr

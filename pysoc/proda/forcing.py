@@ -65,7 +65,7 @@ class CellClimate:
     def n(self) -> int:
         return int(self.lat.size)
 
-    def subset(self, idx) -> "CellClimate":
+    def subset(self, idx) -> CellClimate:
         return CellClimate(self.lat[idx], self.mat[idx], self.map[idx], self.bio4[idx], self.igbp[idx], self.attrs)
 
     def invalid(self) -> np.ndarray:

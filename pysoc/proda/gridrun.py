@@ -107,7 +107,7 @@ class GridRunner:
             (np.empty((0, len(self.intervals))), np.empty(0, int), None)
         comps = self._components(theta, pools, status)
         npp = npp_of(self.prep) if self.local.size else np.empty(0)
-        g = lambda a: gather_chunks(self.comm, a, self.n)   # noqa: E731
+        g = lambda a: gather_chunks(self.comm, a, self.n)
         out = BestRun(g(kp), g(theta), g(stocks), g(status), {k: g(v) for k, v in comps.items()}, g(npp))
         return out if self.comm.rank == 0 else None
 
@@ -138,7 +138,7 @@ class GridRunner:
         nm = max(len(member_ids), 1)
         mean = s1 / nm
         sd = np.sqrt(np.maximum(s2 / nm - mean * mean, 0.0) * nm / max(nm - 1, 1))
-        g = lambda a, ax=0: gather_chunks(self.comm, a, self.n, axis=ax)   # noqa: E731
+        g = lambda a, ax=0: gather_chunks(self.comm, a, self.n, axis=ax)
         st_all = g(stocks, 2)
         out = EnsembleRun(list(member_ids), st_all, g(mean), g(sd), {k: g(v, 1) for k, v in comps.items()})
         fails = self.comm.gather(failed, root=0)

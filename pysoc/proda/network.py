@@ -128,7 +128,7 @@ class ProdaNetwork(RegressorMixin, BaseEstimator):
             raise ConfigError("ProdaNetwork: not fitted yet (call fit first)")
 
     # ---- fit / predict ---------------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None) -> "ProdaNetwork":
+    def fit(self, X, y, X_val=None, y_val=None) -> ProdaNetwork:
         self._check_settings()
         X = self._check_X(X)
         y = np.asarray(y, dtype=float)

@@ -14,9 +14,9 @@ relation for tests and demonstrations.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -97,7 +97,7 @@ class SitePosteriors:
         out[..., self.columns] = kp
         return out
 
-    def subset(self, index) -> "SitePosteriors":
+    def subset(self, index) -> SitePosteriors:
         idx = np.asarray(index)
         return SitePosteriors(self.model, self.param_names, self.site_ids[idx], self.mean[idx],
                               None if self.mode is None else self.mode[idx],
@@ -105,7 +105,7 @@ class SitePosteriors:
                               self.gelman_rubin[idx], self.nse[idx], self.source, self.base_kp, self.all_names,
                               dict(self.attrs))
 
-    def select_sites(self, site_ids: Sequence[str]) -> "SitePosteriors":
+    def select_sites(self, site_ids: Sequence[str]) -> SitePosteriors:
         pos = {s: i for i, s in enumerate(self.site_ids)}
         missing = [s for s in site_ids if s not in pos]
         if missing:
@@ -113,7 +113,7 @@ class SitePosteriors:
         return self.subset([pos[s] for s in site_ids])
 
     def quality_filter(self, max_gelman_rubin: float | None = 1.05, min_nse: float | None = 0.0
-                       ) -> tuple["SitePosteriors", list[tuple[str, str]]]:
+                       ) -> tuple[SitePosteriors, list[tuple[str, str]]]:
         """Sites passing the seed-001 filters (G-R <= 1.05 and NSE >= 0; unknown values pass),
         and [(site_id, reason), ...] for the removed ones."""
         keep = np.ones(self.n_sites, bool)
