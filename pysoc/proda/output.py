@@ -176,6 +176,7 @@ def totals_table(ds: xr.Dataset) -> pd.DataFrame:
             if v in ds and ds[v].shape[0]:
                 t = np.asarray(ds[v].values[:, i], float)
                 row[f"{name}_mean_pg"] = float(np.mean(t))
+                row[f"{name}_median_pg"] = float(np.median(t))
                 row[f"{name}_sd_pg"] = float(np.std(t, ddof=1)) if t.size > 1 else np.nan
                 row[f"{name}_p05_pg"] = float(np.quantile(t, 0.05))
                 row[f"{name}_p95_pg"] = float(np.quantile(t, 0.95))

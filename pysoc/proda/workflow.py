@@ -24,10 +24,11 @@ import pandas as pd
 
 from pysoc.errors import ConfigError, DataError
 from pysoc.io.namelist import Group, Key, NamelistSpec
-from pysoc.models import REGISTRY, model_class
+from pysoc.models import model_class
 
 PRODA = Group("proda", (
-    Key("model", "str", "clm5", "model whose site calibrations are generalised", choices=tuple(REGISTRY)),
+    Key("model", "str", "clm5", "model whose site calibrations are generalised (grid forcing and system "
+        "components exist for these two)", choices=("clm5", "compas")),
     Key("posterior_file", "str", "", "site-by-site calibration output of pysoc-calibrate: <run>_posterior.nc "
         "(posterior draws used) or <run>_sites.csv (means/modes only)", path=True, required=True),
     Key("one_batch_file", "str", "", "one-batch calibration output (<run>_posterior.nc of mode = 'one_batch') for "
@@ -116,8 +117,8 @@ def load_namelist(path):
     except Exception as exc:
         raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
     name = str(raw.get("proda", {}).get("model", "clm5")).lower()
-    if name not in REGISTRY:
-        raise ConfigError(f"{path}: &proda model: {name!r} is not one of {', '.join(map(repr, REGISTRY))}")
+    if name not in ("clm5", "compas"):
+        raise ConfigError(f"{path}: &proda model: {name!r} is not one of 'clm5', 'compas'")
     return build_spec(name).check(raw, source=path, text=path.read_text())
 
 
@@ -310,10 +311,10 @@ def run_namelist(nml, plots=None) -> int:
                     continue                   # below the observations: reported in the CSV only
                 msg = f"  total {r.depth_interval}: best {r.best_pg:.0f} Pg C"
                 if hasattr(r, "boot_sd_pg"):
-                    msg += f"; bootstrap {r.boot_mean_pg:.0f} +- {r.boot_sd_pg:.0f}"
+                    msg += f"; bootstrap median {r.boot_median_pg:.0f} (5-95 % {r.boot_p05_pg:.0f}-{r.boot_p95_pg:.0f})"
                 if hasattr(r, "draws_sd_pg"):
-                    msg += f"; with posterior draws {r.draws_mean_pg:.0f} +- {r.draws_sd_pg:.0f} " \
-                           f"(sd x {r.widening_sd:.2f})"
+                    msg += f"; trained on posterior draws {r.draws_median_pg:.0f} ({r.draws_p05_pg:.0f}-" \
+                           f"{r.draws_p95_pg:.0f}, band x {r.widening_p05_p95:.2f})"
                 log(msg)
             if wid:
                 log(f"  per-cell sd ratio draws/means (0-100 cm): median {wid['median_cell_sd_ratio']:.2f}")
