@@ -17,13 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import f90nml
 import numpy as np
 import pandas as pd
 
 from pysoc.cli import run_main
 from pysoc.errors import ConfigError, DataError, PysocError
-from pysoc.io.namelist import Group, Key, NamelistSpec, resolve_path
+from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist, resolve_path
 from pysoc.models import REGISTRY, model_class
 
 PROG = "pysoc-calibrate"
@@ -173,17 +172,7 @@ def build_spec(model_name: str) -> NamelistSpec:
 
 
 def load_namelist(path: Path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: namelist file not found")
-    try:
-        raw = f90nml.read(str(path))
-    except Exception as exc:  # f90nml raises several types on syntax errors
-        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
-    model_name = str(raw.get("calibrate", {}).get("model", "clm5")).lower()
-    if model_name not in REGISTRY:
-        raise ConfigError(f"{path}: &calibrate model: {model_name!r} is not one of {', '.join(map(repr, REGISTRY))}")
-    return build_spec(model_name).check(raw, source=path, text=path.read_text()), model_name
+    return read_model_namelist(path, "calibrate", tuple(REGISTRY), build_spec)
 
 
 def _per_stream(values, n, key, src):

@@ -17,13 +17,12 @@ import sys
 import warnings
 from pathlib import Path
 
-import f90nml
 import numpy as np
 
 from pysoc.cli import run_main
 from pysoc.errors import ConfigError
 from pysoc.io import netcdf
-from pysoc.io.namelist import Group, Key, NamelistSpec
+from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist
 from pysoc.models import REGISTRY, model_class
 from pysoc.params import OutsidePriorWarning
 
@@ -70,18 +69,7 @@ def _unknown(key, where, table):
 
 
 def load(path: Path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: namelist file not found")
-    try:
-        raw = f90nml.read(str(path))
-    except Exception as exc:
-        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
-    model_name = str(raw.get("run", {}).get("model", "clm5")).lower()
-    if model_name not in REGISTRY:
-        raise ConfigError(f"{path}: &run model: {model_name!r} is not one of {', '.join(map(repr, REGISTRY))}")
-    spec = build_spec(model_name)
-    return spec.check(raw, source=path, text=path.read_text()), model_name
+    return read_model_namelist(path, "run", tuple(REGISTRY), build_spec)
 
 
 def run(nml_path: Path) -> int:

@@ -126,14 +126,7 @@ class NamelistSpec:
         self.groups[group.name] = group
 
     def read(self, path: str | Path, extra_groups: Mapping[str, Group] | None = None) -> Namelist:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: namelist file not found")
-        try:
-            text = path.read_text()
-            raw = f90nml.reads(text)
-        except Exception as exc:  # f90nml raises several types on syntax errors
-            raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
+        raw, text = read_raw(path)
         return self.check(raw, source=path, text=text, extra_groups=extra_groups)
 
     def check(self, raw: Mapping, source: str | Path | None = None, text: str = "",
@@ -191,6 +184,29 @@ class NamelistSpec:
             lines += [f"- {k.describe()}" for k in g.keys]
             lines.append("")
         return "\n".join(lines)
+
+
+def read_raw(path: str | Path):
+    """Parse a namelist file with f90nml (unchecked): (raw namelist, text)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: namelist file not found")
+    try:
+        text = path.read_text()
+        return f90nml.reads(text), text
+    except Exception as exc:  # f90nml raises several types on syntax errors
+        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
+
+
+def read_model_namelist(path: str | Path, group: str, allowed, build_spec: Callable[[str], "NamelistSpec"],
+                        default: str = "clm5"):
+    """Read a namelist whose groups depend on the model named by ``&<group> model``:
+    returns (checked namelist, model name). ``build_spec(model)`` gives the registry."""
+    raw, text = read_raw(path)
+    name = str(raw.get(group, {}).get("model", default)).lower()
+    if name not in allowed:
+        raise ConfigError(f"{path}: &{group} model: {name!r} is not one of {', '.join(map(repr, allowed))}")
+    return build_spec(name).check(raw, source=Path(path), text=text), name
 
 
 def resolve_path(value: str, base_dir: Path) -> Path:

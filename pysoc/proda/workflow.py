@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pysoc.errors import ConfigError, DataError
-from pysoc.io.namelist import Group, Key, NamelistSpec
+from pysoc.errors import DataError
+from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist
 from pysoc.models import model_class
 
 PRODA = Group("proda", (
@@ -107,19 +107,7 @@ def build_spec(model_name: str) -> NamelistSpec:
 
 
 def load_namelist(path):
-    import f90nml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: namelist file not found")
-    try:
-        raw = f90nml.read(str(path))
-    except Exception as exc:
-        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
-    name = str(raw.get("proda", {}).get("model", "clm5")).lower()
-    if name not in ("clm5", "compas"):
-        raise ConfigError(f"{path}: &proda model: {name!r} is not one of 'clm5', 'compas'")
-    return build_spec(name).check(raw, source=path, text=path.read_text())
+    return read_model_namelist(path, "proda", ("clm5", "compas"), build_spec)[0]
 
 
 def network_params(nml) -> dict:
