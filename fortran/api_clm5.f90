@@ -8,7 +8,8 @@ subroutine steady_batch(nlev, nmon, npar, nset, nsite, dz, zisoi, zsoi, par, sit
      tsoi, wscalar, oscalar, fpi, litin, altmax, altmax_ly, nbedrock, normalize_q10, adv, &
      x, input_col, rh_col, status)
   use soc_kinds, only: SOC_ERR_SHAPE
-  use soc_clm5, only: clm5_steady_state, clm5_npar
+  use soc_kinds, only: SOC_OK
+  use soc_clm5, only: clm5_steady_state, clm5_check_forcing, clm5_npar
   implicit none
   integer(4), intent(in) :: nlev, nmon, npar, nset, nsite
   real(8), intent(in) :: dz(nlev), zisoi(nlev), zsoi(nlev)
@@ -28,10 +29,19 @@ subroutine steady_batch(nlev, nmon, npar, nset, nsite, dz, zisoi, zsoi, par, sit
   !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 2)
   !f2py threadsafe
   integer :: i, s
+  integer(4) :: site_status(nsite)
+  do s = 1, nsite     ! forcing checked once per site, not once per parameter vector
+    site_status(s) = clm5_check_forcing(nlev, nmon, tsoi(:, :, s), wscalar(:, :, s), oscalar(:, :, s), &
+         fpi(:, :, s), litin(:, :, s), altmax(:, s), altmax_ly(:, s), nbedrock(s))
+  end do
   do i = 1, nset
     s = site_index(i)
     if (npar /= clm5_npar .or. s < 1 .or. s > nsite) then
       status(i) = SOC_ERR_SHAPE; x(:, :, i) = 0; input_col(i) = 0; rh_col(i) = 0
+      cycle
+    end if
+    if (site_status(s) /= SOC_OK) then
+      status(i) = site_status(s); x(:, :, i) = 0; input_col(i) = 0; rh_col(i) = 0
       cycle
     end if
     call clm5_steady_state(nlev, nmon, dz, zisoi, zsoi, par(:, i), normalize_q10 /= 0, adv, &

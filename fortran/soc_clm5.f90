@@ -227,7 +227,7 @@ contains
       b(i + 2) = rhs(j, is2) + par(i_fl3s2) * kk(j, il3) * x(j, il3)
       b(i + 3) = rhs(j, is3)
     end do
-    call band_solve_nopivot(3 * nlev, 3, 3, ab, b, s, status)
+    call band_solve_nopivot(3 * nlev, 3, 3, ab, sum(abs(ab), dim=1), b, s, status)
     if (status /= SOC_OK) return
     do j = 1, nlev
       x(j, is1:is3) = s(3 * (j - 1) + 1:3 * j)
@@ -235,7 +235,7 @@ contains
   end subroutine clm5_solve
 
   !> Steady state with time-mean operators for one site and one parameter vector:
-  !> X = -(A K - T)^-1 B I. Returns the state (g C m-3), the column input and the
+  !> X = -(A K - T)^-1 B I. The forcing must have passed clm5_check_forcing. Returns the state (g C m-3), the column input and the
   !> column heterotrophic respiration (both g C m-2 yr-1).
   pure subroutine clm5_steady_state(nlev, nmon, dz, zisoi, zsoi, par, normalize_q10, adv, &
        tsoi, wscalar, oscalar, fpi, litin, altmax, altmax_ly, nbedrock, x, input_col, rh_col, status)
@@ -255,9 +255,8 @@ contains
     real(dp) :: rhs(nlev, clm5_npool), annual(4), resp(clm5_npool)
     integer :: p
     x = 0; input_col = 0; rh_col = 0
+    ! the forcing is checked once per site by the caller (clm5_check_forcing), not per vector
     status = clm5_check_params(par)
-    if (status == SOC_OK) status = clm5_check_forcing(nlev, nmon, tsoi, wscalar, oscalar, fpi, litin, &
-         altmax, altmax_ly, nbedrock)
     if (status /= SOC_OK) return
     call clm5_rates(nlev, nmon, zsoi, par, normalize_q10, tsoi, wscalar, oscalar, fpi, kk)
     call clm5_transport(nlev, nmon, dz, zisoi, zsoi, par, adv, nbedrock, altmax, altmax_ly, tl, td, tu)

@@ -97,20 +97,21 @@ contains
   end subroutine block_tridiag_solve
 
   !> Banded Gaussian elimination without pivoting, for the diagonally dominant M-matrices
-  !> of the linear kernels (stable without pivoting). Band storage: ab(k, i) holds
-  !> A(i, i + k) for -kl <= k <= ku. The pivot test is relative to the scale of the row.
-  pure subroutine band_solve_nopivot(n, kl, ku, ab, rhs, x, status)
+  !> of the linear kernels (stable without pivoting). Band storage: a(k, i) holds
+  !> A(i, i + k) for -kl <= k <= ku; it is overwritten by the factors. `scale(i)` is the
+  !> scale of row i for the relative pivot test (e.g. the sum of its absolute values).
+  pure subroutine band_solve_nopivot(n, kl, ku, a, scale, rhs, x, status)
     integer, intent(in) :: n, kl, ku
-    real(dp), intent(in) :: ab(-kl:ku, n), rhs(n)
+    real(dp), intent(inout) :: a(-kl:ku, n)
+    real(dp), intent(in) :: scale(n), rhs(n)
     real(dp), intent(out) :: x(n)
     integer(ip), intent(out) :: status
-    real(dp) :: a(-kl:ku, n), fac
+    real(dp) :: fac
     integer :: i, r, k
     status = SOC_OK
-    a = ab
     x = rhs
     do i = 1, n
-      if (.not. pivot_ok(a(0, i), sum(abs(ab(:, i))))) then
+      if (.not. pivot_ok(a(0, i), scale(i))) then
         status = SOC_ERR_SINGULAR; x = 0.0_dp; return
       end if
       do r = i + 1, min(n, i + kl)          ! rows below: element A(r, i) = a(i - r, r)
