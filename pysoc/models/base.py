@@ -177,6 +177,23 @@ class SoilCarbonModel(ABC):
             "units": "g C m-2", "long_name": litter_long_name})
         return ds
 
+    def add_column_budget(self, ds: xr.Dataset, pools: np.ndarray, x0: np.ndarray, inputs: np.ndarray,
+                          rh: np.ndarray, steady: np.ndarray | None = None) -> xr.Dataset:
+        """Column carbon budget of a monthly transient run of a layered kernel: ``input``,
+        ``mass_balance_residual`` = input - change in column stock - respiration (g C m-2 per
+        month) and, given the steady state of the mean forcing, ``storage_potential``.
+        pools (time, pool, level) and x0 (pool, level) in g C m-3; inputs and rh (time,) g C m-2."""
+        total = (pools * self.dz).sum(axis=(1, 2))
+        prev = np.concatenate([[float((x0 * self.dz).sum())], total[:-1]])
+        ds["input"] = (("time",), inputs, {"units": "g C m-2 month-1",
+                                          "long_name": "column litter input during the month"})
+        ds["mass_balance_residual"] = (("time",), inputs - (total - prev) - rh, {
+            "units": "g C m-2 month-1", "long_name": "input - change in column stock - respiration"})
+        if steady is not None:
+            ds["storage_potential"] = (("time",), float((steady * self.dz).sum()) - total, {
+                "units": "g C m-2", "long_name": "storage capacity (mean-forcing steady state) minus current stock"})
+        return ds
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"

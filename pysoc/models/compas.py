@@ -359,15 +359,7 @@ class COMPAS(SoilCarbonModel):
             "long_name": "heterotrophic respiration per pathway (L1, L2, L3 litter uptake; DOC uptake) and layer"})
         ds["rh"] = (("time", "pool"), (rh_vr * self.dz).sum(axis=-1), {
             "units": "g C m-2 month-1", "long_name": "heterotrophic respiration per pathway during the month"})
-        ds["input"] = (("time",), ser["litter_input"].sum(axis=1), {
-            "units": "g C m-2 month-1", "long_name": "column litter input during the month"})
-        total = (cp * self.dz).sum(axis=(1, 2))
-        prev = np.concatenate([[float((x0 * self.dz).sum())], total[:-1]])
-        ds["mass_balance_residual"] = (("time",), ds["input"].values - (total - prev) - ds["rh"].values.sum(axis=1), {
-            "units": "g C m-2 month-1", "long_name": "input - change in column stock - respiration"})
-        if ss is not None:
-            ds["storage_potential"] = (("time",), float((ss * self.dz).sum()) - total, {
-                "units": "g C m-2", "long_name": "storage capacity (mean-forcing steady state) minus current stock"})
+        self.add_column_budget(ds, cp, x0, ser["litter_input"].sum(axis=1), ds["rh"].values.sum(axis=1), ss)
         ds["days"] = (("time",), days, {"units": "d", "long_name": "length of the step"})
         ds["status"] = status_dataarray(status)
         ds.attrs["mode"] = "transient"
