@@ -43,6 +43,29 @@ def _transport(model, nbedrock, alt, bio, cryo):
     return t
 
 
+def mean_transport(model, prep, site, bio, cryo):
+    """Transport matrix T (nlev square, d-1) averaged over the forcing months; bio and cryo
+    in m2 d-1."""
+    nmon = prep["altmax"].shape[0]
+    t = np.zeros((model.nlev, model.nlev))
+    for mon in range(nmon):
+        alt = max(prep["altmax"][mon, site], prep["altmax_lastyear"][mon, site])
+        t += _transport(model, int(prep["nbedrock"][site]), alt, bio, cryo)
+    return t / nmon
+
+
+def litter_inputs(model, prep, site, beta):
+    """Litter input rates (4, nlev) g C m-3 d-1 of CWD, L1, L2, L3 (Jackson beta profile)."""
+    edges = np.concatenate([[0.0], model.zisoi])
+    frac = beta ** (100 * edges[:-1]) - beta ** (100 * edges[1:])
+    if prep["altmax_lastyear"][:, site].max() <= 0:
+        frac = np.zeros(model.nlev)
+        frac[0] = 1.0
+    frac /= frac.sum()
+    annual = prep["litter_input"][:, :, site].sum(axis=1) * 12.0 / prep["litter_input"].shape[1]
+    return annual[:, None] * frac[None, :] / model.dz[None, :] / DPY
+
+
 def dense_matrix(model, prep, theta, site=0):
     """(M, b) with M = A xi K - T (7 nlev square, pool-major) and b = B I (g C m-3 d-1)."""
     p = dict(zip(model.parameters.names, theta))
@@ -67,24 +90,11 @@ def dense_matrix(model, prep, theta, site=0):
         for q in range(7):
             if a[i, q] != 0:
                 m[i * n:(i + 1) * n, q * n:(q + 1) * n] += np.diag(a[i, q] * kk[q])
-    t = np.zeros((n, n))
-    for mon in range(prep["altmax"].shape[0]):
-        alt = max(prep["altmax"][mon, site], prep["altmax_lastyear"][mon, site])
-        t += _transport(model, int(prep["nbedrock"][site]), alt, p["diffus"] / DPY, p["cryo"] / DPY)
-    t /= prep["altmax"].shape[0]
+    t = mean_transport(model, prep, site, p["diffus"] / DPY, p["cryo"] / DPY)
     for i in range(1, 7):
         m[i * n:(i + 1) * n, i * n:(i + 1) * n] -= t
-    beta = p["beta"]
-    edges = np.concatenate([[0.0], model.zisoi])
-    frac = beta ** (100 * edges[:-1]) - beta ** (100 * edges[1:])
-    if prep["altmax_lastyear"][:, site].max() <= 0:
-        frac = np.zeros(n)
-        frac[0] = 1.0
-    frac /= frac.sum()
-    annual = prep["litter_input"][:, :, site].sum(axis=1) * 12.0 / prep["litter_input"].shape[1]
     b = np.zeros(7 * n)
-    for i in range(4):
-        b[i * n:(i + 1) * n] = annual[i] * frac / model.dz / DPY
+    b[:4 * n] = litter_inputs(model, prep, site, p["beta"]).ravel()
     return m, b
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pysoc.models._clm5_dense import _q10, _transport
+from pysoc.models._clm5_dense import _q10, litter_inputs, mean_transport
 
 DPY = 365.0
 
@@ -41,25 +41,10 @@ def dense_litter_system(model, prep, theta, site=0):
         m[i * n:(i + 1) * n, i * n:(i + 1) * n] = -np.diag(kk[i])
     m[2 * n:3 * n, 0:n] += np.diag(p["fcwdl2"] * kk[0])
     m[3 * n:4 * n, 0:n] += np.diag((1 - p["fcwdl2"]) * kk[0])
-    t = np.zeros((n, n))
-    nmon = prep["altmax"].shape[0]
-    for mon in range(nmon):
-        alt = max(prep["altmax"][mon, site], prep["altmax_lastyear"][mon, site])
-        t += _transport(model, int(prep["nbedrock"][site]), alt, p["bio"] / DPY, p["cryo"] / DPY)
-    t /= nmon
+    t = mean_transport(model, prep, site, p["bio"] / DPY, p["cryo"] / DPY)
     for i in range(1, 4):
         m[i * n:(i + 1) * n, i * n:(i + 1) * n] -= t
-    beta = p["beta"]
-    edges = np.concatenate([[0.0], model.zisoi])
-    frac = beta ** (100 * edges[:-1]) - beta ** (100 * edges[1:])
-    if prep["altmax_lastyear"][:, site].max() <= 0:
-        frac = np.zeros(n)
-        frac[0] = 1.0
-    frac /= frac.sum()
-    annual = prep["litter_input"][:, :, site].sum(axis=1) * 12.0 / prep["litter_input"].shape[1]
-    b = np.zeros(4 * n)
-    for i in range(4):
-        b[i * n:(i + 1) * n] = annual[i] * frac / model.dz / DPY
+    b = litter_inputs(model, prep, site, p["beta"]).ravel()
     return m, b, xi, xil, kk
 
 
