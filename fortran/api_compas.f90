@@ -9,7 +9,8 @@
 subroutine steady_batch(nlev, nmon, npar, nset, nsite, dz, zisoi, zsoi, par, site_index, &
      tsoi, wscalar, oscalar, fpi, litin, altmax, altmax_ly, nbedrock, efolding, xi_mode, adv, &
      min_ratio, x, input_col, rh_col, reason, status)
-  use soc_kinds, only: SOC_ERR_SHAPE
+  use soc_kinds, only: SOC_OK, SOC_ERR_SHAPE
+  use soc_clm5, only: clm5_check_forcing
   use soc_compas, only: compas_steady_state, compas_npar
   implicit none
   integer(4), intent(in) :: nlev, nmon, npar, nset, nsite
@@ -30,10 +31,19 @@ subroutine steady_batch(nlev, nmon, npar, nset, nsite, dz, zisoi, zsoi, par, sit
   !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 2)
   !f2py threadsafe
   integer :: i, s
+  integer(4) :: site_status(nsite)
+  do s = 1, nsite     ! forcing checked once per site, not once per parameter vector
+    site_status(s) = clm5_check_forcing(nlev, nmon, tsoi(:, :, s), wscalar(:, :, s), oscalar(:, :, s), &
+         fpi(:, :, s), litin(:, :, s), altmax(:, s), altmax_ly(:, s), nbedrock(s))
+  end do
   do i = 1, nset
     s = site_index(i)
     if (npar /= compas_npar .or. s < 1 .or. s > nsite) then
       status(i) = SOC_ERR_SHAPE; reason(i) = 0; x(:, :, i) = 0; input_col(i) = 0; rh_col(i) = 0
+      cycle
+    end if
+    if (site_status(s) /= SOC_OK) then
+      status(i) = site_status(s); reason(i) = 0; x(:, :, i) = 0; input_col(i) = 0; rh_col(i) = 0
       cycle
     end if
     call compas_steady_state(nlev, nmon, dz, zisoi, zsoi, par(:, i), efolding, xi_mode, adv, min_ratio, &

@@ -281,9 +281,8 @@ contains
     logical :: ok_soc, ok_doc, all_soc, all_doc
     integer :: p, j
     x = 0; input_col = 0; rh_col = 0; reason = COMPAS_REASON_OK
+    ! the forcing is checked once per site by the caller (clm5_check_forcing), not per vector
     status = compas_check_params(par, efolding)
-    if (status == SOC_OK) status = clm5_check_forcing(nlev, nmon, tsoi, wscalar, oscalar, fpi, litin, &
-         altmax, altmax_ly, nbedrock)
     if (status == SOC_OK .and. (xi_mode < 0 .or. xi_mode > 1 .or. .not. ieee_is_finite(adv) &
          .or. .not. ieee_is_finite(min_ratio))) status = SOC_ERR_SHAPE
     if (status /= SOC_OK) return

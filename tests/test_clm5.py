@@ -144,6 +144,8 @@ def test_singular_system_is_reported_not_garbage(clm5):
     assert res.status[0] == _status.ERR_SINGULAR
     with pytest.raises(KernelError, match="singular"):
         clm5.steady_state(f, theta)
+    with pytest.raises(KernelError, match="steady state cannot be the initial state"):
+        clm5.transient(f, theta, initial="steady_state")     # never a silent start from zeros
 
 
 def test_parameter_domain_errors(clm5):

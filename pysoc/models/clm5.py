@@ -109,6 +109,40 @@ def days_per_step(nt: int) -> np.ndarray:
     return np.resize(DAYS_IN_MONTH, nt)
 
 
+def monthly_series(forcing: xr.Dataset, n_years: int | None):
+    """Forcing arrays of a monthly transient run (CLM5 and COMPAS): a 12-month climatology
+    repeated ``n_years`` (default 1), a longer series once. Returns (arrays, nstep, days)."""
+    nt = forcing.sizes["time"]
+    reps = 1 if n_years is None or nt > 12 else int(n_years)
+    if reps < 1:
+        raise ConfigError(f"transient: n_years must be >= 1, got {n_years}")
+    ser = {k: np.tile(np.asarray(forcing[k].values, float), (reps,) + (1,) * (forcing[k].ndim - 1))
+           for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear")}
+    return ser, nt * reps, days_per_step(nt * reps)
+
+
+def initial_state(model: SoilCarbonModel, forcing: xr.Dataset, theta: np.ndarray, initial):
+    """Initial state (npool, nlev) g C m-3 of a transient run and the steady state of the
+    mean forcing when that is the start: ``initial`` is 'steady_state', 'zero' or an array.
+    A steady state that is not ok (singular, invalid, ...) is an error, never a silent start."""
+    shape = (len(model.pools), model.nlev)
+    if isinstance(initial, str):
+        if initial == "steady_state":
+            res = model.evaluate(forcing, theta)
+            x0 = res.outputs["pools"][0]
+            if not (res.ok[0] and np.all(np.isfinite(x0)) and (x0 >= 0).all()):
+                raise KernelError(f"transient: the steady state cannot be the initial state ({res.describe(0)}); "
+                                  f"use initial='zero' or an array", code=int(res.status[0]))
+            return x0, x0
+        if initial == "zero":
+            return np.zeros(shape), None
+        raise ConfigError(f"transient: initial must be 'steady_state', 'zero' or an array, got {initial!r}")
+    x0 = np.asarray(initial, float)
+    if x0.shape != shape or not np.all(np.isfinite(x0)) or (x0 < 0).any():
+        raise ConfigError(f"transient: initial state must be finite, >= 0, shape {shape}")
+    return x0, None
+
+
 class CLM5(SoilCarbonModel):
     """CLM5 vertical matrix model (7 pools x nlev layers)."""
 
@@ -278,28 +312,8 @@ class CLM5(SoilCarbonModel):
         (default 1); a multi-year series runs once. ``initial``: 'steady_state' (of the
         mean forcing), 'zero', or an array (7, nlev) g C m-3."""
         theta = self.param_vector(params, parameter_set)
-        nt = forcing.sizes["time"]
-        reps = 1 if n_years is None or nt > 12 else int(n_years)
-        if reps < 1:
-            raise ConfigError(f"transient: n_years must be >= 1, got {n_years}")
-        ser = {k: np.tile(np.asarray(forcing[k].values, float), (reps,) + (1,) * (forcing[k].ndim - 1))
-               for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear")}
-        nstep = nt * reps
-        days = days_per_step(nstep)
-        if isinstance(initial, str):
-            if initial == "steady_state":
-                x0 = self.evaluate(forcing, theta).outputs["pools"][0]
-                ss = x0
-            elif initial == "zero":
-                x0 = np.zeros((7, self.nlev))
-                ss = None
-            else:
-                raise ConfigError(f"transient: initial must be 'steady_state', 'zero' or an array, got {initial!r}")
-        else:
-            x0 = np.asarray(initial, float)
-            if x0.shape != (7, self.nlev) or not np.all(np.isfinite(x0)) or (x0 < 0).any():
-                raise ConfigError(f"transient: initial state must be finite, >= 0, shape (7, {self.nlev})")
-            ss = None
+        ser, nstep, days = monthly_series(forcing, n_years)
+        x0, ss = initial_state(self, forcing, theta, initial)
         f = lambda a: np.asfortranarray(a.T)  # noqa: E731  (time, level) -> (level, time)
         x, rh, status = _k.transient(
             self.dz, self.zisoi, self.zsoi, theta, f(ser["tsoi"]), f(ser["w_scalar"]), f(ser["o_scalar"]),

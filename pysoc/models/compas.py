@@ -25,10 +25,10 @@ import xarray as xr
 
 from pysoc import _status
 from pysoc._kernels import compas as _k
-from pysoc.errors import ConfigError, KernelError
+from pysoc.errors import KernelError
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
-from pysoc.models.clm5 import CLM5, FORCING, GRIDS, days_per_step
+from pysoc.models.clm5 import CLM5, FORCING, GRIDS, initial_state, monthly_series
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
 from pysoc.profiles import interval_integrals
 
@@ -316,32 +316,8 @@ class COMPAS(SoilCarbonModel):
         ``n_years`` (default 1); a multi-year series runs once. ``initial``: 'steady_state'
         (of the mean forcing; must be finite and >= 0), 'zero', or an array (8, nlev) g C m-3."""
         theta = self.param_vector(params, parameter_set)
-        nt = forcing.sizes["time"]
-        reps = 1 if n_years is None or nt > 12 else int(n_years)
-        if reps < 1:
-            raise ConfigError(f"transient: n_years must be >= 1, got {n_years}")
-        ser = {k: np.tile(np.asarray(forcing[k].values, float), (reps,) + (1,) * (forcing[k].ndim - 1))
-               for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear")}
-        nstep = nt * reps
-        days = days_per_step(nstep)
-        ss = None
-        if isinstance(initial, str):
-            if initial == "steady_state":
-                res = self.evaluate(forcing, theta)
-                x0 = res.outputs["pools"][0]
-                if not (np.all(np.isfinite(x0)) and (x0 >= 0).all()):
-                    raise KernelError(f"transient: the steady state cannot be the initial state ({res.describe(0)}); "
-                                      f"use initial='zero' or an array", code=int(res.status[0]),
-                                      reason=REASONS.get(int(res.reason[0])))
-                ss = x0
-            elif initial == "zero":
-                x0 = np.zeros((8, self.nlev))
-            else:
-                raise ConfigError(f"transient: initial must be 'steady_state', 'zero' or an array, got {initial!r}")
-        else:
-            x0 = np.asarray(initial, float)
-            if x0.shape != (8, self.nlev) or not np.all(np.isfinite(x0)) or (x0 < 0).any():
-                raise ConfigError(f"transient: initial state must be finite, >= 0, shape (8, {self.nlev})")
+        ser, nstep, days = monthly_series(forcing, n_years)
+        x0, ss = initial_state(self, forcing, theta, initial)
         f = lambda a: np.asfortranarray(a.T)  # noqa: E731  (time, level) -> (level, time)
         efold, _, adv = self._common()
         x, rh, status = _k.transient(
