@@ -26,7 +26,7 @@ import xarray as xr
 
 from pysoc import _status
 from pysoc.errors import ConfigError, KernelError
-from pysoc.forcing import ForcingSchema
+from pysoc.forcing import ForcingSchema, write_netcdf_atomic
 from pysoc.io.namelist import Group
 from pysoc.params import ParameterTable
 from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
@@ -102,6 +102,10 @@ class SoilCarbonModel(ABC):
         """Batched evaluation of theta (nset, npar) physical values for one site."""
 
     # ---- shared helpers ----------------------------------------------------------------
+    def write_forcing(self, ds: xr.Dataset, path) -> None:
+        """Write a forcing dataset (atomically)."""
+        write_netcdf_atomic(ds, path)
+
     def prepare(self, forcing: xr.Dataset) -> Any:
         """Convert a validated forcing dataset once into the arrays the kernel takes
         (override for speed; the result is passed back to ``evaluate``)."""

@@ -31,7 +31,7 @@ import xarray as xr
 from pysoc import _status
 from pysoc._kernels import century as _k
 from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
-from pysoc.forcing import ForcingSchema, VariableSpec, write_netcdf_atomic
+from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -411,9 +411,6 @@ class Century(SoilCarbonModel):
                 ds[name].attrs.update(units=spec.units, long_name=spec.long_name)
         ds.attrs.setdefault("Conventions", "CF-1.8")
         return self.validate_forcing(ds, source="<arrays>")
-
-    def write_forcing(self, ds: xr.Dataset, path) -> None:
-        write_netcdf_atomic(ds, path)
 
     @staticmethod
     def with_spinup_period(forcing: xr.Dataset, first_year: int = 0, n_years: int | None = None,

@@ -19,7 +19,7 @@ from pysoc import _status
 from pysoc._kernels import clm5 as _k
 from pysoc._kernels import core as _core
 from pysoc.errors import ConfigError, DataError, KernelError
-from pysoc.forcing import ForcingSchema, VariableSpec, write_netcdf_atomic
+from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -218,9 +218,6 @@ class CLM5(SoilCarbonModel):
         ds.attrs.setdefault("Conventions", "CF-1.8")
         ds.attrs.setdefault("title", "pysoc CLM5/COMPAS site forcing")
         return self.validate_forcing(ds, source="<arrays>")
-
-    def write_forcing(self, ds: xr.Dataset, path) -> None:
-        write_netcdf_atomic(ds, path)
 
     def _coords(self, nt: int) -> dict:
         return {

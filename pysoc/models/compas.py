@@ -168,9 +168,6 @@ class COMPAS(SoilCarbonModel):
         """Build a forcing dataset from arrays (see :meth:`CLM5.forcing_dataset`)."""
         return self._forcing.forcing_dataset(*args, **kwargs)
 
-    def write_forcing(self, ds: xr.Dataset, path) -> None:
-        self._forcing.write_forcing(ds, path)
-
     def prepare(self, forcing) -> dict:
         """Fortran-ordered climatology arrays for one site or a list of sites."""
         return self._forcing.prepare(forcing)
