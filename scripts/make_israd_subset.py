@@ -12,7 +12,9 @@ then a deterministic, diversity-seeking pick (see ``pick``):
   layers with bulk-layer Δ14C, no layer denser than 120 kg C m-3 (pedotransfer BD where
   BD is missing; guards against unit errors in the source);
   score: 2 if every layer has a measured bulk density, 1 otherwise; ties broken by the
-  number of layers, then the site_id;
+  number of layers, then the order of the profile (``profile_order``: ISRaD entry, then site
+  and profile names; the order of the sequential ids used before the ids became stable, so
+  the pick did not change with them);
   strata: Köppen main class (A, B, C, D, E) × ISRaD land cover; first the best profile of
   every stratum (smallest stratum first), then round-robin over the strata among profiles
   with score 2, then score 1; at most 2 profiles per ISRaD entry (study) and 1 per ISRaD site.
@@ -41,17 +43,27 @@ FILES = {
 }
 
 
+def profile_order(sites: pd.DataFrame) -> pd.Series:
+    """Sort key of every profile of a whole conversion: ``<entry>_<nnn>``, nnn the rank of the
+    (site, profile) names within the entry (what the site ids were before they became
+    stable hashes, pysoc.io.israd.profile_id)."""
+    k = sites[["entry_name", "site_name", "pro_name"]].astype(str).sort_values(["entry_name", "site_name", "pro_name"])
+    rank = k.groupby("entry_name").cumcount().add(1)
+    slug = k["entry_name"].str.replace(r"[^A-Za-z0-9]+", "_", regex=True).str.strip("_")
+    return pd.Series([f"{e}_{i:03d}" for e, i in zip(slug, rank)], index=k.index).reindex(sites.index)
+
+
 def pick(sites: pd.DataFrame, layers: pd.DataFrame, n: int, max_per_entry: int = 2) -> list[str]:
     g = layers.groupby("site_id")
     st = pd.DataFrame({"nlay": g.size(), "top0": g["top_cm"].min() == 0, "n14": g["d14c_permil"].count(),
                        "nbd": g["bd_g_cm3"].count()})
     bd = layers["bd_g_cm3"].where(layers["bd_g_cm3"] > 0, pedotransfer_bd(layers["soc_percent"]))
     st["max_density"] = (layers["soc_percent"] / 100.0 * bd * 1000.0).groupby(layers["site_id"]).max()
-    s = sites.set_index("site_id").join(st)
+    s = sites.assign(_order=profile_order(sites)).set_index("site_id").join(st)
     s = s[s["top0"] & (s["n14"] >= 3) & (s["max_density"] <= MAX_DENSITY)].copy()
     s["score"] = np.where(s["nbd"] == s["nlay"], 2, 1)
     s["stratum"] = s["koppen"].fillna("?").str[0] + "/" + s["land_cover"].fillna("unknown")
-    s = s.reset_index().sort_values(["score", "nlay", "site_id"], ascending=[False, False, True])
+    s = s.reset_index().sort_values(["score", "nlay", "_order"], ascending=[False, False, True])
     queues = {k: list(v["site_id"]) for k, v in s.groupby("stratum", sort=True)}
     order = sorted(queues, key=lambda k: (len(queues[k]), k))
     entry = s.set_index("site_id")["entry_name"]
@@ -205,8 +217,12 @@ def main(argv=None) -> int:
     print(rep.text())
     print(amplitude_fit(paths["profile"]))
     ids = pick(sites, layers, a.n)
-    sub_s = sites[sites["site_id"].isin(ids)].sort_values("site_id").reset_index(drop=True)
-    sub_l = layers[layers["site_id"].isin(ids)].sort_values(["site_id", "top_cm"], kind="stable")
+    order = profile_order(sites)
+    sub_s = sites[sites["site_id"].isin(ids)].assign(_order=order).sort_values("_order").drop(columns="_order")
+    sub_s = sub_s.reset_index(drop=True)
+    rank = {sid: i for i, sid in enumerate(sub_s["site_id"])}
+    sub_l = layers[layers["site_id"].isin(ids)]
+    sub_l = sub_l.assign(_r=sub_l["site_id"].map(rank)).sort_values(["_r", "top_cm"], kind="stable").drop(columns="_r")
     out = Path(a.outdir)
     out.mkdir(parents=True, exist_ok=True)
     sub_s.to_csv(out / "israd_sites.csv", index=False, float_format="%.6g")

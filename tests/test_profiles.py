@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED, requires_shared
 from pysoc.errors import DataError
-from pysoc.io.israd import convert_israd
+from pysoc.io.israd import convert_israd, profile_id
 from pysoc.io.profiles import (Profile, pedotransfer_bd, profiles_to_tables, read_profiles, select, soc_density,
                                write_profiles)
 
@@ -239,7 +239,8 @@ def test_converter_rules(tmp_path):
     lp, pp, mp = _mini_israd(tmp_path)
     sites, layers, rep = convert_israd(lp, pp, mp)
     assert list(sites["pro_name"]) == ["p1", "p2"]
-    assert list(sites["site_id"]) == ["E1_001", "E1_002"]
+    assert list(sites["site_id"]) == [profile_id("E1", "s1", "p1"), profile_id("E1", "s2", "p2")]
+    assert all(sid.startswith("E1_") and len(sid) == 3 + 8 for sid in sites["site_id"])
     r = rep.removed_profiles
     assert r["peatland (pro_peatland == 'yes')"] == 1
     assert r["not a control profile (pro_treatment != 'control')"] == 1
@@ -250,10 +251,10 @@ def test_converter_rules(tmp_path):
     assert rl["no organic C value (lyr_c_org_filled missing)"] == 1
     assert rl["other sampling dates of the same profile"] == 1
     assert rep.profiles_out == 2 and rep.depth_shifted == 1
-    p1 = layers[layers.site_id == "E1_001"]
+    p1 = layers[layers.site_id == profile_id("E1", "s1", "p1")]
     assert list(p1.top_cm) == [0, 10, 30] and list(p1.bottom_cm) == [10, 30, 60]
     assert np.isnan(p1.bd_g_cm3.iloc[2])                    # missing BD left for the pedotransfer
-    p2 = layers[layers.site_id == "E1_002"]
+    p2 = layers[layers.site_id == profile_id("E1", "s2", "p2")]
     assert list(p2.top_cm) == [0, 10, 40] and list(p2.bottom_cm) == [10, 40, 75]   # shifted by 5 cm
     assert sites.loc[1, "depth_shift_cm"] == 5.0
     assert list(sites["doi"]) == ["10.1/e1", "10.1/e1"]
@@ -266,6 +267,35 @@ def test_converter_rules(tmp_path):
     layers.to_csv(l, index=False)
     ps = read_profiles(s, l)
     assert len(select(ps)) == 2 and ps[0].meta["bd_pedotransfer"].tolist() == [False, False, True]
+
+
+def test_converter_ids_stable_across_overlapping_regions(tmp_path):
+    """Two conversions of overlapping regions: the same profile gets the same id in both,
+    different profiles never share one (the former sequential ids <entry>_<nnn> gave the
+    first profile of an entry in each region the same id)."""
+    lp, pp, mp = _mini_israd(tmp_path)
+    lay, pro = pd.read_csv(lp), pd.read_csv(pp)
+    extra = pro[pro.pro_name == "p2"].assign(site_name="s0", pro_name="p0", pro_lat=-10.0)   # a third good profile
+    pro = pd.concat([pro, extra], ignore_index=True)
+    lay = pd.concat([lay, lay[lay.pro_name == "p2"].assign(site_name="s0", pro_name="p0")], ignore_index=True)
+    out = {}
+    for name, (la0, la1) in {"north": (0.0, 90.0), "south": (-90.0, 20.0)}.items():
+        d = tmp_path / name
+        d.mkdir()
+        p = pro[pro.pro_lat.between(la0, la1)]
+        p.to_csv(d / "profile.csv", index=False)
+        lay.merge(p[["entry_name", "site_name", "pro_name"]]).to_csv(d / "layer.csv", index=False)
+        sites, layers, _ = convert_israd(d / "layer.csv", d / "profile.csv")
+        assert set(layers["site_id"]) == set(sites["site_id"])
+        out[name] = dict(zip(zip(sites.site_name, sites.pro_name), sites.site_id))
+    north, south = out["north"], out["south"]
+    assert set(north) == {("s1", "p1"), ("s2", "p2")} and set(south) == {("s2", "p2"), ("s0", "p0")}
+    assert north[("s2", "p2")] == south[("s2", "p2")]                  # shared profile (lat 10): same id
+    assert north[("s1", "p1")] != south[("s0", "p0")]                  # first of entry E1 in each region
+    merged = {**north, **south}
+    assert len(set(merged.values())) == len(merged) == 3               # merged tables: unique ids
+    # ids depend on the exact names only; a numeric-looking name is the same text in every table
+    assert profile_id("E", "12", "1.0") != profile_id("E", "12", "1") != profile_id("E", "1", "21")
 
 
 def test_converter_missing_table(tmp_path):

@@ -23,6 +23,11 @@ depths do not start at the mineral surface (``lyr_all_org_neg`` not 'yes'), dept
 re-referenced to the mineral surface (``depth_shift_cm``); >= ``min_layers`` layers and
 deepest bottom > ``min_depth_cm``.
 
+Site ids (:func:`profile_id`): ``<entry>_<hash>`` from the ISRaD entry, site and profile
+names, so the same profile has the same id in every conversion and different profiles never
+share one (tables of different regions or extract versions can be merged, and posteriors
+matched, by id).
+
 Layer values written: ``soc_percent`` = lyr_c_org_filled; ``bd_g_cm3`` = lyr_bd_samp_filled
 (fine-earth BD, measured or derived by ISRaD from total BD and coarse fraction), empty
 when unknown (the reader then applies the pedotransfer and flags it); ``coarse_percent``
@@ -31,6 +36,7 @@ when unknown (the reader then applies the pedotransfer and flags it); ``coarse_p
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +47,9 @@ import pandas as pd
 from pysoc.errors import DataError
 
 KEY = ["entry_name", "site_name", "pro_name"]
+#: hexadecimal digits of the profile-name hash in a site id (32 bits: a collision among the
+#: ~4,000 ISRaD profiles has probability ~0.2 %, and every conversion checks for one)
+ID_HASH_DIGITS = 8
 
 #: profile-table column -> (covariate name with units, multiplier). SoilGrids columns are the
 #: OpenLandMap/SoilGrids250m v0.2 layers extracted by ISRaD.extra (bulk density in 10 kg m-3,
@@ -145,7 +154,9 @@ def _read(path, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: ISRaD {what} table not found")
     try:
-        df = pd.read_csv(path, low_memory=False)
+        # the ISRaD names are read as text, so that a name like '12' or '1.0' is the same
+        # string whatever else the file holds (the profile ids are derived from them)
+        df = pd.read_csv(path, low_memory=False, dtype={k: str for k in KEY})
     except Exception as exc:
         raise DataError(f"{path}: cannot read the ISRaD {what} table ({str(exc).splitlines()[0]})") from None
     return df
@@ -159,6 +170,47 @@ def _need(df: pd.DataFrame, cols, path) -> None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
+
+
+def profile_id(entry_name: str, site_name: str, pro_name: str) -> str:
+    """Stable site id of an ISRaD profile: ``<entry>_<hash>``, the entry name made safe for
+    file names (runs of other characters -> ``_``) and the first :data:`ID_HASH_DIGITS`
+    hexadecimal digits of the SHA-1 of the three ISRaD names (entry, site, profile; exact
+    text, joined by the unit separator U+001F).
+
+    The id depends on the profile's own names only, so the same profile gets the same id in
+    every conversion (any region, any extract version) and different profiles get
+    different ids.
+
+    Parameters
+    ----------
+    entry_name, site_name, pro_name : str
+        ISRaD ``entry_name``, ``site_name`` and ``pro_name`` of the profile.
+
+    Returns
+    -------
+    str
+        The site id.
+
+    Examples
+    --------
+    >>> profile_id("Baisden_2007", "China hat", "China hat_122")
+    'Baisden_2007_b328080c'
+    """
+    text = "\x1f".join(str(v) for v in (entry_name, site_name, pro_name))
+    return f"{_slug(entry_name)}_{hashlib.sha1(text.encode('utf-8')).hexdigest()[:ID_HASH_DIGITS]}"
+
+
+def _profile_ids(keys: pd.DataFrame, path) -> list[str]:
+    ids = [profile_id(*k) for k in keys[KEY].itertuples(index=False, name=None)]
+    if len(set(ids)) != len(ids):
+        seen = {}
+        for k, i in zip(keys[KEY].itertuples(index=False, name=None), ids):
+            if i in seen:
+                raise DataError(f"{path}: profiles {seen[i]} and {k} get the same site id {i!r} (hash collision; "
+                                f"raise pysoc.io.israd.ID_HASH_DIGITS)")
+            seen[i] = k
+    return ids
 
 
 def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, vonfromm_path=None, *,
@@ -261,10 +313,9 @@ def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, 
         raise DataError(f"{layer_path}: no ISRaD profile passes the selection rules")
     L = pd.concat(out_layers, ignore_index=True)
 
-    # ---- site ids: <entry>_<nnn> in (site, profile) order within the entry
+    # ---- site ids: stable, from the entry, site and profile names (profile_id)
     keys = pd.DataFrame(kept_keys, columns=KEY).sort_values(KEY)
-    keys["site_id"] = keys.groupby("entry_name").cumcount().add(1)
-    keys["site_id"] = [f"{_slug(e)}_{i:03d}" for e, i in zip(keys["entry_name"], keys["site_id"])]
+    keys["site_id"] = _profile_ids(keys, layer_path)
     L = L.merge(keys, on=KEY)
 
     layers = pd.DataFrame({
