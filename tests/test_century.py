@@ -217,7 +217,7 @@ def test_fast_spinup_matches_classic(model, forcing):
 
 def test_transient_outputs_labelled(model, forcing):
     ds = model.transient(forcing)
-    assert ds.sizes["time"] == 36 and list(ds["pool"].values) == list(C.POOLS)
+    assert ds.sizes["time"] == forcing.sizes["time"] == 48 and list(ds["pool"].values) == list(C.POOLS)
     np.testing.assert_allclose(ds["nep"], ds["npp"] - ds["rh"], rtol=0, atol=1e-12)
     assert ds["cpools"].attrs["units"] == "g C m-2" and ds["soc_0_30"].attrs["units"] == "kg C m-2"
     np.testing.assert_allclose(ds["soc_0_30"], ds["cpools"].sel(pool=list(model.soc_pools)).sum("pool") / 1000)
@@ -238,24 +238,24 @@ def test_evaluate_batched_equals_single(model, forcing):
         one = model.evaluate(forcing, theta[i])
         np.testing.assert_array_equal(one.outputs["nep_monthly"][0], res.outputs["nep_monthly"][i])
         assert one.outputs["soc_0_30"][0] == res.outputs["soc_0_30"][i]
-    assert res.outputs["nep_monthly"].shape == (6, 36) and res.outputs["soc_profile"].shape == (6, 1)
+    assert res.outputs["nep_monthly"].shape == (6, 48) and res.outputs["soc_profile"].shape == (6, 1)
 
 
 def test_detrended_spinup_period(model, forcing):
     """with_spinup_period: per-calendar-month linear detrending that keeps the period mean."""
-    t = np.arange(36)
+    t = np.arange(forcing.sizes["time"])
     ds = forcing.copy()
     ds["tmax"] = ("time", forcing["tmax"].values + 0.1 * t / 12, forcing["tmax"].attrs)
     ds["tmin"] = ("time", forcing["tmin"].values + 0.1 * t / 12, forcing["tmin"].attrs)
     sp = model.with_spinup_period(ds, 0, 3)
     v = sp["tmax_spinup"].values.reshape(3, 12)
-    np.testing.assert_allclose(v.mean(axis=0), ds["tmax"].values.reshape(3, 12).mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(v.mean(axis=0), ds["tmax"].values[:36].reshape(3, 12).mean(axis=0), atol=1e-12)
     np.testing.assert_allclose(np.polyfit(np.arange(3), v, 1)[0], 0.0, atol=1e-12)   # no trend in any month
     np.testing.assert_allclose(sp["prec_spinup"].values.reshape(3, 12).sum(0),
-                               forcing["prec"].values.reshape(3, 12).sum(0), rtol=1e-12)
+                               forcing["prec"].values[:36].reshape(3, 12).sum(0), rtol=1e-12)
     assert model.steady_state(model.validate_forcing(sp))["status"] == 0
     with pytest.raises(ConfigError, match="not within"):
-        model.with_spinup_period(forcing, 2, 5)
+        model.with_spinup_period(forcing, 2, 5)        # years 2..6 of a 4-year forcing
 
 
 # ---- behaviour -----------------------------------------------------------------------------------------
@@ -409,4 +409,4 @@ def test_shipped_namelist_runs(tmp_path):
     p.write_text(text)
     assert main([str(p)]) == 0
     ds = xr.open_dataset(tmp_path / "out.nc")
-    assert ds.attrs["model"] == "century" and "nep" in ds and ds.sizes["time"] == 36
+    assert ds.attrs["model"] == "century" and "nep" in ds and ds.sizes["time"] == 48

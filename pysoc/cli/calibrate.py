@@ -45,6 +45,10 @@ CALIBRATE = Group("calibrate", (
         "forcing for all sites"),
     Key("nep_file", "str", "", "monthly NEP observations for the nep_monthly stream: CSV with columns site_id, "
         "month (1 = first forcing month), nep_g_m2_month", path=True),
+    Key("flux_file", "str", "", "tower-year fluxes for the nep_annual / gpp_annual streams: CSV with columns "
+        "site_id, year, nep_g_m2_yr, nep_sd_g_m2_yr, gpp_g_m2_yr, gpp_sd_g_m2_yr (and lat, lon for towers that "
+        "are not profiles: they become sites without SOC layers); pysoc.da.likelihood.read_annual_fluxes",
+        path=True),
     Key("parameters", "list[str]", [], "parameters to calibrate (empty: all of the model's parameters); the "
         "others keep parameter_set plus &parameters"),
     Key("parameter_set", "str", "", "named parameter set of the fixed parameters ('' = model default)"),
@@ -105,7 +109,8 @@ MCMC = Group("mcmc", (
 
 LIKELIHOOD = Group("likelihood", (
     Key("streams", "list[str]", ["soc_profile"], "data streams of the cost: soc_profile, soc_0_30, d14c_profile, "
-        "nep_monthly", choices=("soc_profile", "soc_0_30", "d14c_profile", "nep_monthly")),
+        "nep_monthly, nep_annual, gpp_annual (tower-years, flux_file)",
+        choices=("soc_profile", "soc_0_30", "d14c_profile", "nep_monthly", "nep_annual", "gpp_annual")),
     Key("sigma_rel", "list[float]", [], "per stream: sigma as a fraction of the observed value (empty: 0.3 for "
         "SOC and NEP, 0 for d14c)", min=0.0),
     Key("sigma_abs", "list[float]", [], "per stream: lower bound of sigma in the stream's units (empty: 0 for "
@@ -220,6 +225,8 @@ def config_from_namelist(nml, model_name: str, src: str):
     inputs = [c["sites_file"], c["layers_file"]] if c["profiles"] == "files" else []
     if c["nep_file"]:
         inputs.append(c["nep_file"])
+    if c["flux_file"]:
+        inputs.append(c["flux_file"])
     return CalibrationConfig(
         model=model_name, model_options=dict(nml[model_name]), method=c["method"], mode=c["mode"],
         parameters=tuple(c["parameters"]), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
@@ -260,6 +267,10 @@ def load_profiles(nml, config, src: str) -> list:
         from pysoc.io.profiles import read_profiles
 
         profiles = read_profiles(c["sites_file"], c["layers_file"])
+    if c["flux_file"]:
+        from pysoc.da.likelihood import attach_annual_fluxes
+
+        profiles = attach_annual_fluxes(profiles, c["flux_file"])
     if c["site_ids"]:
         want = [str(s) for s in c["site_ids"]]
         have = {p.site_id: p for p in profiles}
@@ -309,13 +320,28 @@ def summary_text(run) -> str:
         if "fraction_acceptance_ok" in s:
             lines.append(f"  all chains with acceptance in [{cfg.acceptance_min:g}, {cfg.acceptance_max:g}]: "
                          f"{100 * s['fraction_acceptance_ok']:.0f} %")
-        lines.append(f"  median NSE of the posterior predictive mean: {s.get('median_nse', np.nan):.3f}")
+        if np.isfinite(s.get("median_nse", np.nan)):
+            lines.append(f"  median NSE of the posterior predictive mean: {s['median_nse']:.3f}")
+        lines += _skill_lines(run)
         if "recovery_r" in s:
             rec = ", ".join(f"{k} {v:.2f}" for k, v in s["recovery_r"].items())
             lines.append(f"  recovery (r of true vs posterior-mean kp): {rec}")
     else:
         lines.append(f"  sites done: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
     return "\n".join(lines)
+
+
+def _skill_lines(run) -> list[str]:
+    """Per calibrated stream: skill of the posterior predictive mean pooled over the sites."""
+    from pysoc.da.likelihood import STREAMS, stream_skill
+    from pysoc.da.output import _site_entries
+
+    out = []
+    for name, m in stream_skill(_site_entries(run)).items():
+        u = STREAMS[name].units if name in STREAMS else ""
+        out.append(f"  {name}: {m['n']} obs at {m['n_sites']} sites, R2 (1 - SSE/SST) {m['r2']:.2f}, "
+                   f"RMSE {m['rmse']:.3g} {u}, bias {m['bias']:+.3g} {u}")
+    return out
 
 
 def main(argv=None) -> int:

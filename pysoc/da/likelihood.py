@@ -11,7 +11,20 @@ stream            model output        units           operator
                                                       stock 0–30 cm, or covariate ``socd_0_30_kg_m2``)
 ``d14c_profile``  ``d14c_profile``    per mil         carbon-weighted mean Δ14C over each interval
 ``nep_monthly``   ``nep_monthly``     g C m-2 mo-1    selection of the observed months
+``nep_annual``    ``nep_monthly``     g C m-2 yr-1    sum of the monthly NEP over each observed
+                                                      calendar year (tower-year NEP = GPP − RECO)
+``gpp_annual``    ``gpp_monthly``     g C m-2 yr-1    sum of the monthly GPP equivalent of the
+                                                      model's production over each calendar year
 ================  ==================  ==============  ===========================================
+
+The annual streams (``kind = 'annual'``) take their observations from
+``profile.meta['annual_fluxes']`` (:func:`attach_annual_fluxes`): calendar years, values and
+a per-observation standard deviation s_j (e.g. half the difference of the day- and night-time
+flux partitionings); their σ_j = sqrt(s_j² + max(σ_rel |y_j|, σ_abs)²). The operator is built
+from the forcing's datetime ``time`` axis when the cost function is set up: row j sums the
+12 months of year j (a year the forcing does not cover completely is a DataError). A site
+with tower fluxes but no SOC observations (no layers) skips the SOC streams; a site without
+tower fluxes skips the annual streams.
 
 Cost (seeds 000 eq. 4, 002 eq. 5.2, 003 eq. 14)::
 
@@ -33,6 +46,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+import pandas as pd
 
 from pysoc import _status
 from pysoc.errors import ConfigError, DataError, KernelError
@@ -59,6 +74,10 @@ STREAMS: dict[str, StreamInfo] = {
                                "radiocarbon (Delta 14C) of the observed layers", 0.0, 100.0, 5.0),
     "nep_monthly": StreamInfo("nep_monthly", "g C m-2 month-1", "series", "monthly net ecosystem production",
                               0.3, 1.0),
+    "nep_annual": StreamInfo("nep_monthly", "g C m-2 yr-1", "annual", "annual net ecosystem production "
+                             "(tower-year GPP - RECO)", 0.0, 30.0),
+    "gpp_annual": StreamInfo("gpp_monthly", "g C m-2 yr-1", "annual", "annual gross primary production "
+                             "(tower-year; model: production / gpp_cue)", 0.2, 0.0),
 }
 
 
@@ -110,6 +129,7 @@ class ObsStream:
     W: np.ndarray          #: (nobs, nout)
     top: np.ndarray | None = None
     bottom: np.ndarray | None = None
+    years: np.ndarray | None = None    #: calendar year of each observation (annual streams)
 
     @property
     def coef(self) -> np.ndarray:
@@ -169,6 +189,9 @@ def build_site_observations(profile, bounds: np.ndarray, specs: Sequence[StreamS
                              f"({100 * zbot:g} cm) ignored")
             keep &= ~below
             if not keep.any():
+                if spec.name == "soc_profile" and _flux_only(profile):
+                    notes.append(f"{spec.name}: no SOC layers (tower fluxes only)")
+                    continue
                 if spec.name == "soc_profile":
                     raise DataError(f"{where}: no usable SOC layers within the model column")
                 continue
@@ -183,12 +206,21 @@ def build_site_observations(profile, bounds: np.ndarray, specs: Sequence[StreamS
             if not np.isfinite(y):
                 stock = profile.stock(0.0, 0.3) if hasattr(profile, "stock") else np.nan
                 y = stock / 1000.0
+            if not np.isfinite(y) and _flux_only(profile):
+                notes.append(f"{spec.name}: no SOC observation (tower fluxes only)")
+                continue
             if not np.isfinite(y):
                 raise DataError(f"{where}: stream soc_0_30 needs observed layers covering 0-30 cm or the "
                                 f"covariate 'socd_0_30_kg_m2'")
             ya = np.array([y])
             out[spec.name] = ObsStream(spec.name, ya, _sigma(ya, spec, where), np.array([spec.weight]),
                                        np.ones((1, 1)))
+        elif info.kind == "annual":
+            st = _annual_stream(profile, spec, where)
+            if st is None:
+                notes.append(f"{spec.name}: no tower-year observations at this site")
+            else:
+                out[spec.name] = st
         else:  # series
             series = profile.meta.get("nep_monthly") if hasattr(profile, "meta") else None
             if series is None:
@@ -208,6 +240,182 @@ def build_site_observations(profile, bounds: np.ndarray, specs: Sequence[StreamS
     if not out:
         raise DataError(f"{where}: no observations for the streams {', '.join(s.name for s in specs)}")
     return SiteObservations(profile.site_id, out, notes)
+
+
+def _flux_only(profile) -> bool:
+    """A site with tower fluxes and no SOC layers (created by :func:`attach_annual_fluxes`)."""
+    return getattr(profile, "n_layers", 1) == 0 and bool((getattr(profile, "meta", None) or {}).get("annual_fluxes"))
+
+
+def _annual_stream(profile, spec: StreamSpec, where: str) -> "ObsStream | None":
+    """Tower-year observations of an annual stream, or None when the site has none. The
+    operator W is set by :class:`CostFunction` from the forcing's calendar."""
+    fl = (getattr(profile, "meta", None) or {}).get("annual_fluxes") or {}
+    if spec.name not in fl:
+        return None
+    years = np.asarray(fl["year"], int)
+    y, sd = (np.asarray(a, float) for a in fl[spec.name])
+    keep = np.isfinite(y)
+    if not keep.any():
+        return None
+    years, y, sd = years[keep], y[keep], np.where(np.isfinite(sd[keep]), sd[keep], 0.0)
+    floor = np.maximum(spec.sigma_rel * np.abs(y), spec.sigma_abs)
+    sig = np.sqrt(sd ** 2 + floor ** 2)
+    if not (sig > 0).all():
+        i = int(np.flatnonzero(~(sig > 0))[0])
+        raise DataError(f"{where}: observation {years[i]} of stream {spec.name} has sigma = 0 (no sd given, "
+                        f"sigma_rel {spec.sigma_rel:g}, sigma_abs {spec.sigma_abs:g}); set a positive sigma_abs")
+    return ObsStream(spec.name, y, sig, np.full(y.size, spec.weight), np.zeros((y.size, 0)), years=years)
+
+
+def annual_operator(forcing, years, where: str = "") -> np.ndarray:
+    """(nyear, ntime) matrix summing the months of each calendar year in ``years`` from the
+    datetime ``time`` coordinate of ``forcing``.
+
+    Parameters
+    ----------
+    forcing : xarray.Dataset
+        Site forcing with a datetime64 ``time`` coordinate (one value per model step).
+    years : array_like of int
+        Calendar years of the observations.
+    where : str
+        Prefix of error messages (site).
+
+    Returns
+    -------
+    numpy.ndarray
+        W with W[j, t] = 1 when step t lies in ``years[j]``.
+
+    Raises
+    ------
+    DataError
+        The forcing has no datetime time axis, or a year is not covered by 12 months.
+
+    Examples
+    --------
+    >>> import pandas as pd, xarray as xr
+    >>> f = xr.Dataset(coords={"time": pd.date_range("2002-01-15", periods=24, freq="MS")})
+    >>> annual_operator(f, [2003]).sum(axis=1)
+    array([12.])
+    """
+    t = forcing["time"].values if "time" in getattr(forcing, "coords", {}) else None
+    if t is None or not np.issubdtype(np.asarray(t).dtype, np.datetime64):
+        raise DataError(f"{where}: annual flux streams need a forcing with a datetime 'time' coordinate")
+    yr = pd.DatetimeIndex(t).year.to_numpy()
+    years = np.asarray(years, int)
+    W = (yr[None, :] == years[:, None]).astype(float)
+    n = W.sum(axis=1)
+    bad = np.flatnonzero(n != 12)
+    if bad.size:
+        raise DataError(f"{where}: observed year {years[bad[0]]} has {int(n[bad[0]])} months in the forcing "
+                        f"(it covers {yr.min()}-{yr.max()}); annual streams need all 12 months of the year")
+    return W
+
+
+# ---- tower fluxes ------------------------------------------------------------------------------
+#: columns of the annual flux table (value, standard deviation) per annual stream
+FLUX_COLUMNS = {"nep_annual": ("nep_g_m2_yr", "nep_sd_g_m2_yr"), "gpp_annual": ("gpp_g_m2_yr", "gpp_sd_g_m2_yr")}
+
+
+def read_annual_fluxes(path) -> pd.DataFrame:
+    """Read a tower-year flux table (CSV): ``site_id``, ``year`` and, per stream of
+    :data:`FLUX_COLUMNS`, the value and optionally its standard deviation (g C m-2 yr-1);
+    ``lat``/``lon`` for sites that are not profiles.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file (``#`` starts a comment line).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with ``site_id`` as str and ``year`` as int.
+
+    Raises
+    ------
+    DataError
+        Missing file or column, non-integer year, duplicate (site_id, year), negative sd.
+
+    Examples
+    --------
+    >>> df = read_annual_fluxes("pysoc/data/century/qtp_fluxes.csv")  # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    df = pd.read_csv(path, comment="#")
+    for col in ("site_id", "year"):
+        if col not in df.columns:
+            raise DataError(f"{path}: missing column '{col}' (tower-year table: site_id, year, "
+                            f"{', '.join(c for pair in FLUX_COLUMNS.values() for c in pair)})")
+    if not any(v in df.columns for v, _ in FLUX_COLUMNS.values()):
+        raise DataError(f"{path}: no flux column (need one of {', '.join(v for v, _ in FLUX_COLUMNS.values())})")
+    yr = pd.to_numeric(df["year"], errors="coerce")
+    if yr.isna().any() or (yr != np.round(yr)).any():
+        raise DataError(f"{path}: column 'year', line {int(np.flatnonzero(yr.isna() | (yr != np.round(yr)))[0]) + 2}"
+                        f": years must be integers")
+    df["year"], df["site_id"] = yr.astype(int), df["site_id"].astype(str).str.strip()
+    dup = df.duplicated(["site_id", "year"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(f"{path}: line {i + 2}: site {df.site_id.iloc[i]!r} year {df.year.iloc[i]} appears twice")
+    for v, sd in FLUX_COLUMNS.values():
+        if sd in df.columns and (pd.to_numeric(df[sd], errors="coerce") < 0).any():
+            raise DataError(f"{path}: column '{sd}': standard deviations must be >= 0")
+    return df
+
+
+def attach_annual_fluxes(profiles, path) -> list:
+    """Attach tower-year fluxes to the profiles (``profile.meta['annual_fluxes']``) and append
+    one flux-only site (no layers) for every ``site_id`` of the table that is not a profile.
+
+    Parameters
+    ----------
+    profiles : list of Profile
+        Profiles of the calibration (modified in place).
+    path : str or Path
+        Tower-year table (:func:`read_annual_fluxes`); flux-only sites need ``lat``, ``lon``.
+
+    Returns
+    -------
+    list of Profile
+        ``profiles`` followed by the flux-only sites, in the order of the table.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_annual_fluxes`, or a flux-only site without coordinates.
+    """
+    from pysoc.io.profiles import Profile
+
+    df = read_annual_fluxes(path)
+    by_id = {str(p.site_id): p for p in profiles}
+    out = list(profiles)
+    for sid, g in df.groupby("site_id", sort=False):
+        g = g.sort_values("year")
+        fl = {"year": g["year"].to_numpy(int)}
+        for name, (v, sd) in FLUX_COLUMNS.items():
+            if v in g.columns:
+                fl[name] = (pd.to_numeric(g[v], errors="coerce").to_numpy(float),
+                            pd.to_numeric(g[sd], errors="coerce").to_numpy(float) if sd in g.columns
+                            else np.zeros(len(g)))
+        p = by_id.get(sid)
+        if p is None:
+            lat, lon = (pd.to_numeric(g.get(c), errors="coerce") for c in ("lat", "lon"))
+            if lat is None or lon is None or not (np.isfinite(lat.iloc[0]) and np.isfinite(lon.iloc[0])):
+                raise DataError(f"{path}: site {sid!r} is not among the profiles and has no lat/lon columns")
+            meta = {"source": (str(path), ""), "flux_site": True}
+            if "tower" in g.columns:
+                meta["tower"] = str(g["tower"].iloc[0])
+            p = Profile(site_id=sid, lat=float(lat.iloc[0]), lon=float(lon.iloc[0]), top=np.empty(0),
+                        bottom=np.empty(0), soc=np.empty(0), d14c=None, meta=meta)
+            out.append(p)
+            by_id[sid] = p
+        p.meta["annual_fluxes"] = fl
+    return out
 
 
 # ---- parameters --------------------------------------------------------------------------------
@@ -287,6 +495,10 @@ class CostFunction:
                  mapper: ParameterMapper):
         if len(forcings) != len(sites):
             raise ValueError("one forcing per site")
+        for site, f in zip(sites, forcings):          # annual streams: operator from the forcing calendar
+            for st in site.streams.values():
+                if STREAMS[st.name].kind == "annual":
+                    st.W = annual_operator(f, st.years, f"site {site.site_id}: stream {st.name}")
         self.model = model
         self.sites = list(sites)
         self.nsite = len(self.sites)
@@ -409,5 +621,67 @@ class CostFunction:
         return res
 
 
+# ---- skill of the posterior predictive, pooled over sites ----------------------------------------
+def pooled_skill(y, yhat) -> dict:
+    """Skill of predictions ``yhat`` of observations ``y`` (NaN pairs dropped): R² = 1 − SSE/SST
+    (seed 000 eq. 8; can be negative), RMSE, bias = mean(yhat − y), Pearson r and n.
+
+    Parameters
+    ----------
+    y, yhat : array_like
+        Observations and predictions of one stream.
+
+    Returns
+    -------
+    dict
+        Keys ``r2``, ``rmse``, ``bias``, ``r``, ``n`` (NaN where undefined).
+
+    Examples
+    --------
+    >>> pooled_skill([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])["rmse"]
+    0.5773502691896257
+    """
+    y, f = np.asarray(y, float).ravel(), np.asarray(yhat, float).ravel()
+    ok = np.isfinite(y) & np.isfinite(f)
+    y, f = y[ok], f[ok]
+    n = int(y.size)
+    if n == 0:
+        return {"r2": float("nan"), "rmse": float("nan"), "bias": float("nan"), "r": float("nan"), "n": 0}
+    sst = float(((y - y.mean()) ** 2).sum())
+    sse = float(((y - f) ** 2).sum())
+    r = float(np.corrcoef(y, f)[0, 1]) if n > 2 and y.std() > 0 and f.std() > 0 else float("nan")
+    return {"r2": 1.0 - sse / sst if sst > 0 else float("nan"), "rmse": float(np.sqrt(sse / n)),
+            "bias": float((f - y).mean()), "r": r, "n": n}
+
+
+def stream_skill(entries) -> dict:
+    """Pooled skill per stream of posterior-predictive site entries (``{'obs': {stream:
+    {'y', 'mean'}}}``, as the calibration results hold them; None entries are skipped).
+
+    Parameters
+    ----------
+    entries : sequence of dict or None
+        One entry per site.
+
+    Returns
+    -------
+    dict
+        stream -> :func:`pooled_skill` of the posterior predictive mean, plus ``n_sites``.
+    """
+    acc: dict = {}
+    for e in entries:
+        if e is None:
+            continue
+        for name, o in e.get("obs", {}).items():
+            a = acc.setdefault(name, ([], [], 0))
+            acc[name] = (a[0] + list(np.ravel(o["y"])), a[1] + list(np.ravel(o["mean"])), a[2] + 1)
+    out = {}
+    for name in sorted(acc, key=lambda n: list(STREAMS).index(n) if n in STREAMS else 99):
+        y, f, ns = acc[name]
+        out[name] = {**pooled_skill(y, f), "n_sites": ns}
+    return out
+
+
 __all__ = ["STREAMS", "StreamSpec", "StreamInfo", "DepthWeights", "ObsStream", "SiteObservations",
-           "build_site_observations", "ParameterMapper", "CostFunction"]
+           "build_site_observations", "ParameterMapper", "CostFunction", "annual_operator", "read_annual_fluxes",
+           "attach_annual_fluxes", "FLUX_COLUMNS", "pooled_skill", "stream_skill"]

@@ -424,11 +424,14 @@ class Selection(list):
 def select(profiles, min_layers: int = 3, min_depth: float = 0.5) -> Selection:
     """Profiles usable for profile calibration (spec methods.md §1, seed 001): at least
     ``min_layers`` observed layers and a deepest layer bottom strictly below ``min_depth``
-    (m). Returns the kept profiles as a list whose ``removed`` attribute lists
+    (m); sites without layers that carry tower fluxes (``meta['annual_fluxes']``) are kept.
+    Returns the kept profiles as a list whose ``removed`` attribute lists
     (site_id, reason) for each profile left out; the summary is also logged."""
     kept, removed = [], []
     for p in profiles:
-        if p.n_layers < min_layers:
+        if p.n_layers == 0 and (getattr(p, "meta", None) or {}).get("annual_fluxes"):
+            kept.append(p)                    # a flux tower without SOC layers (tower-year fluxes only)
+        elif p.n_layers < min_layers:
             removed.append((p.site_id, f"fewer than {min_layers} layers: {p.n_layers}"))
         elif not p.max_depth > min_depth + 1e-9:
             removed.append((p.site_id, f"max depth <= {100 * min_depth:g} cm: {100 * p.max_depth:g} cm"))

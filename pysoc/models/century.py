@@ -278,6 +278,9 @@ OPTIONS = Group("century", (
         "period (0 = run all spinup_years)", min=0.0, max=0.1),
     Key("spinup_maxit", "int", 200, "fast spin-up: maximum number of periods (iterations)", min=2, max=100000),
     Key("initial_rwcf", "float", 0.5, "initial relative water content of the soil layers", min=0.0, max=1.0),
+    Key("gpp_cue", "float", 0.5, "carbon-use efficiency NPP/GPP that expresses CENTURY's production (NPP; the "
+        "carbon-only kernel has no autotrophic respiration) as GPP for comparison with tower GPP: output "
+        "gpp_monthly = npp / gpp_cue (docs/century.md)", min=0.05, max=1.0),
 ), doc="Options of the CENTURY kernel.")
 
 _OPT_CODES = {"pet_method": {"hargreaves": 0, "linacre": 1}, "allocation": {"great_plains": 0, "perennial": 1}}
@@ -331,7 +334,7 @@ class Century(SoilCarbonModel):
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
-    observables = ("soc_profile", "soc_0_30", "nep_monthly", "npp_monthly", "rh_monthly", "pools")
+    observables = ("soc_profile", "soc_0_30", "nep_monthly", "npp_monthly", "rh_monthly", "gpp_monthly", "pools")
     calibrated = CALIBRATED
 
     def __init__(self, **options):
@@ -503,6 +506,7 @@ class Century(SoilCarbonModel):
         the forcing months, for theta (nset, npar) physical values. Outputs: 'soc_0_30'
         (kg C m-2, mean over the run), 'soc_profile' (nset, 1) g C m-3 over 0-30 cm,
         'nep_monthly', 'npp_monthly', 'rh_monthly' (nset, ntime) g C m-2 month-1,
+        'gpp_monthly' = npp_monthly / option gpp_cue (the GPP equivalent of the production),
         'pools' (nset, 9) g C m-2 (mean over the run). ``site_index`` (nset,) 0-based."""
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta2 = as_2d(theta, len(self.parameters), "century parameters")
@@ -522,6 +526,7 @@ class Century(SoilCarbonModel):
             "nep_monthly": np.ascontiguousarray(out[2].T),
             "npp_monthly": np.ascontiguousarray(out[0].T),
             "rh_monthly": np.ascontiguousarray(out[1].T),
+            "gpp_monthly": np.ascontiguousarray(out[0].T) / float(self.options["gpp_cue"]),
             "pools": np.ascontiguousarray(pools.mean(axis=1).T),
         }
         bad = status == 0

@@ -1,5 +1,6 @@
 """Calibration figures: traces, posterior violins against the prior ranges (seed 000
-Fig. 4) and observed vs modelled profiles with the 5–95 % posterior predictive band."""
+Fig. 4), observed vs modelled profiles with the 5–95 % posterior predictive band, and every
+calibrated stream against its observations with its skill."""
 
 from __future__ import annotations
 
@@ -161,6 +162,50 @@ def profile_figure(run, sites=None):
     return fig
 
 
+def stream_figure(run):
+    """Every calibrated stream against its observations: posterior predictive mean with the
+    5-95 % band (vertical bars) and the observation's sigma (horizontal bars), one colour per
+    site, the 1:1 line, and the pooled skill (R² = 1 - SSE/SST, RMSE, bias, n) in the title."""
+    from pysoc.da.likelihood import STREAMS, stream_skill
+
+    cfg = run.config
+    entries = _entries(run)
+    skill = stream_skill(entries)
+    names = list(skill)
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(3.8 * max(len(names), 1), 3.9), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, name in zip(axes.flat, names):
+        k = 0
+        for i, e in enumerate(entries):
+            if e is None or name not in e["obs"]:
+                continue
+            o = e["obs"][name]
+            y, m = np.ravel(o["y"]), np.ravel(o["mean"])
+            err = [np.clip(m - np.ravel(o["q05"]), 0, None), np.clip(np.ravel(o["q95"]) - m, 0, None)]
+            ax.errorbar(y, m, yerr=err, xerr=np.ravel(o["sigma"]), fmt="o", ms=3.5, lw=0.7, color=cmap(k % 20),
+                        label=str(run.profiles[i].site_id)[:18])
+            k += 1
+        lo, hi = ax.get_xlim()
+        lo2, hi2 = ax.get_ylim()
+        a, b = min(lo, lo2), max(hi, hi2)
+        ax.plot([a, b], [a, b], color="k", lw=0.7, ls="--")
+        ax.set_xlim(a, b)
+        ax.set_ylim(a, b)
+        u = STREAMS[name].units if name in STREAMS else ""
+        ax.set_xlabel(f"observed ({u})", fontsize=8)
+        ax.set_ylabel(f"model ({u})", fontsize=8)
+        sk = skill[name]
+        ax.set_title(f"{name}: R$^2$ {sk['r2']:.2f}, RMSE {sk['rmse']:.3g}, bias {sk['bias']:+.3g}\n"
+                     f"{sk['n']} obs at {sk['n_sites']} sites", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if 1 < k <= 8:
+            ax.legend(fontsize=5.5, loc="upper left")
+    fig.suptitle(f"{run.model.name} {cfg.method} ({cfg.mode}, run '{cfg.run_name}'): calibrated streams against "
+                 f"their observations (posterior predictive mean, 5-95 %)", fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+
 def morris_figure(run):
     names = run.param_names
     if run.config.mode == "one_batch":
@@ -199,9 +244,10 @@ def all_figures(run, outdir, base: str) -> dict:
             save(violin_figure(run), "violins")
     if cfg.method in ("am", "sceua") and any(e is not None for e in _entries(run)):
         save(profile_figure(run), "profiles")
+        save(stream_figure(run), "streams")
     if cfg.method == "morris" and any(r.ok for r in run.results):
         save(morris_figure(run), "morris")
     return paths
 
 
-__all__ = ["trace_figure", "violin_figure", "profile_figure", "morris_figure", "all_figures"]
+__all__ = ["trace_figure", "violin_figure", "profile_figure", "stream_figure", "morris_figure", "all_figures"]
