@@ -54,3 +54,20 @@ subroutine jackson(nlev, zisoi, beta, all_top, frac)
   !f2py integer(4), intent(hide), depend(zisoi) :: nlev = len(zisoi)
   call jackson_fraction(nlev, zisoi, beta, all_top /= 0, frac)
 end subroutine jackson
+
+!> xit, xiw = decomposition_scalars(t_k, w, q10, froz_q10, w_scaling, normalize): the Q10
+!> temperature scalar of soc_envscalars (times the Century normalisation when normalize /= 0)
+!> and the capped water scalar, elementwise over the n values of t_k (K) and w (-). The
+!> same functions set the decomposition rates of the CLM5 and COMPAS kernels.
+subroutine decomposition_scalars(n, t_k, w, q10, froz_q10, w_scaling, normalize, xit, xiw)
+  use soc_envscalars, only: q10_scalar, q10_century_norm, water_scalar_capped
+  implicit none
+  integer(4), intent(in) :: n, normalize
+  real(8), intent(in) :: t_k(n), w(n), q10, froz_q10, w_scaling
+  real(8), intent(out) :: xit(n), xiw(n)
+  !f2py integer(4), intent(hide), depend(t_k) :: n = len(t_k)
+  !f2py threadsafe
+  xit = q10_scalar(t_k, q10, froz_q10)
+  if (normalize /= 0) xit = xit * q10_century_norm(q10)
+  xiw = water_scalar_capped(w, w_scaling)
+end subroutine decomposition_scalars

@@ -344,3 +344,42 @@ class CLM5(SoilCarbonModel):
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
         ds.attrs["grid"] = self.options["grid"]
         return self.attach_params(ds, theta)
+
+    # ---- decomposition response (a capability other packages may ask a model for) ------------
+    #: parameters of :meth:`decomposition_scalars` that a caller may calibrate
+    decomposition_parameters = ("q10", "w_scaling")
+
+    def decomposition_scalars(self, soil_temperature_k, water_scalar, params=None):
+        """Temperature and water scalars of the decomposition rates, elementwise, computed by
+        the kernel's own functions (``soc_envscalars`` through ``pysoc._kernels.core``).
+
+        Parameters
+        ----------
+        soil_temperature_k : array_like
+            Soil temperature (K).
+        water_scalar : array_like
+            Water scalar before the model's scaling (the CESM2 ``W_SCALAR`` of the forcing,
+            0-1); broadcast against ``soil_temperature_k``.
+        params : mapping, optional
+            Overrides of the default parameter set by name (e.g. ``{"q10": 2.0}``).
+
+        Returns
+        -------
+        xi_t, xi_w : numpy.ndarray
+            ``q10**((T - 298.15)/10)`` (times the Century normalisation when the option
+            ``normalize_q10_to_century_tfunc`` is set) and ``min(1, w * w_scaling)``.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> xt, xw = get_model("clm5").decomposition_scalars([298.15, 308.15], 0.5, {"q10": 2.0})
+        >>> [round(float(v), 6) for v in xt], [float(v) for v in xw]
+        ([1.0, 2.0], [0.5, 0.5])
+        """
+        p = self.param_vector(params, warn_prior=False)
+        q10 = float(p[self.parameters.index("q10")])
+        scale = float(p[self.parameters.index("w_scaling")])
+        t, w = np.broadcast_arrays(np.asarray(soil_temperature_k, float), np.asarray(water_scalar, float))
+        xt, xw = _core.decomposition_scalars(np.ascontiguousarray(t.ravel()), np.ascontiguousarray(w.ravel()),
+                                             q10, q10, scale, int(self.options["normalize_q10_to_century_tfunc"]))
+        return xt.reshape(t.shape), xw.reshape(t.shape)
