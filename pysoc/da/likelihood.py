@@ -294,7 +294,7 @@ def annual_operator(forcing, years, where: str = "") -> np.ndarray:
     Examples
     --------
     >>> import pandas as pd, xarray as xr
-    >>> f = xr.Dataset(coords={"time": pd.date_range("2002-01-15", periods=24, freq="MS")})
+    >>> f = xr.Dataset(coords={"time": pd.date_range("2002-01-01", periods=24, freq="MS")})
     >>> annual_operator(f, [2003]).sum(axis=1)
     array([12.])
     """
@@ -404,8 +404,9 @@ def attach_annual_fluxes(profiles, path) -> list:
                             else np.zeros(len(g)))
         p = by_id.get(sid)
         if p is None:
-            lat, lon = (pd.to_numeric(g.get(c), errors="coerce") for c in ("lat", "lon"))
-            if lat is None or lon is None or not (np.isfinite(lat.iloc[0]) and np.isfinite(lon.iloc[0])):
+            lat, lon = (pd.to_numeric(g[c], errors="coerce") if c in g.columns else pd.Series([np.nan])
+                        for c in ("lat", "lon"))
+            if not (np.isfinite(lat.iloc[0]) and np.isfinite(lon.iloc[0])):
                 raise DataError(f"{path}: site {sid!r} is not among the profiles and has no lat/lon columns")
             meta = {"source": (str(path), ""), "flux_site": True}
             if "tower" in g.columns:
