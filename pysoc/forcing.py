@@ -128,6 +128,111 @@ class ForcingSchema:
                 out = out.assign_coords({name: coord})
         return out
 
+    def validate_columns(self, ds: xr.Dataset, source: str = "<dataset>", sizes: dict | None = None,
+                         dim: str = "column") -> tuple[xr.Dataset, dict[int, str]]:
+        """:meth:`validate` for a dataset with an extra column dimension ``dim`` on any
+        variable, all columns at once. File-level problems (a missing variable, wrong
+        dimensions or units) raise :class:`~pysoc.errors.DataError`; problems of single
+        columns (NaN, out of range, not integer) are returned as failures instead.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            Forcing with a column dimension.
+        source : str
+            File name for the messages.
+        sizes : dict, optional
+            Fixed dimension lengths (e.g. ``{'level': 20}``).
+        dim : str
+            Name of the column dimension.
+
+        Returns
+        -------
+        validated : xarray.Dataset
+            Every schema variable with ``dim`` first (broadcast when a variable has no
+            column dimension), optional variables filled.
+        failures : dict
+            Column position -> one-line reason (the first problem found in that column).
+
+        Examples
+        --------
+        >>> schema = ForcingSchema("demo", [VariableSpec("x", (), "1", "demo", 0.0, 1.0)])
+        >>> ds = xr.Dataset({"x": ("column", [0.5, 2.0])})
+        >>> schema.validate_columns(ds)[1]
+        {1: "<dataset> column 1: variable 'x': maximum 2 above the valid range [0.0, 1.0] 1"}
+        """
+        ncol = ds.sizes[dim]
+        sizes = dict(sizes or {})
+        out = xr.Dataset(attrs=dict(ds.attrs))
+        failures: dict[int, str] = {}
+
+        def fail(cols, text):
+            for c in np.atleast_1d(cols):
+                failures.setdefault(int(c), f"{source} {dim} {int(c)}: {text}")
+
+        for spec in self.variables.values():
+            where = f"{source}: variable '{spec.name}'"
+            if spec.name not in ds:
+                if spec.required:
+                    raise DataError(f"{source}: missing variable '{spec.name}' ({spec.long_name}, "
+                                    f"dims {spec.dims}, units {spec.units})")
+                shape = [ncol]
+                for d in spec.dims:
+                    if d not in sizes and d not in ds.sizes:
+                        raise DataError(f"{where}: cannot fill the optional variable, dimension '{d}' unknown")
+                    shape.append(sizes.get(d, ds.sizes.get(d)))
+                out[spec.name] = ((dim,) + spec.dims, np.full(shape, spec.default, dtype=float),
+                                  {"units": spec.units, "long_name": spec.long_name})
+                continue
+            da = ds[spec.name]
+            if set(da.dims) - {dim} != set(spec.dims):
+                raise DataError(f"{where}: dimensions {da.dims}, expected {spec.dims} (plus '{dim}')")
+            if dim not in da.dims:
+                da = da.expand_dims({dim: ncol})
+            da = da.transpose(dim, *spec.dims)
+            for d in spec.dims:
+                n = sizes.setdefault(d, da.sizes[d])
+                if da.sizes[d] != n:
+                    raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
+            units = da.attrs.get("units")
+            if units is not None and not units_equal(str(units), spec.units):
+                raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
+            try:
+                values = np.asarray(da.values, dtype=float)
+            except (TypeError, ValueError):
+                raise DataError(f"{where}: values are not numeric") from None
+            flat = values.reshape(ncol, -1)
+            bad = ~np.isfinite(flat)
+            unknown = (not spec.required and spec.default is not None and np.isnan(spec.default)
+                       & np.isnan(flat).all(axis=1)) if flat.shape[1] else np.zeros(ncol, bool)
+            for c in np.flatnonzero(bad.any(axis=1) & ~np.asarray(unknown, bool)):
+                idx = np.unravel_index(int(np.flatnonzero(bad[c])[0]), values.shape[1:])
+                fail(c, f"variable '{spec.name}': {int(bad[c].sum())} NaN/non-finite value(s), first at index "
+                        f"{dict(zip(spec.dims, (int(i) for i in idx)))}")
+            with np.errstate(invalid="ignore"):
+                lo = np.where(bad, np.inf, flat).min(axis=1) if flat.shape[1] else np.full(ncol, np.inf)
+                hi = np.where(bad, -np.inf, flat).max(axis=1) if flat.shape[1] else np.full(ncol, -np.inf)
+            if spec.valid_min is not None:
+                for c in np.flatnonzero(lo < spec.valid_min):
+                    fail(c, f"variable '{spec.name}': minimum {lo[c]:g} below the valid range "
+                            f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
+            if spec.valid_max is not None:
+                for c in np.flatnonzero(hi > spec.valid_max):
+                    fail(c, f"variable '{spec.name}': maximum {hi[c]:g} above the valid range "
+                            f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
+            if spec.integer:
+                for c in np.flatnonzero(np.any(np.where(bad, 0.0, flat) != np.round(np.where(bad, 0.0, flat)),
+                                               axis=1)):
+                    fail(c, f"variable '{spec.name}': values must be integers")
+            attrs = dict(da.attrs)
+            attrs.setdefault("units", spec.units)
+            attrs.setdefault("long_name", spec.long_name)
+            out[spec.name] = ((dim,) + spec.dims, values, attrs)
+        for name, coord in ds.coords.items():
+            if all(d in out.dims for d in coord.dims):
+                out = out.assign_coords({name: coord})
+        return out, failures
+
     def load(self, path: str | os.PathLike, sizes: dict | None = None) -> xr.Dataset:
         path = Path(path)
         if not path.is_file():

@@ -39,20 +39,24 @@ def test_shipped_namelists_run(tmp_path, capsys):
         assert "SOC stock" in out and "mass-balance residual" in out
     ds = xr.open_dataset(tmp_path / "clm5_steady_state.nc")
     assert ds.attrs["Conventions"] == "CF-1.8"
-    assert ds.cpools.attrs["units"] == "g C m-3"
-    assert ds.soc_stock.attrs["units"] == "g C m-2"
+    assert ds.cpools.attrs["units"] == "g m-3"
+    assert ds.soc_stock.attrs["units"] == "g m-2"
+    assert ds.soc_stock.attrs["standard_name"] == "carbon_mass_content_of_soil_layer"
     assert ds.depth.attrs["positive"] == "down" and "depth_bnds" in ds
-    assert "&run" in ds.attrs["namelist"] and "param_q10" in ds.attrs
+    assert "&run" in ds.attrs["namelist"] and ds["param_q10"].attrs["units"] == "1"
+    assert ds["param_tau4s2"].attrs["units"] == "yr"          # every parameter has its own units
     assert abs(float(ds.mass_balance_residual)) < 1e-12
     tr = xr.open_dataset(tmp_path / "clm5_transient.nc")
-    assert tr.sizes["time"] == 600 and tr.rh.attrs["units"] == "g C m-2 month-1"
+    assert tr.sizes["time"] == 600 and tr.rh.attrs["units"] == "g m-2"
+    assert tr.rh.attrs["cell_methods"] == "time: sum"            # amount during the month
+    assert tr.time.dt.calendar == "noleap" and tr.time.dt.month.values[:2].tolist() == [1, 2]
 
 
 def test_overrides_by_name_and_kp(tmp_path):
     nml = write_nml(tmp_path, BASE + "&parameters\n  q10 = 2.0\n/\n&kp\n  beta = 0.0\n/\n")
     assert run_main([str(nml)]) == 0
     ds = xr.open_dataset(tmp_path / "out.nc")
-    assert ds.attrs["param_q10"] == 2.0 and ds.attrs["param_beta"] == pytest.approx(0.5)
+    assert float(ds["param_q10"]) == 2.0 and float(ds["param_beta"]) == pytest.approx(0.5)
 
 
 

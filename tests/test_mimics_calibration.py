@@ -31,7 +31,7 @@ def test_pysoc_run_profile_namelist(tmp_path):
     assert int(ds["status"]) == _status.OK
     assert ds["d14c"].dims == ("level",) and np.isfinite(ds["d14c"]).all()
     assert abs(float(ds["mass_balance_residual"])) < 1e-12
-    assert ds["cpools"].attrs["units"] == "g C m-3"
+    assert ds["cpools"].attrs["units"] == "g m-3"      # UDUNITS (carbon: long_name)
 
 
 def test_site_forcing_from_profile():

@@ -25,8 +25,9 @@ import numpy as np
 import xarray as xr
 
 from pysoc import _status
-from pysoc.errors import ConfigError, KernelError
+from pysoc.errors import ConfigError, KernelError, PysocError
 from pysoc.forcing import ForcingSchema, write_netcdf_atomic
+from pysoc.io import netcdf
 from pysoc.io.namelist import Group
 from pysoc.params import ParameterTable
 from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
@@ -80,6 +81,7 @@ class SoilCarbonModel(ABC):
     forcing_schema: ClassVar[ForcingSchema]
     options_group: ClassVar[Group]             #: namelist group &<name>: model options
     observables: ClassVar[tuple[str, ...]] = ("soc_profile",)
+    references: ClassVar[str] = ""             #: literature of the model (global attribute of outputs)
 
     def __init__(self, **options: Any):
         self.options = _check_options(self.options_group, options, self.name)
@@ -135,72 +137,195 @@ class SoilCarbonModel(ABC):
 
     # ---- labelled output shared by the kernels ---------------------------------------------
     def attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        """Model name, options and the full parameter set (``param_<name>``) as global attributes."""
+        """Model name, options, the references of the model and the full parameter set
+        (``param_<name>``, units in ``parameter_units``) as global attributes; canonical units
+        and CF standard names on every variable (:func:`pysoc.io.netcdf.canonicalize`)."""
         ds.attrs["model"] = self.name
         ds.attrs["model_long_name"] = self.long_name
+        if self.references:
+            ds.attrs["references"] = self.references
         for k, v in self.options.items():
             ds.attrs[f"option_{k}"] = (int(v) if isinstance(v, bool) else
                                        (np.asarray(v, float) if isinstance(v, list) else v))
         for spec, v in zip(self.parameters, np.ravel(theta)):
             ds.attrs[f"param_{spec.name}"] = float(v)
         ds.attrs["parameter_units"] = "; ".join(f"{s.name}: {s.units}" for s in self.parameters)
-        return ds
+        return netcdf.canonicalize(ds)
+
+    @staticmethod
+    def time_coords(step_days, start_year: int = 1, offset_days: float = 0.0) -> dict:
+        """CF time coordinates (``time`` "days since", calendar noleap, ``time_bnds``, and
+        ``month`` for calendar months) of consecutive steps of ``step_days`` days; see
+        :func:`pysoc.io.netcdf.time_coords`."""
+        return netcdf.time_coords(step_days, start_year=start_year, offset_days=offset_days)
 
     def layered_dataset(self, pools: np.ndarray, soc_pools: list[int], soc_long_name: str,
                         litter_pools: list[int], litter_long_name: str, time_coords: dict | None = None,
-                        cpools_long_name: str = "carbon concentration per pool and layer") -> xr.Dataset:
+                        cpools_long_name: str = "carbon concentration per pool and layer",
+                        lead_dims: tuple[str, ...] = ()) -> xr.Dataset:
         """Labelled state of a layered kernel (attributes dz, zsoi, bounds, nlev): ``cpools``
-        (..., pool, level) g C m-3, ``soc`` (..., level), ``soc_stock`` and ``pool_stock`` per depth
-        interval (0-30, 0-100, 0-200 cm, whole column) g C m-2 and the column ``litter_stock``.
-        ``time_coords`` (name -> (values, attrs)) adds a leading ``time`` dimension."""
-        dims = ("pool", "level") if time_coords is None else ("time", "pool", "level")
+        (..., pool, level) g m-3, ``soc`` (..., level), ``soc_stock`` and ``pool_stock`` per depth
+        interval (0-30, 0-100, 0-200 cm, whole column) g m-2 and the column ``litter_stock``.
+        ``time_coords`` (name -> (values, attrs) or (dims, values, attrs), e.g. from
+        :meth:`time_coords`) adds a ``time`` dimension after the ``lead_dims`` (e.g. ``column``)."""
+        tdim = () if time_coords is None else ("time",)
+        dims = tuple(lead_dims) + tdim + ("pool", "level")
         coords = {
             "pool": ("pool", list(self.pools), {"long_name": "carbon pool"}),
-            "level": ("level", np.arange(1, self.nlev + 1), {"long_name": "soil layer index"}),
+            "level": ("level", np.arange(1, self.nlev + 1, dtype=np.int32), {"long_name": "soil layer index",
+                                                                           "units": "1"}),
             "depth": ("level", self.zsoi, {"units": "m", "positive": "down", "standard_name": "depth",
                                            "long_name": "layer node depth", "bounds": "depth_bnds"}),
-            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m"}),
-            "pool_long_name": ("pool", list(self.pool_long_names)),
+            "depth_bnds": (("level", "nv"), self.bounds, {"units": "m", "long_name": "layer top and bottom"}),
+            "pool_long_name": ("pool", list(self.pool_long_names), {"long_name": "description of the pool"}),
         }
-        for name, (values, attrs) in (time_coords or {}).items():
-            coords[name] = ("time", np.asarray(values), attrs)
+        for name, entry in (time_coords or {}).items():
+            coords[name] = entry if len(entry) == 3 else ("time",) + tuple(entry)
         intervals = stock_intervals(self.bounds)
         labels = interval_labels(intervals)
         labels[-1] = "whole column"
-        coords["depth_interval"] = ("depth_interval", labels)
-        coords["depth_interval_bnds"] = (("depth_interval", "nv"), intervals, {"units": "m"})
+        coords["depth_interval"] = ("depth_interval", labels, {"long_name": "depth interval from the surface"})
+        coords["depth_interval_bnds"] = (("depth_interval", "nv"), intervals, {
+            "units": "m", "long_name": "top and bottom of the depth interval"})
         ds = xr.Dataset(coords=coords)
-        ds["cpools"] = (dims, pools, {"units": "g C m-3", "long_name": cpools_long_name})
+        u = netcdf
+        nl = len(lead_dims)
+        ds["cpools"] = (dims, pools, {"units": u.CONCENTRATION, "long_name": cpools_long_name})
         soc = pools[..., soc_pools, :].sum(axis=-2)
-        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": "g C m-3", "long_name": soc_long_name})
-        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), interval_integrals(soc, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": f"{soc_long_name}: stock per depth interval"})
-        ds["pool_stock"] = (dims[:-1] + ("depth_interval",), interval_integrals(pools, self.bounds, intervals), {
-            "units": "g C m-2", "long_name": "carbon stock per pool and depth interval"})
-        ds["litter_stock"] = (dims[:-2], (pools[..., litter_pools, :] * self.dz).sum(axis=(-2, -1)), {
-            "units": "g C m-2", "long_name": litter_long_name})
+        ds["soc"] = (dims[:-2] + ("level",), soc, {"units": u.CONCENTRATION, "long_name": soc_long_name})
+        ds["soc_stock"] = (dims[:-2] + ("depth_interval",), _rowwise(
+            lambda a: interval_integrals(a, self.bounds, intervals), soc, nl), {
+            "units": u.STOCK, "long_name": f"{soc_long_name}: stock per depth interval"})
+        ds["pool_stock"] = (dims[:-1] + ("depth_interval",), _rowwise(
+            lambda a: interval_integrals(a, self.bounds, intervals), pools, nl), {
+            "units": u.STOCK, "long_name": "carbon stock per pool and depth interval"})
+        ds["litter_stock"] = (dims[:-2], _rowwise(
+            lambda a: (a[..., litter_pools, :] * self.dz).sum(axis=(-2, -1)), pools, nl), {
+            "units": u.STOCK, "long_name": litter_long_name})
         return ds
 
     def add_column_budget(self, ds: xr.Dataset, pools: np.ndarray, x0: np.ndarray, inputs: np.ndarray,
                           rh: np.ndarray, steady: np.ndarray | None = None) -> xr.Dataset:
         """Column carbon budget of a monthly transient run of a layered kernel: ``input``,
-        ``mass_balance_residual`` = input - change in column stock - respiration (g C m-2 per
-        month) and, given the steady state of the mean forcing, ``storage_potential``.
-        pools (time, pool, level) and x0 (pool, level) in g C m-3; inputs and rh (time,) g C m-2."""
+        ``mass_balance_residual`` = input - change in column stock - respiration (g m-2 during
+        each step, cell_methods 'time: sum') and, given the steady state of the mean forcing,
+        ``storage_potential``. pools (time, pool, level) and x0 (pool, level) in g m-3; inputs
+        and rh (time,) g m-2 during each step."""
         total = (pools * self.dz).sum(axis=(1, 2))
         prev = np.concatenate([[float((x0 * self.dz).sum())], total[:-1]])
-        ds["input"] = (("time",), inputs, {"units": "g C m-2 month-1",
-                                          "long_name": "column litter input during the month"})
+        amount = {"units": netcdf.STOCK, "cell_methods": "time: sum"}
+        ds["input"] = (("time",), inputs, {**amount, "long_name": "column litter input during the step"})
         ds["mass_balance_residual"] = (("time",), inputs - (total - prev) - rh, {
-            "units": "g C m-2 month-1", "long_name": "input - change in column stock - respiration"})
+            **amount, "long_name": "input - change in column stock - respiration during the step"})
         if steady is not None:
             ds["storage_potential"] = (("time",), float((steady * self.dz).sum()) - total, {
-                "units": "g C m-2", "long_name": "storage capacity (mean-forcing steady state) minus current stock"})
+                "units": netcdf.STOCK, "long_name": "storage capacity (mean-forcing steady state) minus current "
+                                                    "stock, at the end of the step"})
         return ds
+
+    # ---- many columns per run (pysoc-run) -----------------------------------------------------
+    def transient_steps(self, forcing: xr.Dataset, n_years: int | None = None) -> tuple[int, int]:
+        """(time steps of a transient run, steps per year). Monthly kernels repeat a 12-month
+        climatology ``n_years`` times and run a longer monthly series once."""
+        nt = forcing.sizes["time"]
+        reps = 1 if n_years is None or nt > 12 else int(n_years)
+        return nt * reps, 12
+
+    def probe_forcing(self, forcing: xr.Dataset) -> xr.Dataset:
+        """A one-year forcing for a short probe run (size and time estimates)."""
+        return forcing.isel(time=slice(0, 12)) if forcing.sizes["time"] > 12 else forcing
+
+    def validate_columns(self, ds: xr.Dataset, source: str = "<forcing>", dim: str = "column"):
+        """Validate a forcing dataset with a column dimension ``dim`` column by column.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            Forcing in the model's format with an extra dimension ``dim``.
+        source : str
+            Name of the file (for the messages).
+        dim : str
+            Name of the column dimension.
+
+        Returns
+        -------
+        forcing : xarray.Dataset or None
+            The validated forcing of the valid columns, stacked along ``dim`` (None if none).
+        index : numpy.ndarray
+            Positions (in ``ds``) of the columns kept in ``forcing``.
+        failures : dict
+            Position -> one-line reason of every column that failed validation.
+
+        Notes
+        -----
+        This generic version calls :meth:`validate_forcing` per column; kernels whose
+        forcing can be checked for all columns at once override it (CLM5, COMPAS).
+        """
+        good, index, failures = [], [], {}
+        for i in range(ds.sizes[dim]):
+            sub = ds.isel({dim: i})
+            try:
+                good.append(self.validate_forcing(sub, source=f"{source} {dim} {i}"))
+                index.append(i)
+            except PysocError as exc:
+                failures[i] = str(exc)
+        if not good:
+            return None, np.zeros(0, dtype=int), failures
+        out = xr.concat(good, dim=dim, data_vars="all", coords="minimal", compat="override", join="override",
+                        combine_attrs="drop_conflicts")
+        return out, np.asarray(index, dtype=int), failures
+
+    def steady_state_columns(self, forcing: xr.Dataset, params=None, dim: str = "column") -> xr.Dataset:
+        """Steady states of every column of a validated column forcing (from
+        :meth:`validate_columns`) for one parameter vector: the labelled dataset of
+        :meth:`steady_state` with a leading dimension ``dim``. Columns whose kernel status
+        is not ok keep their values and their ``status``; a column that raises becomes status
+        ``failed`` with its message in ``column_message``.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset
+            Validated forcing with a column dimension.
+        params : array_like or mapping, optional
+            Physical parameter vector (default set if None).
+        dim : str
+            Name of the column dimension.
+
+        Returns
+        -------
+        xarray.Dataset
+            One steady state per column along ``dim``.
+
+        Notes
+        -----
+        This generic version runs :meth:`steady_state` column by column (kernels with a
+        batched steady state override it with one kernel call for all columns).
+        """
+        theta = self.param_vector(params, warn_prior=False)
+        results = []
+        for i in range(forcing.sizes[dim]):
+            sub = forcing.isel({dim: i})
+            sub.attrs["source_file"] = f"{forcing.attrs.get('source_file', '<forcing>')} {dim} {i}"
+            try:
+                results.append(self.steady_state(sub, theta, errors="ignore"))
+            except PysocError as exc:
+                results.append(exc)
+        return stack_columns(results, dim)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"
+
+
+def _rowwise(f, arr: np.ndarray, nlead: int) -> np.ndarray:
+    """f applied to every entry of the ``nlead`` leading (column) dimensions of ``arr``
+    separately, so that a column of a batch gets bitwise the one-site result."""
+    if nlead == 0:
+        return f(arr)
+    lead = arr.shape[:nlead]
+    flat = arr.reshape((-1,) + arr.shape[nlead:])
+    out = np.stack([f(a) for a in flat]) if flat.shape[0] else f(flat)
+    return out.reshape(lead + out.shape[1:])
 
 
 def _check_options(group: Group, options: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -217,3 +342,48 @@ def _check_options(group: Group, options: Mapping[str, Any], model: str) -> dict
 
 def status_dataarray(status, dims=()) -> xr.DataArray:
     return xr.DataArray(np.asarray(status, dtype=np.int32), dims=dims, attrs=_status.cf_attrs())
+
+
+#: column status codes of pysoc-run beyond the kernel codes (pysoc._status)
+COLUMN_INVALID_FORCING = 8
+COLUMN_NO_DATA = 9
+COLUMN_FAILED = 10
+COLUMN_STATUS = {**{k: v[0] for k, v in _status.STATUS.items()}, COLUMN_INVALID_FORCING: "invalid_forcing",
+                 COLUMN_NO_DATA: "no_data", COLUMN_FAILED: "failed"}
+
+
+def column_status_attrs() -> dict:
+    """CF flag attributes of the per-column ``status`` of multi-column runs."""
+    codes = sorted(COLUMN_STATUS)
+    return {"long_name": "status of the column (kernel status, or why the column was not run)", "units": "1",
+            "flag_values": np.array(codes, dtype=np.int32), "flag_meanings": " ".join(COLUMN_STATUS[c] for c in codes)}
+
+
+def stack_columns(results: list, dim: str = "column") -> xr.Dataset:
+    """Stack per-column results (datasets with the same layout, or exceptions for columns
+    that failed) along a new leading dimension ``dim``. Failed columns get NaN values,
+    ``status`` = failed and their message in ``column_message``. Raises the first exception
+    when no column succeeded."""
+    template = next((r for r in results if isinstance(r, xr.Dataset)), None)
+    if template is None:
+        raise results[0]
+    filled = []
+    for r in results:
+        if isinstance(r, xr.Dataset):
+            filled.append(r)
+            continue
+        blank = template.copy(deep=True)
+        for name, var in blank.data_vars.items():
+            if var.dtype.kind == "f":
+                var.values[...] = np.nan
+        blank["status"] = xr.DataArray(np.int32(COLUMN_FAILED), attrs=dict(template["status"].attrs))
+        filled.append(blank)
+    out = xr.concat(filled, dim=dim, data_vars="all", coords="minimal", compat="override", join="override",
+                    combine_attrs="override")
+    msgs = ["" if isinstance(r, xr.Dataset) else str(r) for r in results]
+    if any(msgs):
+        out["column_message"] = ((dim,), np.array(msgs, dtype=object), {"long_name": "why the column failed"})
+    if "status" in out:
+        out["status"] = out["status"].astype(np.int32)
+        out["status"].attrs = column_status_attrs()
+    return out

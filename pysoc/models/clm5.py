@@ -20,6 +20,7 @@ from pysoc._kernels import clm5 as _k
 from pysoc._kernels import core as _core
 from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec
+from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -156,6 +157,8 @@ class CLM5(SoilCarbonModel):
     forcing_schema = FORCING
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "pools", "rh")
+    references = ("Lu et al. 2020 JAMES 12 e2020MS002081 (matrix CLM5); Tao et al. 2023 Nature 618 981-985 "
+                  "(PRODA); Koven et al. 2013 Biogeosciences 10 7109-7131 (vertical CLM); docs/clm5.md")
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -174,21 +177,42 @@ class CLM5(SoilCarbonModel):
         return self._check_forcing(ds, source)
 
     def _check_forcing(self, ds: xr.Dataset, source: str) -> xr.Dataset:
+        self._check_layout(ds, source)
+        nb = int(ds["nbedrock"])
+        if nb > self.nlev:
+            raise DataError(self._nbedrock_message(source, nb))
+        ds.attrs.setdefault("source_file", source)
+        return ds
+
+    def _check_layout(self, ds: xr.Dataset, source: str) -> None:
         nt = ds.sizes["time"]
         if nt % 12 != 0:
             raise DataError(f"{source}: dimension 'time' has {nt} steps; expected whole years of months "
                             f"(12 for a climatology, 12 n for n years starting in January)")
-        nb = int(ds["nbedrock"])
-        if nb > self.nlev:
-            raise DataError(f"{source}: variable 'nbedrock' = {nb} exceeds the {self.nlev} layers of grid "
-                            f"{self.options['grid']}")
         if "depth" in ds.coords or "depth" in ds:
             depth = np.asarray(ds["depth"].values, dtype=float)
             if depth.shape != self.zsoi.shape or not np.allclose(depth, self.zsoi, rtol=1e-6, atol=1e-9):
                 raise DataError(f"{source}: variable 'depth' does not match the node depths of grid "
                                 f"{self.options['grid']}")
-        ds.attrs.setdefault("source_file", source)
-        return ds
+
+    def _nbedrock_message(self, source: str, nb: int) -> str:
+        return f"{source}: variable 'nbedrock' = {nb} exceeds the {self.nlev} layers of grid {self.options['grid']}"
+
+    def validate_columns(self, ds: xr.Dataset, source: str = "<forcing>", dim: str = "column"):
+        """All columns at once (see :meth:`SoilCarbonModel.validate_columns`): the same checks
+        and messages as :meth:`validate_forcing`, per column."""
+        val, failures = self.forcing_schema.validate_columns(ds, source, sizes={"level": self.nlev, "litter_type": 4},
+                                                             dim=dim)
+        self._check_layout(val, source)
+        nb = np.asarray(val["nbedrock"].values)
+        for c in np.flatnonzero(np.isfinite(nb) & (nb > self.nlev)):
+            failures.setdefault(int(c), self._nbedrock_message(f"{source} {dim} {int(c)}", int(nb[c])))
+        ok = np.array([c for c in range(val.sizes[dim]) if c not in failures], dtype=int)
+        if ok.size == 0:
+            return None, ok, failures
+        out = val.isel({dim: ok})
+        out.attrs["source_file"] = source
+        return out, ok, failures
 
     def forcing_dataset(self, tsoi, w_scalar, litter_input, altmax, altmax_lastyear, nbedrock,
                         o_scalar=None, fpi=None, sand=None, attrs=None) -> xr.Dataset:
@@ -235,22 +259,27 @@ class CLM5(SoilCarbonModel):
     def prepare(self, forcing) -> dict:
         """Fortran-ordered climatology arrays for one site or a list of sites; month-of-year
         means when the forcing spans several years."""
-        sites = forcing if isinstance(forcing, (list, tuple)) else [forcing]
-        arrs = {k: [] for k in ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax",
-                                "altmax_lastyear", "nbedrock")}
+        keys = ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear", "nbedrock")
+        if isinstance(forcing, xr.Dataset) and "column" in forcing.dims:    # validate_columns output
+            cols = {k: np.asarray(forcing[k].values, float) for k in keys}
+            sites = [{k: v[c] for k, v in cols.items()} for c in range(forcing.sizes["column"])]
+        else:
+            sites = forcing if isinstance(forcing, (list, tuple)) else [forcing]
+        arrs = {k: [] for k in keys}
         for ds in sites:
-            if isinstance(ds, dict):
+            if isinstance(ds, dict) and "nsite" in ds:
                 raise ConfigError("prepare() takes forcing datasets, not prepared arrays")
-            nt = ds.sizes["time"]
+            value = (lambda k: np.asarray(ds[k], float)) if isinstance(ds, dict) else \
+                (lambda k: np.asarray(ds[k].values, float))
+            nt = value("altmax").shape[0]
             ny = nt // 12
             for k in ("tsoi", "w_scalar", "o_scalar", "fpi"):
-                v = np.asarray(ds[k].values, float).reshape(ny, 12, self.nlev).mean(axis=0)
+                v = value(k).reshape(ny, 12, self.nlev).mean(axis=0)
                 arrs[k].append(v.T)                                   # (nlev, 12)
-            arrs["litter_input"].append(np.asarray(ds["litter_input"].values, float)
-                                        .reshape(ny, 12, 4).mean(axis=0).T)  # (4, 12)
+            arrs["litter_input"].append(value("litter_input").reshape(ny, 12, 4).mean(axis=0).T)  # (4, 12)
             for k in ("altmax", "altmax_lastyear"):
-                arrs[k].append(np.asarray(ds[k].values, float).reshape(ny, 12).mean(axis=0))
-            arrs["nbedrock"].append(int(ds["nbedrock"]))
+                arrs[k].append(value(k).reshape(ny, 12).mean(axis=0))
+            arrs["nbedrock"].append(int(value("nbedrock")))
         out = {k: np.asfortranarray(np.stack(v, axis=-1)) for k, v in arrs.items() if k != "nbedrock"}
         out["nbedrock"] = np.asarray(arrs["nbedrock"], dtype=np.int32)
         out["nsite"] = len(sites)
@@ -284,24 +313,46 @@ class CLM5(SoilCarbonModel):
         res = self.evaluate(forcing, theta, observables=("soc_profile", "soc_0_30"))
         if errors == "raise":
             self.raise_for_status(res, context=str(forcing.attrs.get("source_file", "steady state")))
-        pools = res.outputs["pools"][0]
-        ds = self._state_dataset(pools)
-        inp, rh = float(res.outputs["input"][0]), float(res.outputs["rh"][0])
-        total = float((pools * self.dz).sum())
-        soc_total = float((pools[4:7] * self.dz).sum())
-        ds["input"] = ((), inp, {"units": "g C m-2 yr-1", "long_name": "column litter input"})
-        ds["rh"] = ((), rh, {"units": "g C m-2 yr-1", "long_name": "heterotrophic respiration"})
-        ds["mass_balance_residual"] = ((), (inp - rh) / inp if inp > 0 else 0.0, {
+        return self._attach_params(self._steady_dataset(res), theta)
+
+    def steady_state_columns(self, forcing: xr.Dataset, params=None, dim: str = "column") -> xr.Dataset:
+        """Steady states of every column of a validated column forcing in one kernel call
+        (see :meth:`SoilCarbonModel.steady_state_columns`)."""
+        theta = self.param_vector(params, warn_prior=False)
+        prep = self.prepare(forcing)
+        n = prep["nsite"]
+        res = self.evaluate(prep, np.tile(theta, (n, 1)), observables=("soc_profile", "soc_0_30"),
+                            site_index=np.arange(n))
+        return self._attach_params(self._steady_dataset(res, dim), theta)
+
+    def _steady_dataset(self, res: BatchResult, dim: str | None = None) -> xr.Dataset:
+        """Labelled steady state of every row of ``res`` along ``dim`` (None: row 0 without a
+        column dimension). Per-row sums are the single-site expressions (bitwise the same)."""
+        n = len(res) if dim else 1
+        lead = (dim,) if dim else ()
+        sq = (lambda a: a) if dim else (lambda a: a[0])  # noqa: E731
+        allp = res.outputs["pools"][:n]
+        ds = self._state_dataset(sq(allp), lead_dims=lead)
+        inp = np.asarray(res.outputs["input"], float)[:n]
+        rh = np.asarray(res.outputs["rh"], float)[:n]
+        total = np.array([float((p * self.dz).sum()) for p in allp])
+        soc_total = np.array([float((p[4:7] * self.dz).sum()) for p in allp])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mb = np.where(inp > 0, (inp - rh) / inp, 0.0)
+            tau, tau_soc = np.where(inp > 0, total / inp, np.nan), np.where(inp > 0, soc_total / inp, np.nan)
+        ds["input"] = (lead, sq(inp), {"units": netcdf.FLUX, "long_name": "column litter input"})
+        ds["rh"] = (lead, sq(rh), {"units": netcdf.FLUX, "long_name": "heterotrophic respiration"})
+        ds["mass_balance_residual"] = (lead, sq(mb), {
             "units": "1", "long_name": "(input - respiration) / input at steady state"})
-        ds["residence_time"] = ((), total / inp if inp > 0 else np.nan, {
+        ds["residence_time"] = (lead, sq(tau), {
             "units": "yr", "long_name": "ecosystem residence time tau_E (total carbon / input)"})
-        ds["soc_residence_time"] = ((), soc_total / inp if inp > 0 else np.nan, {
+        ds["soc_residence_time"] = (lead, sq(tau_soc), {
             "units": "yr", "long_name": "SOC residence time (SOC stock / input)"})
-        ds["storage_capacity"] = (("pool",), (pools * self.dz).sum(axis=1), {
-            "units": "g C m-2", "long_name": "carbon storage capacity X_c = tau_E u, per pool"})
-        ds["status"] = status_dataarray(res.status[0])
+        ds["storage_capacity"] = (lead + ("pool",), sq(np.stack([(p * self.dz).sum(axis=1) for p in allp])), {
+            "units": netcdf.STOCK, "long_name": "carbon storage capacity X_c = tau_E u, per pool"})
+        ds["status"] = status_dataarray(sq(np.asarray(res.status)[:n]), dims=lead)
         ds.attrs["mode"] = "steady_state"
-        return self._attach_params(ds, theta)
+        return ds
 
     def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", n_years: int | None = None,
                   initial: str | np.ndarray = "steady_state", parameter_set: str | None = None) -> xr.Dataset:
@@ -322,11 +373,13 @@ class CLM5(SoilCarbonModel):
                               f"{_status.name(status)} ({_status.message(status)})", code=int(status))
         cp = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                     # (time, pool, level)
         rh_vr = np.moveaxis(rh, (0, 1, 2), (2, 1, 0))
-        ds = self._state_dataset(cp, time=nstep)
+        ds = self._state_dataset(cp, days=days)
         ds["rh_vr"] = (("time", "pool", "level"), rh_vr, {
-            "units": "g C m-3 month-1", "long_name": "heterotrophic respiration per pool and layer during the month"})
+            "units": netcdf.CONCENTRATION, "cell_methods": "time: sum",
+            "long_name": "heterotrophic respiration per pool and layer during the step"})
         ds["rh"] = (("time", "pool"), (rh_vr * self.dz).sum(axis=-1), {
-            "units": "g C m-2 month-1", "long_name": "heterotrophic respiration per pool during the month"})
+            "units": netcdf.STOCK, "cell_methods": "time: sum",
+            "long_name": "heterotrophic respiration per pool during the step"})
         self.add_column_budget(ds, cp, x0, ser["litter_input"].sum(axis=1), ds["rh"].values.sum(axis=1), ss)
         ds["days"] = (("time",), days, {"units": "d", "long_name": "length of the step"})
         ds["status"] = status_dataarray(status)
@@ -334,12 +387,10 @@ class CLM5(SoilCarbonModel):
         return self._attach_params(ds, theta)
 
     # ---- labelled output -----------------------------------------------------------------
-    def _state_dataset(self, pools: np.ndarray, time: int | None = None) -> xr.Dataset:
-        tc = None if time is None else {
-            "time": (np.arange(time), {"long_name": "month index", "units": "1"}),
-            "month": (np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})}
+    def _state_dataset(self, pools: np.ndarray, days=None, lead_dims: tuple = ()) -> xr.Dataset:
+        tc = None if days is None else self.time_coords(days)
         return self.layered_dataset(pools, [4, 5, 6], "soil organic carbon (S1+S2+S3)", [0, 1, 2, 3],
-                                    "litter and CWD stock of the column", tc)
+                                    "litter and CWD stock of the column", tc, lead_dims=lead_dims)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
         ds.attrs["grid"] = self.options["grid"]

@@ -26,6 +26,7 @@ import xarray as xr
 from pysoc import _status
 from pysoc._kernels import compas as _k
 from pysoc.errors import KernelError
+from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.models.clm5 import CLM5, FORCING, GRIDS, initial_state, monthly_series
@@ -136,6 +137,8 @@ class COMPAS(SoilCarbonModel):
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "pools", "rh", "km_ratio")
     reasons = REASONS
+    references = ("Tao et al. 2024 Global Change Biology (COMPAS; convergence of structurally different models "
+                  "after data assimilation); Tao et al. 2023 Nature 618 981-985 (PRODA); docs/compas.md")
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -163,6 +166,10 @@ class COMPAS(SoilCarbonModel):
 
     def validate_forcing(self, ds: xr.Dataset, source: str = "<forcing>") -> xr.Dataset:
         return self._forcing.validate_forcing(ds, source)
+
+    def validate_columns(self, ds: xr.Dataset, source: str = "<forcing>", dim: str = "column"):
+        """All columns at once, as CLM5 (the same forcing format)."""
+        return self._forcing.validate_columns(ds, source, dim)
 
     def forcing_dataset(self, *args, **kwargs) -> xr.Dataset:
         """Build a forcing dataset from arrays (see :meth:`CLM5.forcing_dataset`)."""
@@ -253,59 +260,83 @@ class COMPAS(SoilCarbonModel):
         res = self.evaluate(prep, theta, observables=("soc_profile",))
         if errors == "raise":
             self._raise_invalid(res, str(forcing.attrs.get("source_file", "steady state")))
-        pools = res.outputs["pools"][0]
-        ds = self._state_dataset(pools)
-        inp, rh = float(res.outputs["input"][0]), float(res.outputs["rh"][0])
-        ds["input"] = ((), inp, {"units": "g C m-2 yr-1", "long_name": "column litter input"})
-        ds["rh"] = ((), rh, {"units": "g C m-2 yr-1", "long_name": "heterotrophic respiration"})
-        ds["mass_balance_residual"] = ((), (inp - rh) / inp if inp > 0 else 0.0, {
-            "units": "1", "long_name": "(input - respiration) / input at steady state"})
-        total = float((pools * self.dz).sum())
-        ds["residence_time"] = ((), total / inp if inp > 0 else np.nan, {
-            "units": "yr", "long_name": "ecosystem residence time (total carbon / input)"})
-        ops = self._operators(prep, theta)
-        if ops is not None:
-            ds = self._add_diagnostics(ds, theta, ops, pools)
-        ds["status"] = status_dataarray(res.status[0])
-        ds["reason"] = _reason_dataarray(res.reason[0])
-        ds.attrs["mode"] = "steady_state"
+        ds = self._steady_dataset(res, prep, theta)
         ds.attrs["reason"] = REASONS[int(res.reason[0])]
         return self._attach_params(ds, theta)
 
-    def _add_diagnostics(self, ds: xr.Dataset, theta, ops: dict, pools: np.ndarray) -> xr.Dataset:
+    def steady_state_columns(self, forcing: xr.Dataset, params=None, dim: str = "column") -> xr.Dataset:
+        """Steady states of every column of a validated column forcing in one kernel call
+        (see :meth:`SoilCarbonModel.steady_state_columns`); diagnostics per column."""
+        theta = self.param_vector(params, warn_prior=False)
+        prep = self.prepare(forcing)
+        n = prep["nsite"]
+        res = self.evaluate(prep, np.tile(theta, (n, 1)), observables=("soc_profile",), site_index=np.arange(n))
+        return self._attach_params(self._steady_dataset(res, prep, theta, dim), theta)
+
+    def _steady_dataset(self, res: BatchResult, prep: dict, theta, dim: str | None = None) -> xr.Dataset:
+        """Labelled steady states of the rows of ``res`` (site i = row i) along ``dim`` (None:
+        row 0 without a column dimension); per-row values are the single-site expressions."""
+        n = len(res) if dim else 1
+        lead = (dim,) if dim else ()
+        sq = (lambda a: a) if dim else (lambda a: a[0])  # noqa: E731
+        allp = res.outputs["pools"][:n]
+        ds = self._state_dataset(sq(allp), lead_dims=lead)
+        inp = np.asarray(res.outputs["input"], float)[:n]
+        rh = np.asarray(res.outputs["rh"], float)[:n]
+        total = np.array([float((p * self.dz).sum()) for p in allp])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mb = np.where(inp > 0, (inp - rh) / inp, 0.0)
+            tau = np.where(inp > 0, total / inp, np.nan)
+        ds["input"] = (lead, sq(inp), {"units": netcdf.FLUX, "long_name": "column litter input"})
+        ds["rh"] = (lead, sq(rh), {"units": netcdf.FLUX, "long_name": "heterotrophic respiration"})
+        ds["mass_balance_residual"] = (lead, sq(mb), {
+            "units": "1", "long_name": "(input - respiration) / input at steady state"})
+        ds["residence_time"] = (lead, sq(tau), {
+            "units": "yr", "long_name": "ecosystem residence time (total carbon / input)"})
+        diags = []
+        for i in range(n):
+            ops = self._operators(prep, theta, i)
+            diags.append(None if ops is None else self._diagnostics(theta, ops, allp[i]))
+        ds = _assign_diagnostics(ds, diags, dim)
+        ds["status"] = status_dataarray(sq(np.asarray(res.status)[:n]), dims=lead)
+        ds["reason"] = _reason_dataarray(sq(np.asarray(res.reason)[:n]), dims=lead)
+        ds.attrs["mode"] = "steady_state"
+        return ds
+
+    def _diagnostics(self, theta, ops: dict, pools: np.ndarray) -> dict:
+        """Flux, CUE and Michaelis-Menten diagnostics of one steady state: name -> (dims, values, attrs)."""
         fl = self.fluxes(theta, ops["kk"], ops["xi"], pools) * 365.0      # g C m-3 yr-1
         col = (fl * self.dz[:, None]).sum(axis=0)                         # g C m-2 yr-1
         p = dict(zip(self.parameters.names, theta))
-        ds["xi"] = (("level",), ops["xi"], {"units": "1", "long_name": "environmental scalar of the soil pools "
-                                            "and CWD (temperature x water x oxygen x depth)"})
-        ds["xi_litter"] = (("level",), ops["xil"], {"units": "1", "long_name": "scalar of litter L1-L3 (xi x N)"})
-        ds = ds.assign_coords(flux=("flux", list(FLUXES)), pathway=("pathway", list(PATHWAYS)),
-                              process=("process", ["doc_uptake", "depolymerisation"]))
-        ds["flux_vr"] = (("level", "flux"), fl, {"units": "g C m-3 yr-1", "long_name": "carbon fluxes per layer"})
-        ds["flux_col"] = (("flux",), col, {"units": "g C m-2 yr-1", "long_name": "carbon fluxes of the column"})
+        out = {}
+        out["xi"] = (("level",), ops["xi"], {"units": "1", "long_name": "environmental scalar of the soil pools "
+                                             "and CWD (temperature x water x oxygen x depth)"})
+        out["xi_litter"] = (("level",), ops["xil"], {"units": "1", "long_name": "scalar of litter L1-L3 (xi x N)"})
+        out["flux_vr"] = (("level", "flux"), fl, {"units": netcdf.FLUX_VOLUME, "long_name": "carbon fluxes per layer"})
+        out["flux_col"] = (("flux",), col, {"units": netcdf.FLUX, "long_name": "carbon fluxes of the column"})
         rh_path = col[[FLUXES.index(f"rh_{k.lower()}") for k in PATHWAYS]]
-        ds["rh_pathway"] = (("pathway",), rh_path, {"units": "g C m-2 yr-1",
-                                                   "long_name": "heterotrophic respiration by pathway"})
-        ds["cue_pathway"] = (("pathway",), [p["l1_cue"], p["l2l3_cue"], p["l2l3_cue"], p["mic_cue"]], {
+        out["rh_pathway"] = (("pathway",), rh_path, {"units": netcdf.FLUX,
+                                                    "long_name": "heterotrophic respiration by pathway"})
+        out["cue_pathway"] = (("pathway",), np.array([p["l1_cue"], p["l2l3_cue"], p["l2l3_cue"], p["mic_cue"]]), {
             "units": "1", "long_name": "microbial carbon use efficiency of each uptake pathway"})
         growth = fl[:, FLUXES.index("input_mic")] + p["mic_cue"] * fl[:, FLUXES.index("doc_uptake")]
         uptake = fl[:, FLUXES.index("litter_uptake")] + fl[:, FLUXES.index("doc_uptake")]
         with np.errstate(divide="ignore", invalid="ignore"):
             cue_vr = np.where(uptake > 0, growth / uptake, np.nan)
             cue_col = float((growth * self.dz).sum() / (uptake * self.dz).sum())
-        ds["cue_effective_vr"] = (("level",), cue_vr, {"units": "1", "long_name":
-                                  "effective microbial CUE per layer (growth / uptake, all pathways)"})
-        ds["cue_effective"] = ((), cue_col, {"units": "1", "long_name":
-                               "effective microbial CUE of the column (growth / uptake, all pathways)"})
+        out["cue_effective_vr"] = (("level",), cue_vr, {"units": "1", "long_name":
+                                   "effective microbial CUE per layer (growth / uptake, all pathways)"})
+        out["cue_effective"] = ((), cue_col, {"units": "1", "long_name":
+                                "effective microbial CUE of the column (growth / uptake, all pathways)"})
         ratio = self._km_ratio(theta, ops["xi"], pools)
-        ds["km_ratio"] = (("process", "level"), ratio, {"units": "1", "long_name":
-                          "effective Michaelis-Menten constant Km xi over its substrate (DOC for uptake, "
-                          "SOC for depolymerisation); >> 1 means first-order kinetics (Tao et al. 2024 Fig. 5)"})
+        out["km_ratio"] = (("process", "level"), ratio, {"units": "1", "long_name":
+                           "effective Michaelis-Menten constant Km xi over its substrate (DOC for uptake, "
+                           "SOC for depolymerisation); >> 1 means first-order kinetics (Tao et al. 2024 Fig. 5)"})
         with np.errstate(divide="ignore", invalid="ignore"):
-            ds["km_param_ratio"] = (("process", "level"), np.stack(
+            out["km_param_ratio"] = (("process", "level"), np.stack(
                 [p["mm_const_assim"] / pools[4], p["mm_const_decom"] / pools[7]]), {
                 "units": "1", "long_name": "Michaelis-Menten parameter Km over its substrate (without xi)"})
-        return ds
+        return out
 
     def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", n_years: int | None = None,
                   initial: str | np.ndarray = "steady_state", parameter_set: str | None = None) -> xr.Dataset:
@@ -326,12 +357,14 @@ class COMPAS(SoilCarbonModel):
                               f"{_status.name(status)} ({_status.message(status)})", code=int(status))
         cp = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                     # (time, pool, level)
         rh_vr = np.moveaxis(rh, (0, 1, 2), (2, 1, 0))
-        ds = self._state_dataset(cp, time=nstep)
+        ds = self._state_dataset(cp, days=days)
         ds["rh_vr"] = (("time", "pool", "level"), rh_vr, {
-            "units": "g C m-3 month-1",
-            "long_name": "heterotrophic respiration per pathway (L1, L2, L3 litter uptake; DOC uptake) and layer"})
+            "units": netcdf.CONCENTRATION, "cell_methods": "time: sum",
+            "long_name": "heterotrophic respiration per pathway (L1, L2, L3 litter uptake; DOC uptake) and layer "
+                         "during the step"})
         ds["rh"] = (("time", "pool"), (rh_vr * self.dz).sum(axis=-1), {
-            "units": "g C m-2 month-1", "long_name": "heterotrophic respiration per pathway during the month"})
+            "units": netcdf.STOCK, "cell_methods": "time: sum",
+            "long_name": "heterotrophic respiration per pathway during the step"})
         self.add_column_budget(ds, cp, x0, ser["litter_input"].sum(axis=1), ds["rh"].values.sum(axis=1), ss)
         ds["days"] = (("time",), days, {"units": "d", "long_name": "length of the step"})
         ds["status"] = status_dataarray(status)
@@ -339,20 +372,37 @@ class COMPAS(SoilCarbonModel):
         return self._attach_params(ds, theta)
 
     # ---- labelled output -----------------------------------------------------------------
-    def _state_dataset(self, pools: np.ndarray, time: int | None = None) -> xr.Dataset:
-        tc = None if time is None else {
-            "time": (np.arange(time), {"long_name": "month index", "units": "1"}),
-            "month": (np.arange(time) % 12 + 1, {"long_name": "calendar month", "units": "1"})}
+    def _state_dataset(self, pools: np.ndarray, days=None, lead_dims: tuple = ()) -> xr.Dataset:
+        tc = None if days is None else self.time_coords(days)
         return self.layered_dataset(pools, [4, 5, 6, 7], "mineral-soil organic carbon (DOC+MIC+ENZ+SOC)",
-                                    [0, 1, 2, 3], "litter and CWD stock of the column", tc)
+                                    [0, 1, 2, 3], "litter and CWD stock of the column", tc, lead_dims=lead_dims)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
         ds.attrs["grid"] = self.options["grid"]
         return self.attach_params(ds, theta)
 
 
-def _reason_dataarray(code) -> xr.DataArray:
-    return xr.DataArray(np.int32(code), attrs={
+def _assign_diagnostics(ds: xr.Dataset, diags: list, dim: str | None) -> xr.Dataset:
+    """Put per-column diagnostics (dicts from COMPAS._diagnostics, None where the operators
+    could not be built) into ``ds``: stacked along ``dim`` with NaN for missing columns, or
+    row 0 alone when ``dim`` is None."""
+    first = next((d for d in diags if d is not None), None)
+    if first is None:
+        return ds
+    ds = ds.assign_coords(flux=("flux", list(FLUXES)), pathway=("pathway", list(PATHWAYS)),
+                          process=("process", ["doc_uptake", "depolymerisation"]))
+    for name, (dims, values, attrs) in first.items():
+        if dim is None:
+            ds[name] = (dims, values, attrs)
+            continue
+        shape = np.shape(values)
+        arr = np.stack([np.full(shape, np.nan) if d is None else np.asarray(d[name][1], float) for d in diags])
+        ds[name] = ((dim,) + dims, arr, attrs)
+    return ds
+
+
+def _reason_dataarray(code, dims=()) -> xr.DataArray:
+    return xr.DataArray(np.asarray(code, dtype=np.int32), dims=dims, attrs={
         "long_name": "reason of an invalid steady state (status invalid_solution)", "units": "1",
         "flag_values": np.array(sorted(REASONS), dtype=np.int32),
         "flag_meanings": " ".join(REASONS[k] for k in sorted(REASONS))})

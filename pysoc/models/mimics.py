@@ -31,6 +31,7 @@ from pysoc import _status
 from pysoc._kernels import mimics as _k
 from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec
+from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -289,6 +290,8 @@ class MIMICS(SoilCarbonModel):
     forcing_schema = FORCING
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "d14c_profile", "pools", "rh")
+    references = ("Wieder et al. 2015 GMD doi:10.5194/gmd-8-1789-2015; Wang et al. 2021 JGR-B "
+                  "doi:10.1029/2020JG006205; docs/mimics.md")
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -374,6 +377,8 @@ class MIMICS(SoilCarbonModel):
             z = str(forcing.attrs.get("atm14c_zone", "auto"))
         if z == "auto":
             lat = forcing.attrs.get("lat")
+            if lat is None and "lat" in forcing.variables and forcing["lat"].ndim == 0:
+                lat = float(forcing["lat"])     # one column of a multi-column forcing
             if lat is None:
                 raise DataError(f"{forcing.attrs.get('source_file', '<forcing>')}: radiocarbon needs the global "
                                 f"attribute 'lat' (or 'atm14c_zone', or the option atm14c_zone)")
@@ -528,15 +533,14 @@ class MIMICS(SoilCarbonModel):
             ds["f14c_1950"] = (("pool", "level"), res.outputs["f14c_1950"][0], {
                 "units": "1", "long_name": "fraction modern at the steady state with the 1950 atmosphere"})
             ds["d14c"] = (("level",), res.outputs["d14c_profile"][0], {
-                "units": "per mil", "long_name": f"Delta14C of SOM (SOMp+SOMc+SOMa) in {year:g}"})
+                "units": netcdf.DELTA14C, "long_name": f"Delta14C of SOM (SOMp+SOMc+SOMa) in {year:g} (per mil)"})
             ds.attrs["sample_year"] = year
             ds.attrs["atm14c_zone"] = self.zone(forcing)
         if "start" in res.outputs:
             ds["start"] = ((), int(res.outputs["start"][0]), {
                 "long_name": "starting point of the returned root (1: given, 2-6: the solver's guesses)"})
         ds["status"] = status_dataarray(res.status[0])
-        ds["reason"] = ((), int(res.reason[0]), {"long_name": "reason of an invalid steady state (bits: "
-                                                 + ", ".join(f"{b} {v}" for b, v in REASON_BITS.items()) + ")"})
+        ds["reason"] = reason_dataarray(res.reason[0])
         ds.attrs["mode"] = "steady_state"
         return self._attach_params(ds, theta)
 
@@ -592,19 +596,20 @@ class MIMICS(SoilCarbonModel):
             raise KernelError(f"{forcing.attrs.get('source_file', 'transient')}: mimics transient failed: "
                               f"{_status.name(status)} ({_status.message(status)})", code=int(status))
         cp = np.moveaxis(x, (0, 1, 2), (2, 1, 0)) * MG_CM3                       # (time, pool, level)
-        ds = self._state_dataset(cp, time=nstep, years=tmid)
+        ds = self._state_dataset(cp, time=nstep, years=tmid, step_days=hours / 24.0)
         rh_vr = rr.T * MG_CM3 * HOURS_PER_YEAR                                    # g C m-3 yr-1
-        ds["rh_vr"] = (("time", "level"), rh_vr, {"units": "g C m-3 yr-1",
+        ds["rh_vr"] = (("time", "level"), rh_vr, {"units": netcdf.FLUX_VOLUME, "cell_methods": "time: mean",
                                                   "long_name": "heterotrophic respiration (step mean)"})
         step_years = hours / HOURS_PER_YEAR
+        amount = {"units": netcdf.STOCK, "cell_methods": "time: sum"}
         ds["rh"] = (("time",), (rh_vr * self.dz).sum(axis=1) * step_years, {
-            "units": "g C m-2", "long_name": "heterotrophic respiration of the column during the step"})
+            **amount, "long_name": "heterotrophic respiration of the column during the step"})
         inp = (float(forcing["litter_above"]) + float(forcing["litter_below"])) * iscl * step_years
-        ds["input"] = (("time",), inp, {"units": "g C m-2", "long_name": "litter input during the step"})
+        ds["input"] = (("time",), inp, {**amount, "long_name": "litter input during the step"})
         total = (cp.sum(axis=1) * self.dz).sum(axis=1)
         prev = np.concatenate([[float((x0 * MG_CM3).sum(axis=0) @ self.dz)], total[:-1]])
         ds["mass_balance_residual"] = (("time",), inp - (total - prev) - ds["rh"].values, {
-            "units": "g C m-2", "long_name": "input - change in column stock - respiration during the step"})
+            **amount, "long_name": "input - change in column stock - respiration during the step"})
         if with14:
             cc = np.moveaxis(c, (0, 1, 2), (2, 1, 0)) * MG_CM3
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -612,7 +617,7 @@ class MIMICS(SoilCarbonModel):
                 fsom = cc[:, C14_IDX, :].sum(axis=1) / cp[:, C14_IDX, :].sum(axis=1)
             tend = t0 + (np.arange(nstep) + 1.0) / nt
             ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tend[:, None]), {
-                "units": "per mil", "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step"})
+                "units": netcdf.DELTA14C, "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step (per mil)"})
             ds["f14c_atm_litter"] = (("time",), fatm, {"units": "1",
                                                        "long_name": "fraction modern of the litter input (lagged)"})
             dec = dd14.T * MG_CM3 * HOURS_PER_YEAR
@@ -620,7 +625,7 @@ class MIMICS(SoilCarbonModel):
             prev14 = np.concatenate([[float((c0.T * MG_CM3).sum(axis=0) @ self.dz)], c14_tot[:-1]])
             ds["c14_balance_residual"] = (("time",), inp * fatm - (c14_tot - prev14) - (
                 (rr14.T * MG_CM3 * HOURS_PER_YEAR * self.dz).sum(axis=1) + (dec * self.dz).sum(axis=1)) * step_years, {
-                "units": "g C m-2", "long_name": "14C (x fraction modern): input - change - respiration - decay"})
+                **amount, "long_name": "14C (x fraction modern): input - change - respiration - decay during the step"})
             ds.attrs["atm14c_zone"] = zone
         ds["status"] = status_dataarray(status)
         ds.attrs["mode"] = "transient"
@@ -652,11 +657,23 @@ class MIMICS(SoilCarbonModel):
         ds.attrs["mode"] = "spinup"
         return self._attach_params(ds, theta)
 
+    def transient_steps(self, forcing: xr.Dataset, n_years: int | None = None) -> tuple[int, int]:
+        """The forcing's steps are equal parts of one year, repeated ``n_years``."""
+        nt = forcing.sizes["time"]
+        return nt * (1 if n_years is None else int(n_years)), nt
+
+    def probe_forcing(self, forcing: xr.Dataset) -> xr.Dataset:
+        return forcing
+
     # ---- labelled output ----------------------------------------------------------------------------
-    def _state_dataset(self, pools: np.ndarray, time: int | None = None, years=None) -> xr.Dataset:
-        tc = None if time is None else {
-            "time": (np.arange(time), {"long_name": "step index", "units": "1"}),
-            "year": (np.asarray(years, float), {"long_name": "decimal year (step middle)", "units": "yr"})}
+    def _state_dataset(self, pools: np.ndarray, time: int | None = None, years=None, step_days=None) -> xr.Dataset:
+        tc = None
+        if time is not None:
+            t0 = float(self.options["start_year"])
+            tc = self.time_coords(step_days, start_year=int(np.floor(t0)),
+                                  offset_days=(t0 - np.floor(t0)) * 365.0)
+            tc["year"] = (("time",), np.asarray(years, float), {"long_name": "decimal year AD (middle of the step)",
+                                                                "units": "1"})
         ds = self.layered_dataset(pools, list(SOC_IDX), "soil organic carbon (MICr+MICk+SOMp+SOMc+SOMa)",
                                   [0, 1], "litter stock (LITm+LITs) of the column", tc,
                                   cpools_long_name="carbon concentration per pool and layer "
@@ -667,9 +684,15 @@ class MIMICS(SoilCarbonModel):
         return ds
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
-        ds.attrs["references"] = ("Wieder et al. 2015 GMD doi:10.5194/gmd-8-1789-2015; Wang et al. 2021 JGR-B "
-                                  "doi:10.1029/2020JG006205; docs/mimics.md")
         return self.attach_params(ds, theta)
+
+
+def reason_dataarray(code, dims=()) -> xr.DataArray:
+    """The reason bits of invalid steady states as a CF bit field (flag_masks)."""
+    bits = sorted(REASON_BITS)
+    return xr.DataArray(np.asarray(code, dtype=np.int32), dims=dims, attrs={
+        "long_name": "reason of an invalid steady state (bit field; 0: none)", "units": "1",
+        "flag_masks": np.array(bits, dtype=np.int32), "flag_meanings": " ".join(REASON_BITS[b] for b in bits)})
 
 
 # ---- site forcing from profile covariates (pysoc.io.site_forcing dispatch) ------------------------------
