@@ -219,7 +219,7 @@ def test_transient_outputs_labelled(model, forcing):
     ds = model.transient(forcing)
     assert ds.sizes["time"] == forcing.sizes["time"] == 48 and list(ds["pool"].values) == list(C.POOLS)
     np.testing.assert_allclose(ds["nep"], ds["npp"] - ds["rh"], rtol=0, atol=1e-12)
-    assert ds["cpools"].attrs["units"] == "g C m-2" and ds["soc_0_30"].attrs["units"] == "kg C m-2"
+    assert ds["cpools"].attrs["units"] == "g m-2" and ds["soc_0_30"].attrs["units"] == "kg m-2"   # UDUNITS
     np.testing.assert_allclose(ds["soc_0_30"], ds["cpools"].sel(pool=list(model.soc_pools)).sum("pool") / 1000)
     assert "date" in ds.coords and str(ds["date"].values[0])[:7] == "2002-01"
 

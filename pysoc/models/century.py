@@ -32,6 +32,7 @@ from pysoc import _status
 from pysoc._kernels import century as _k
 from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
 from pysoc.forcing import ForcingSchema, VariableSpec
+from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -336,6 +337,8 @@ class Century(SoilCarbonModel):
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "nep_monthly", "npp_monthly", "rh_monthly", "gpp_monthly", "pools")
     calibrated = CALIBRATED
+    references = ("Parton et al. 1987 Soil Sci. Soc. Am. J. 51 1173-1179 (CENTURY); Zhao et al. 2022 Geoderma "
+                  "doi:10.1016/j.geoderma.2022.116283 (seed 000); docs/century.md")
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -622,6 +625,7 @@ class Century(SoilCarbonModel):
         ds = self._dataset(states[:, :, 0], out[:, :, 0], st[:, 0])
         if "time" in forcing.coords and np.issubdtype(forcing["time"].dtype, np.datetime64) and reps == 1:
             ds = ds.assign_coords(date=("time", forcing["time"].values))
+            netcdf.shift_time_origin(ds, int(pd.DatetimeIndex(forcing["time"].values)[0].year))
         ds["status"] = status_dataarray(s3[0])
         ds.attrs["mode"] = "transient"
         return self._attach_params(ds, theta)
@@ -630,8 +634,7 @@ class Century(SoilCarbonModel):
     def _dataset(self, states: np.ndarray, out: np.ndarray, state0: np.ndarray) -> xr.Dataset:
         nt = states.shape[1]
         ds = xr.Dataset(coords={
-            "time": ("time", np.arange(nt), {"long_name": "month index", "units": "1"}),
-            "month": ("time", np.arange(nt) % 12 + 1, {"long_name": "calendar month", "units": "1"}),
+            **self.time_coords(netcdf.month_steps(nt)),     # CF time, noleap calendar months
             "pool": ("pool", list(POOLS), {"long_name": "litter/SOM carbon pool"}),
             "pool_long_name": ("pool", list(POOL_LONG_NAMES)),
             "plant_pool": ("plant_pool", list(PLANT_POOLS)),
