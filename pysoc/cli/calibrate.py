@@ -29,8 +29,9 @@ PROG = "pysoc-calibrate"
 
 CALIBRATE = Group("calibrate", (
     Key("model", "str", "clm5", "model to calibrate", choices=tuple(REGISTRY)),
-    Key("method", "str", "am", "'am' adaptive Metropolis (posterior), 'sceua' SCE-UA optimum, 'morris' Morris "
-        "screening of the cost", choices=("am", "sceua", "morris")),
+    Key("method", "str", "mcmc", "'mcmc' Bayesian posterior (sampler chosen in &mcmc), 'sceua' SCE-UA optimum, "
+        "'morris' Morris screening of the cost ('am' is accepted as method = 'mcmc' with sampler = 'am')",
+        choices=("mcmc", "am", "sceua", "morris")),
     Key("mode", "str", "site_by_site", "'site_by_site': each profile on its own; 'one_batch': one parameter "
         "vector for all profiles", choices=("site_by_site", "one_batch")),
     Key("profiles", "str", "files", "'files': sites_file + layers_file; 'synthetic': profiles generated from "
@@ -72,40 +73,60 @@ CALIBRATE = Group("calibrate", (
 ), doc="What to calibrate, against which profiles, and where the outputs go.")
 
 MCMC = Group("mcmc", (
-    Key("n_chains", "int", 3, "independent chains per site (seeds 000-002: 3)", min=1, max=64),
-    Key("n_test", "int", 20000, "iterations of the test run (uniform proposals; seeds 000/001: 20 000)", min=0),
-    Key("n_formal", "int", 50000, "iterations of the formal run (Haario proposals; seed 001: 50 000)", min=2),
-    Key("step_divisor", "float", 5.0, "D of the test run: kp_new = kp_old + r/D, r ~ U(-0.5, 0.5) (seed 002 eq. 7)",
-        min=1e-6),
-    Key("t0", "int", 4000, "formal-run iterations that use the test-run covariance C0 before adapting "
+    Key("sampler", "str", "dream_zs", "'dream_zs': DREAM(ZS) population sampler, all chains in one kernel call per "
+        "generation, runs until converged (default; docs/calibration.md); 'am': the seed method, a uniform test "
+        "run then Haario adaptive Metropolis of fixed length (seeds 000-002)", choices=("dream_zs", "am")),
+    Key("rhat_target", "float", 1.05, "converged when every parameter has rank-normalised split-R-hat <= this "
+        "(ArviZ; the seeds' threshold 1.05); dream_zs stops there", min=1.0),
+    Key("ess_target", "float", 400.0, "... and bulk effective sample size >= this (Vehtari et al. 2021 recommend "
+        "400)", min=1e-9),
+    Key("n_chains", "int", 0, "chains per site (0: 16 for dream_zs, 3 for am as in seeds 000-002); dream_zs needs "
+        ">= 4", min=0, max=256),
+    Key("max_evaluations", "int", 2000000, "dream_zs: budget of model evaluations per site (the run stops there "
+        "if not converged, and the site is flagged)", min=1),
+    Key("min_generations", "int", 500, "dream_zs: generations before the first convergence check", min=8),
+    Key("delta_max", "int", 1, "dream_zs: largest number of archive-difference pairs per proposal", min=1, max=5),
+    Key("n_cr", "int", 3, "dream_zs: number of crossover values CR = m / n_cr (adapted during burn-in)", min=1,
+        max=20),
+    Key("p_unit", "float", 0.2, "dream_zs: probability of a unit jump rate (gamma = 1) between modes", min=0.0,
+        max=1.0),
+    Key("p_snooker", "float", 0.1, "dream_zs: probability of a snooker update", min=0.0, max=1.0),
+    Key("archive_thin", "int", 10, "dream_zs: the chains' states join the archive every k generations", min=1),
+    Key("n_test", "int", 20000, "am: iterations of the test run (uniform proposals; seeds 000/001: 20 000)", min=0),
+    Key("n_formal", "int", 50000, "am: iterations of the formal run (Haario proposals; seed 001: 50 000)", min=2),
+    Key("step_divisor", "float", 5.0, "am: D of the test run: kp_new = kp_old + r/D, r ~ U(-0.5, 0.5) (seed 002 "
+        "eq. 7)", min=1e-6),
+    Key("t0", "int", 4000, "am: formal-run iterations that use the test-run covariance C0 before adapting "
         "(Haario t0; PRODA re-estimates after 4000)", min=0),
-    Key("scale_c0", "bool", True, "scale the test-run covariance C0 by s_d like C_t (.false.: C0 unscaled, "
+    Key("scale_c0", "bool", True, "am: scale the test-run covariance C0 by s_d like C_t (.false.: C0 unscaled, "
         "which in high dimension makes the chains stall until t0)"),
-    Key("epsilon", "float", 1e-8, "epsilon of C_t = s_d cov + s_d epsilon I (kp units squared)", min=1e-300),
-    Key("sd_scale", "float", 5.6644, "s_d = sd_scale / d (Haario: 2.38^2 = 5.6644)", min=1e-6),
-    Key("adapt_interval", "int", 10, "refresh the proposal covariance every k iterations (1 = every iteration)",
-        min=1),
-    Key("block_size", "int", 1000, "iterations per block of random numbers; checkpoints and MPI service happen "
-        "between blocks", min=1),
-    Key("tempering", "bool", False, "multiply the cost difference by log(iteration + 2) as PRODA's MATLAB code "
-        "(not in the papers)"),
+    Key("epsilon", "float", 1e-8, "am: epsilon of C_t = s_d cov + s_d epsilon I (kp units squared)", min=1e-300),
+    Key("sd_scale", "float", 5.6644, "am: s_d = sd_scale / d (Haario: 2.38^2 = 5.6644)", min=1e-6),
+    Key("adapt_interval", "int", 10, "am: refresh the proposal covariance every k iterations (1 = every "
+        "iteration)", min=1),
+    Key("tempering", "bool", False, "am: multiply the cost difference by log(iteration + 2) as PRODA's MATLAB "
+        "code (not in the papers)"),
+    Key("block_size", "int", 1000, "iterations (generations) per block of random numbers; checkpoints and MPI "
+        "service happen between blocks", min=1),
     Key("max_start_tries", "int", 100, "redraws of a starting point whose kernel run fails", min=0),
-    Key("burn_in", "float", 0.5, "fraction of the formal run discarded as burn-in", min=0.0, max=0.99),
-    Key("posterior_samples", "str", "chain", "'chain': the Markov chain after burn-in (repeated states count); "
-        "'accepted': only accepted states, burn-in = first half of them (PRODA convention)",
+    Key("burn_in", "float", 0.5, "fraction of the run discarded as burn-in (am: of the formal run; dream_zs: of "
+        "all generations, and never less than the adaptation period)", min=0.0, max=0.99),
+    Key("posterior_samples", "str", "chain", "am: 'chain': the Markov chain after burn-in (repeated states "
+        "count); 'accepted': only accepted states, burn-in = first half of them (PRODA convention)",
         choices=("chain", "accepted")),
-    Key("draws_saved", "int", 300, "posterior draws per chain written to the output and used for the posterior "
-        "predictive (evenly thinned; 3 x 300 = 900 parameter sets)", min=1),
-    Key("acceptance_min", "float", 0.15, "chains with a formal-run acceptance rate below are flagged (seed 001: "
-        "0.10)", min=0.0, max=1.0),
-    Key("acceptance_max", "float", 0.5, "chains with a formal-run acceptance rate above are flagged", min=0.0, max=1.0),
-    Key("gr_threshold", "float", 1.05, "a site converges when its mean Gelman-Rubin statistic is <= this "
-        "(seed 001)", min=1.0),
+    Key("draws_saved", "int", 100, "posterior draws per chain written to the output and used for the "
+        "diagnostics and the posterior predictive (evenly thinned)", min=4),
+    Key("acceptance_min", "float", -1.0, "chains with an acceptance rate below are flagged (-1: the sampler's "
+        "healthy window, 0.15 for am (seeds 000/002), 0.05 for dream_zs)", min=-1.0, max=1.0),
+    Key("acceptance_max", "float", -1.0, "chains with an acceptance rate above are flagged (-1: 0.5)", min=-1.0,
+        max=1.0),
+    Key("gr_threshold", "float", 1.05, "classic Gelman-Rubin: reported as converged_gr when the mean over "
+        "parameters is <= this (seed 001); not the convergence criterion", min=1.0),
     Key("nse_threshold", "float", 0.0, "a site fits when the NSE of the posterior predictive mean is >= this",
         max=1.0),
     Key("quantiles", "list[float]", [0.05, 0.25, 0.5, 0.75, 0.95], "posterior quantiles to report", min=0.0, max=1.0),
     Key("gev_mode", "bool", True, "posterior mode from a fitted GEV distribution (seed 002)"),
-), doc="Adaptive Metropolis (spec methods.md §2).")
+), doc="Markov chain Monte Carlo: sampler, convergence targets and output (spec methods.md §2).")
 
 LIKELIHOOD = Group("likelihood", (
     Key("streams", "list[str]", ["soc_profile"], "data streams of the cost: soc_profile, soc_0_30, d14c_profile, "
@@ -193,6 +214,7 @@ def config_from_namelist(nml, model_name: str, src: str):
     from pysoc.da.likelihood import DepthWeights, StreamSpec
     from pysoc.da.morris import MorrisSettings
     from pysoc.da.optimize import SCEUASettings
+    from pysoc.da.dream import DreamSettings
     from pysoc.da.run import CalibrationConfig
     from pysoc.da.sampler import AMSettings
 
@@ -205,14 +227,23 @@ def config_from_namelist(nml, model_name: str, src: str):
     sa = _per_stream(lk["sigma_abs"], n, "sigma_abs", src)
     w = _per_stream(lk["weights"], n, "weights", src)
     specs = tuple(StreamSpec(s, a, b, ww) for s, a, b, ww in zip(streams, sr, sa, w))
-    if m["acceptance_min"] >= m["acceptance_max"]:
-        raise ConfigError(f"{src}: &mcmc acceptance_min must be < acceptance_max")
-    am = AMSettings(n_chains=m["n_chains"], n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
+    method, sampler = c["method"], m["sampler"]
+    if method == "am":
+        method, sampler = "mcmc", "am"
+    chains = m["n_chains"] or (3 if sampler == "am" else 16)
+    am = AMSettings(n_chains=chains, n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
                     t0=m["t0"], epsilon=m["epsilon"], sd_scale=m["sd_scale"], adapt_interval=m["adapt_interval"],
                     block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"],
                     scale_c0=m["scale_c0"])
-    if c["method"] == "am" and m["n_chains"] < 2:
-        raise ConfigError(f"{src}: &mcmc n_chains must be >= 2 for the Gelman-Rubin diagnostic")
+    dream = DreamSettings(n_chains=chains, delta_max=m["delta_max"], n_cr=m["n_cr"], p_unit=m["p_unit"],
+                          p_snooker=m["p_snooker"], archive_thin=m["archive_thin"],
+                          min_generations=m["min_generations"], max_evaluations=m["max_evaluations"],
+                          block_size=m["block_size"], max_start_tries=m["max_start_tries"])
+    if method == "mcmc" and sampler == "am" and chains < 2:
+        raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 2 for the am sampler (Gelman-Rubin needs "
+                          f"several chains)")
+    if method == "mcmc" and sampler == "dream_zs" and chains < 4:
+        raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 4 for the dream_zs sampler (16 by default)")
     s = nml["sceua"]
     mo = nml["morris"]
     if mo["num_levels"] % 2:
@@ -228,9 +259,10 @@ def config_from_namelist(nml, model_name: str, src: str):
     if c["flux_file"]:
         inputs.append(c["flux_file"])
     return CalibrationConfig(
-        model=model_name, model_options=dict(nml[model_name]), method=c["method"], mode=c["mode"],
+        model=model_name, model_options=dict(nml[model_name]), method=method, sampler=sampler, mode=c["mode"],
         parameters=tuple(c["parameters"]), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
-        streams=specs, depth_weights=DepthWeights(lk["depth_weights"], lk["top_bottom_weight"]), am=am,
+        streams=specs, depth_weights=DepthWeights(lk["depth_weights"], lk["top_bottom_weight"]), am=am, dream=dream,
+        rhat_target=m["rhat_target"], ess_target=m["ess_target"],
         burn_in=m["burn_in"], posterior_samples=m["posterior_samples"], draws_saved=m["draws_saved"],
         acceptance_min=m["acceptance_min"], acceptance_max=m["acceptance_max"], gr_threshold=m["gr_threshold"],
         nse_threshold=m["nse_threshold"], quantiles=tuple(m["quantiles"]), gev_mode=m["gev_mode"],
@@ -314,12 +346,8 @@ def summary_text(run) -> str:
              f"({s.get('n_removed', 0)} excluded by the selection)"]
     for k, p in run.outputs.items():
         lines.append(f"  {k:>16s}: {p}")
-    if cfg.method == "am":
-        lines.append(f"  sites calibrated: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
-        lines.append(f"  converged (mean G-R <= {cfg.gr_threshold:g}): {100 * s.get('fraction_converged', np.nan):.0f} %")
-        if "fraction_acceptance_ok" in s:
-            lines.append(f"  all chains with acceptance in [{cfg.acceptance_min:g}, {cfg.acceptance_max:g}]: "
-                         f"{100 * s['fraction_acceptance_ok']:.0f} %")
+    if cfg.method == "mcmc":
+        lines += _mcmc_lines(run)
         if np.isfinite(s.get("median_nse", np.nan)):
             lines.append(f"  median NSE of the posterior predictive mean: {s['median_nse']:.3f}")
         lines += _skill_lines(run)
@@ -329,6 +357,47 @@ def summary_text(run) -> str:
     else:
         lines.append(f"  sites done: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
     return "\n".join(lines)
+
+
+def _mcmc_lines(run) -> list[str]:
+    """Convergence, why sites stopped, acceptance with the window right for the sampler,
+    and what a flag means."""
+    cfg, s = run.config, run.summary
+    lo, hi = cfg.acceptance_window
+    n_ok = s.get("n_ok", 0)
+    pct = (lambda f: f"{100 * f:.0f} %" if np.isfinite(f) else "n/a")
+    label = "DREAM(ZS)" if cfg.sampler == "dream_zs" else "adaptive Metropolis (seed method)"
+    lines = [f"  sampler: {label}, {cfg.n_chains} chains per site"]
+    if cfg.mode == "site_by_site":
+        lines.append(f"  sites calibrated: {n_ok}, failed: {s.get('n_failed', 0)}")
+    lines.append(f"  converged (every parameter rank-normalised split-R-hat <= {cfg.rhat_target:g} and bulk ESS >= "
+                 f"{cfg.ess_target:g}, ArviZ): {pct(s.get('fraction_converged', np.nan))}")
+    n_bad = s.get("n_not_converged", 0)
+    if n_bad:
+        if cfg.sampler == "dream_zs":
+            lines.append(f"    {n_bad} not converged ({s.get('n_not_converged_budget', 0)} stopped at max_evaluations "
+                         f"= {cfg.dream.max_evaluations}): their posteriors carry converged = 0 in the outputs; do not "
+                         f"use them unchecked: raise &mcmc max_evaluations, or look at the trace figure for a chain "
+                         f"stuck in another mode")
+        else:
+            lines.append(f"    {n_bad} not converged: their posteriors carry converged = 0; the am sampler runs a "
+                         f"fixed length: raise n_formal or use sampler = 'dream_zs', which runs until converged")
+    lines.append(f"  classic Gelman-Rubin (mean over parameters <= {cfg.gr_threshold:g}, seed 001; for comparison "
+                 f"with the papers): {pct(s.get('fraction_converged_gr', np.nan))}")
+    if "median_acceptance" in s:
+        meaning = ("a chain outside it moves too rarely (below) or takes too small steps (above); with dream_zs "
+                   "this is not a convergence test: judge by R-hat and ESS"
+                   if cfg.sampler == "dream_zs" else
+                   "a chain outside it is poorly tuned (seeds 000/002 flag it): with 21 parameters Haario's "
+                   "s_d = 2.38^2/d gives about 6 %, so the flag fires; sd_scale = 2.4 gives about 15 %")
+        lines.append(f"  acceptance: median {100 * s['median_acceptance']:.0f} %; all chains in "
+                     f"[{100 * lo:g}, {100 * hi:g}] % at {pct(s.get('fraction_acceptance_ok', np.nan))} of the sites "
+                     f"({meaning})")
+    if np.isfinite(s.get("median_cpu_time", np.nan)):
+        ev = s.get("median_evaluations")
+        lines.append(f"  median CPU time per site: {s['median_cpu_time']:.1f} s" +
+                     (f", {ev:.0f} model evaluations" if ev is not None and np.isfinite(ev) else ""))
+    return lines
 
 
 def _skill_lines(run) -> list[str]:

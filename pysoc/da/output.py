@@ -30,6 +30,7 @@ import pandas as pd
 import xarray as xr
 
 import pysoc
+from pysoc.da import diagnostics as dg
 from pysoc.da.likelihood import STREAMS
 from pysoc.io.atomic import atomic_path
 
@@ -39,7 +40,7 @@ SITE_STATUS = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "ok fa
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def _site_entries(run) -> list:
+def site_entries(run) -> list:
     """Per selected profile: the predictive entry dict or None (failed/excluded)."""
     n = len(run.profiles)
     out = [None] * n
@@ -102,16 +103,18 @@ def _obs_arrays(entries, name):
     return out, m
 
 
-def _coords(run, n_chain=None, n_draw=None):
+def _coords(run, arviz: bool = False) -> dict:
+    """Coordinates of the per-site groups. CF groups (root): ``site`` and ``parameter`` are
+    plain index dimensions with the labels in auxiliary string variables (CF checkers do
+    not accept string coordinate variables). ArviZ groups: ``site`` and ``parameter`` are
+    labelled by site id and parameter name, so ``.sel(site=...)`` works."""
     prof = run.profiles
-    c = {"site": ("site", np.arange(len(prof))),
-         "site_id": ("site", np.array([str(p.site_id) for p in prof], dtype=object)),
-         "parameter": ("parameter", np.array(run.param_names, dtype=object))}
-    if n_chain is not None:
-        c["chain"] = ("chain", np.arange(n_chain))
-    if n_draw is not None:
-        c["draw"] = ("draw", np.arange(n_draw))
-    return c
+    ids = np.array([str(p.site_id) for p in prof], dtype=object)
+    names = np.array(run.param_names, dtype=object)
+    if arviz:
+        return {"site": ("site", ids), "parameter": ("parameter", names)}
+    return {"site_id": ("site", ids, {"long_name": "site identifier", "cf_role": "timeseries_id"}),
+            "parameter_name": ("parameter", names, {"long_name": "calibrated parameter"})}
 
 
 def _param_attrs(run, j):
@@ -121,7 +124,7 @@ def _param_attrs(run, j):
 
 
 def _constant_data(run, entries, streams) -> xr.Dataset:
-    ds = xr.Dataset(coords=_coords(run))
+    ds = xr.Dataset(coords=_coords(run, arviz=True))
     ds["lat"] = ("site", np.array([p.lat for p in run.profiles], float), {"units": "degrees_north",
                                                                           "standard_name": "latitude"})
     ds["lon"] = ("site", np.array([p.lon for p in run.profiles], float), {"units": "degrees_east",
@@ -177,7 +180,7 @@ def _full_kp(run, kp_free):
 
 
 def _observed_data(run, entries, streams) -> xr.Dataset:
-    ds = xr.Dataset(coords=_coords(run))
+    ds = xr.Dataset(coords=_coords(run, arviz=True))
     for name in streams:
         arr, _ = _obs_arrays(entries, name)
         ds[name] = (("site", f"obs_{name}"), arr["y"], {"units": STREAMS[name].units,
@@ -220,14 +223,30 @@ _METRIC_DOC = {"nse": "Nash-Sutcliffe efficiency of the predictive mean", "r2": 
                "bic": "BIC = 2 N log(RMSE) + 2 Np (seed 003)", "n": "number of observations"}
 
 
+def _references(run) -> str:
+    cfg = run.config
+    if cfg.method == "mcmc" and cfg.sampler == "dream_zs":
+        sampler = ("ter Braak and Vrugt 2008 (DE-MCz, snooker); Vrugt 2016 (DREAM, crossover adaptation); "
+                   "Vehtari et al. 2021 (rank-normalised R-hat, ESS)")
+    elif cfg.method == "mcmc":
+        sampler = "Haario et al. 2001 (adaptive Metropolis); Vehtari et al. 2021 (rank-normalised R-hat, ESS)"
+    elif cfg.method == "sceua":
+        sampler = "Duan et al. 1993 (SCE-UA)"
+    else:
+        sampler = "Morris 1991; Herman and Usher 2017 (SALib)"
+    model = getattr(run.model, "references", "")
+    return "; ".join(x for x in (sampler, model) if x)
+
+
 def _attrs(run, title: str) -> dict:
     cfg = run.config
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     a = {"Conventions": "CF-1.8", "title": title, "institution": "pysoc", "source": f"pysoc {pysoc.__version__}",
          "history": f"{now} created by pysoc-calibrate", "created_at": now, "inference_library": "pysoc",
          "inference_library_version": pysoc.__version__, "model": run.model.name, "method": cfg.method,
+         "sampler": cfg.sampler if cfg.method == "mcmc" else "",
          "mode": cfg.mode, "seed": cfg.seed, "streams": ", ".join(s.name for s in cfg.streams),
-         "references": "Haario et al. 2001; Tao et al. 2020, 2023; seeds 000-003 of the pysoc spec"}
+         "references": _references(run)}
     for k, v in run.summary.items():
         if isinstance(v, (int, float, np.integer, np.floating)):
             a[f"summary_{k}"] = float(v)
@@ -236,118 +255,175 @@ def _attrs(run, title: str) -> dict:
     return a
 
 
-# ---- adaptive Metropolis -------------------------------------------------------------------------------
-def am_groups(run) -> dict[str, xr.Dataset]:
-    cfg = run.config
-    entries = _site_entries(run)
+# ---- MCMC (DREAM(ZS) and adaptive Metropolis) ---------------------------------------------------------
+def mcmc_groups(run) -> dict[str, xr.Dataset]:
+    """The InferenceData groups of an MCMC calibration plus the CF root group."""
+    entries = site_entries(run)
     streams = _streams(entries)
-    names = run.param_names
-    P = len(names)
-    status, errors = _status_errors(run)
-    groups: dict[str, xr.Dataset] = {}
-    if cfg.mode == "site_by_site":
-        ok = [r for r in run.results if r.ok]
-        S = len(run.profiles)
-        K = cfg.am.n_chains
-        D = max((r.data["draws"].shape[1] for r in ok), default=1)
-        T = max((r.data["trace_cost"].shape[1] for r in ok), default=1)
-        coords = _coords(run, K, D)
+    post, ss, coords, sites = _posterior_groups(run)
+    groups = {"posterior": post, "sample_stats": ss}
+    groups.update(_flat_observation_groups(run, entries, streams, coords, sites))
+    groups["constant_data"] = _constant_data(run, entries, streams)
+    groups["/"] = _mcmc_root(run, entries, streams)
+    return groups
 
-        def site_arr(shape, fill=np.nan, dtype=float):
-            return np.full(shape, fill, dtype=dtype)
 
-        draws = site_arr((K, D, S, P))
-        kp = site_arr((K, D, S, P))
-        lp = site_arr((K, D, S))
-        acc = site_arr((K, S))
-        acct = site_arr((K, S))
-        accok = np.zeros((K, S), np.int8)
-        ninv = np.zeros((K, S), np.int64)
-        nout = np.zeros((K, S), np.int64)
-        tr_kp = site_arr((K, T, S, P))
-        tr_cost = site_arr((K, T, S))
-        tr_it = np.zeros(T)
-        for r in ok:
-            d, i = r.data, r.index
-            nd = d["draws"].shape[1]
-            draws[:, :nd, i] = d["draws"]
-            kp[:, :nd, i] = d["draws_kp"]
-            lp[:, :nd, i] = d["lp"]
-            acc[:, i], acct[:, i] = d["acceptance_rate"], d["acceptance_rate_test"]
-            accok[:, i] = d["acceptance_ok"]
-            ninv[:, i], nout[:, i] = d["n_invalid"], d["n_outside"]
-            tk, it = d["trace_kp"]
-            tr_kp[:, :tk.shape[1], i] = tk
-            tr_cost[:, :tk.shape[1], i] = d["trace_cost"]
-            tr_it[:it.size] = it
-        post = xr.Dataset(coords=coords)
-        for j, n in enumerate(names):
-            post[n] = (("chain", "draw", "site"), draws[..., j], _param_attrs(run, j))
-        post["kp"] = (("chain", "draw", "site", "parameter"), kp, {"units": "1", "long_name": "normalised parameters"})
-        ss = xr.Dataset(coords={**coords, "trace": ("trace", np.arange(T))})
-        ss["lp"] = (("chain", "draw", "site"), lp, {"units": "1", "long_name": "log posterior density up to a "
-                                                                              "constant (= -cost)"})
-        ss["trace_iteration"] = ("trace", tr_it, {"units": "1", "long_name": "iteration (test run first, then formal "
-                                                                              "run) of the thinned trace"})
-        ss["trace_kp"] = (("chain", "trace", "site", "parameter"), tr_kp, {"units": "1"})
-        ss["trace_cost"] = (("chain", "trace", "site"), tr_cost, {"units": "1", "long_name": "cost J of the trace"})
-        chain_dims = ("chain", "site")
-        ll_dims = ("chain", "draw", "site")
-    else:
-        r = run.results[0]
-        d = r.data
-        K, D = d["draws"].shape[:2]
-        coords = _coords(run, K, D)
-        post = xr.Dataset(coords=coords)
-        for j, n in enumerate(names):
-            post[n] = (("chain", "draw"), d["draws"][..., j], _param_attrs(run, j))
-        post["kp"] = (("chain", "draw", "parameter"), d["draws_kp"], {"units": "1"})
+def _arviz_coords(run, n_chain, n_draw, sites: bool) -> dict:
+    c = {"chain": ("chain", np.arange(n_chain)), "draw": ("draw", np.arange(n_draw)),
+         "parameter": ("parameter", np.array(run.param_names, dtype=object))}
+    if sites:
+        c["site"] = ("site", np.array([str(p.site_id) for p in run.profiles], dtype=object))
+    return c
+
+
+def _posterior_groups(run):
+    """posterior and sample_stats (ArviZ layout; ``site`` labelled by site id)."""
+    cfg = run.config
+    names, P = run.param_names, len(run.param_names)
+    by_site = cfg.mode == "site_by_site"
+    datas = [(r.index, r.data) for r in run.results if r.ok] if by_site else [(None, run.results[0].data)]
+    K = cfg.n_chains
+    D = max((d["draws"].shape[1] for _, d in datas), default=1)
+    T = max((d["trace_cost"].shape[1] for _, d in datas), default=1)
+    S = len(run.profiles)
+    lead = (S,) if by_site else ()
+    coords = _arviz_coords(run, K, D, by_site)
+    arr = {"draws": np.full((K, D) + lead + (P,), np.nan), "kp": np.full((K, D) + lead + (P,), np.nan),
+           "lp": np.full((K, D) + lead, np.nan), "tr_kp": np.full((K, T) + lead + (P,), np.nan),
+           "tr_cost": np.full((K, T) + lead, np.nan)}
+    chain = {k: np.full((K,) + lead, np.nan) for k in ("acc", "acct")}
+    chain.update({k: np.zeros((K,) + lead, np.int64) for k in ("accok", "ninv", "nout")})
+    tr_it = np.zeros(T)
+    for i, d in datas:
+        at = (slice(None), slice(0, d["draws"].shape[1])) + ((i,) if by_site else ())
+        arr["draws"][at], arr["kp"][at], arr["lp"][at] = d["draws"], d["draws_kp"], d["lp"]
         tk, it = d["trace_kp"]
-        ss = xr.Dataset(coords={**coords, "trace": ("trace", np.arange(it.size))})
-        ss["lp"] = (("chain", "draw"), d["lp"], {"units": "1", "long_name": "log posterior density up to a constant"})
-        ss["trace_iteration"] = ("trace", it, {"units": "1"})
-        ss["trace_kp"] = (("chain", "trace", "parameter"), tk, {"units": "1"})
-        ss["trace_cost"] = (("chain", "trace"), d["trace_cost"], {"units": "1"})
-        acc, acct, accok = d["acceptance_rate"], d["acceptance_rate_test"], d["acceptance_ok"].astype(np.int8)
-        ninv, nout = d["n_invalid"], d["n_outside"]
-        chain_dims = ("chain",)
-        ll_dims = ("chain", "draw", "site")
-        S = len(run.profiles)
-    ss["acceptance_rate"] = (chain_dims, acc, {"units": "1", "long_name": "acceptance rate of the formal run"})
-    ss["acceptance_rate_test"] = (chain_dims, acct, {"units": "1", "long_name": "acceptance rate of the test run"})
-    ss["acceptance_ok"] = (chain_dims, accok, {"units": "1", "flag_values": np.array([0, 1], np.int8),
-                                               "flag_meanings": "outside_window inside_window",
-                                               "valid_window": [cfg.acceptance_min, cfg.acceptance_max]})
-    ss["n_invalid"] = (chain_dims, ninv, {"units": "1", "long_name": "proposals rejected because the kernel failed"})
-    ss["n_outside"] = (chain_dims, nout, {"units": "1", "long_name": "proposals outside the prior box"})
-    groups["posterior"] = post
-    groups["sample_stats"] = ss
-    ll = xr.Dataset(coords=coords)
-    pp = xr.Dataset(coords=coords)
+        tat = (slice(None), slice(0, tk.shape[1])) + ((i,) if by_site else ())
+        arr["tr_kp"][tat], arr["tr_cost"][tat] = tk, d["trace_cost"]
+        tr_it[:it.size] = it
+        cat = (slice(None),) + ((i,) if by_site else ())
+        for k, key in (("acc", "acceptance_rate"), ("acct", "acceptance_rate_test"), ("accok", "acceptance_ok"),
+                       ("ninv", "n_invalid"), ("nout", "n_outside")):
+            chain[k][cat] = d[key]
+    dims = ("chain", "draw") + (("site",) if by_site else ())
+    post = xr.Dataset(coords=coords)
+    for j, n in enumerate(names):
+        post[n] = (dims, arr["draws"][..., j], _param_attrs(run, j))
+    post["kp"] = (dims + ("parameter",), arr["kp"], {"units": "1", "long_name": "normalised parameters"})
+    ss = xr.Dataset(coords={**coords, "trace": ("trace", np.arange(T))})
+    ss["lp"] = (dims, arr["lp"], {"units": "1", "long_name": "log posterior density up to a constant (= -cost)"})
+    tdims = ("chain", "trace") + (("site",) if by_site else ())
+    ss["trace_iteration"] = ("trace", tr_it, {"units": "1", "long_name": "iteration (generation) of the thinned trace "
+                                                                          "of the whole run, burn-in included"})
+    ss["trace_kp"] = (tdims + ("parameter",), arr["tr_kp"], {"units": "1"})
+    ss["trace_cost"] = (tdims, arr["tr_cost"], {"units": "1", "long_name": "cost J of the trace"})
+    cdims = ("chain",) + (("site",) if by_site else ())
+    lo, hi = cfg.acceptance_window
+    ss["acceptance_rate"] = (cdims, chain["acc"], {"units": "1", "long_name": "acceptance rate over the posterior "
+                                                                              "window (AM: formal run)"})
+    ss["acceptance_rate_test"] = (cdims, chain["acct"], {"units": "1", "long_name": "acceptance rate of the AM test "
+                                                                                    "run (NaN for dream_zs)"})
+    ss["acceptance_ok"] = (cdims, chain["accok"].astype(np.int8), {
+        "units": "1", "flag_values": np.array([0, 1], np.int8), "flag_meanings": "outside_window inside_window",
+        "valid_window": [lo, hi]})
+    ss["n_invalid"] = (cdims, chain["ninv"], {"units": "1", "long_name": "proposals rejected because the kernel "
+                                                                         "failed"})
+    ss["n_outside"] = (cdims, chain["nout"], {"units": "1", "long_name": "proposals outside the prior box"})
+    return post, ss, coords, datas
+
+
+def _flat_observation_groups(run, entries, streams, coords, datas) -> dict[str, xr.Dataset]:
+    """log_likelihood, posterior_predictive and observed_data with the observations of all
+    calibrated sites along one dimension per stream (``obs_<stream>``, labelled by the
+    site of each observation): no padding, so ``arviz.loo`` works on the file and, with
+    :func:`site_inference_data`, per site."""
+    cfg = run.config
+    by_site = cfg.mode == "site_by_site"
+    K, D = coords["chain"][1].size, coords["draw"][1].size
+    base = {k: v for k, v in coords.items() if k in ("chain", "draw")}
+    ll, pp, od = xr.Dataset(coords=base), xr.Dataset(coords=base), xr.Dataset()
     for name in streams:
-        _, m = _obs_arrays(entries, name)
-        pa = np.full((K, D, S, m), np.nan)
-        la = np.full((K, D, S, m), np.nan)
+        cols_ll, cols_pp, y, site_of, layer = [], [], [], [], []
         for i, e in enumerate(entries):
             if e is None or name not in e["pred"]:
                 continue
-            p = e["pred"][name]
-            pa[:, :p.shape[1], i, :p.shape[2]] = p
-            la[:, :p.shape[1], i, :p.shape[2]] = e["loglik"][name]
-        dims = ll_dims + (f"obs_{name}",)
-        pp[name] = (dims, pa, {"units": STREAMS[name].units, "long_name": f"modelled {STREAMS[name].long_name}"})
-        ll[name] = (dims, la, {"units": "1", "long_name": "pointwise log-likelihood -w (y - yhat)^2 / (2 sigma^2) "
-                                                         "(no normalising constant)"})
-    groups["log_likelihood"] = ll
-    groups["posterior_predictive"] = pp
-    groups["observed_data"] = _observed_data(run, entries, streams)
-    groups["constant_data"] = _constant_data(run, entries, streams)
-    # root: per-site summary
-    root = xr.Dataset(coords={**_coords(run), "quantile": ("quantile", np.asarray(cfg.quantiles, float))})
+            p, lk = e["pred"][name], e["loglik"][name]
+            if p.shape[1] != D:
+                continue                     # a site with fewer saved draws cannot share the draw axis
+            cols_pp.append(p)
+            cols_ll.append(lk)
+            y.append(e["obs"][name]["y"])
+            site_of += [str(run.profiles[i].site_id)] * p.shape[2]
+            layer += list(range(p.shape[2]))
+        dim = f"obs_{name}"
+        if not cols_pp:
+            continue
+        oc = {dim: (dim, np.arange(len(site_of))), f"{dim}_site": (dim, np.array(site_of, dtype=object)),
+              f"{dim}_index": (dim, np.array(layer))}
+        info = STREAMS[name]
+        ll = ll.assign_coords(oc)
+        pp = pp.assign_coords(oc)
+        od = od.assign_coords(oc)
+        ll[name] = (("chain", "draw", dim), np.concatenate(cols_ll, axis=2), {
+            "units": "1", "long_name": "pointwise log-likelihood -w (y - yhat)^2 / (2 sigma^2) (no normalising "
+                                       "constant)"})
+        pp[name] = (("chain", "draw", dim), np.concatenate(cols_pp, axis=2), {
+            "units": info.units, "long_name": f"modelled {info.long_name}"})
+        od[name] = ((dim,), np.concatenate(y), {"units": info.units, "long_name": info.long_name})
+    return {"log_likelihood": ll, "posterior_predictive": pp, "observed_data": od}
+
+
+def site_inference_data(source, site_id: str):
+    """The InferenceData of one site of a site-by-site calibration: its posterior, sample
+    stats and its own observations (no other site's), ready for ``arviz.summary`` and
+    ``arviz.loo``.
+
+    Parameters
+    ----------
+    source : path or arviz.InferenceData
+        A ``<run_name>_posterior.nc`` file written by pysoc-calibrate, or its InferenceData.
+    site_id : str
+
+    Returns
+    -------
+    arviz.InferenceData
+
+    Raises
+    ------
+    DataError
+        When the site is not in the file.
+    """
+    from pysoc.da.convergence import import_arviz
+    from pysoc.errors import DataError
+
+    az = import_arviz()
+    idata = source if hasattr(source, "groups") else az.from_netcdf(str(source))
+    post = idata.posterior
+    if "site" not in post.dims or site_id not in list(post["site"].values):
+        raise DataError(f"site {site_id!r} is not a site of this site-by-site calibration")
+    out = {"posterior": post.sel(site=site_id), "sample_stats": idata.sample_stats.sel(site=site_id)}
+    for g in ("log_likelihood", "posterior_predictive", "observed_data"):
+        if g in idata.groups():
+            ds = getattr(idata, g)
+            keep = {}
+            for dim in [d for d in ds.dims if d.startswith("obs_")]:
+                keep[dim] = np.flatnonzero(ds[f"{dim}_site"].values == site_id)
+            out[g] = ds.isel(keep)
+    return az.InferenceData(**out)
+
+
+def _mcmc_root(run, entries, streams) -> xr.Dataset:
+    """CF root group: per-site summary (status, diagnostics, posterior statistics, fit)."""
+    cfg = run.config
+    status, errors = _status_errors(run)
+    root = xr.Dataset(coords={**_coords(run), "quantile": ("quantile", np.asarray(cfg.quantiles, float), {
+        "units": "1", "long_name": "probability of the posterior quantile"})})
+    root["parameter_units"] = ("parameter", np.array([run.model.parameters[n].units for n in run.param_names],
+                                                     dtype=object), {"long_name": "units of each parameter"})
     root["status"] = ("site", status, SITE_STATUS)
-    root["error"] = ("site", np.array(errors, dtype=object))
+    root["error"] = ("site", np.array(errors, dtype=object), {"long_name": "why the site failed"})
     if cfg.mode == "site_by_site":
-        _site_stats(root, run, S, P)
+        _site_stats(root, run, len(run.profiles), len(run.param_names))
     else:
         _batch_stats(root, run)
     _predictive_summary(root, run, entries, streams)
@@ -356,75 +432,119 @@ def am_groups(run) -> dict[str, xr.Dataset]:
                                                                             "standard_name": "depth",
                                                                             "bounds": "depth_bnds"}),
                                   depth_bnds=(("level", "nv"), run.bounds, {"units": "m"}))
-    groups["/"] = root
-    return groups
+    return root
 
 
-def _site_stats(root, run, S, P):
+_PER_PARAMETER = "units: those of each parameter (parameter_units)"
+STOP_FLAGS = {"flag_values": np.array([0, 1, 2], np.int8),
+              "flag_meanings": "converged max_evaluations fixed_length",
+              "long_name": "why the sampler stopped"}
+_STOP_CODE = {"converged": 0, "max_evaluations": 1, "fixed_length": 2}
+
+
+def _diag_vars(root, dims, vals: dict, cfg) -> None:
+    """Convergence diagnostics (ArviZ) and flags."""
+    root["rhat"] = (dims + ("parameter",), vals["rhat"], {
+        "units": "1", "long_name": "rank-normalised split-R-hat of the saved draws (ArviZ)", "target": cfg.rhat_target})
+    root["ess_bulk"] = (dims + ("parameter",), vals["ess_bulk"], {
+        "units": "1", "long_name": "bulk effective sample size of the saved draws (ArviZ)", "target": cfg.ess_target})
+    root["ess_tail"] = (dims + ("parameter",), vals["ess_tail"], {
+        "units": "1", "long_name": "tail (5 % and 95 % quantile) effective sample size (ArviZ)"})
+    root["mcse_mean"] = (dims + ("parameter",), vals["mcse_mean"], {
+        "long_name": "Monte Carlo standard error of the posterior mean (ArviZ)", "comment": _PER_PARAMETER})
+    root["converged"] = (dims, vals["converged"].astype(np.int8), {
+        "units": "1", "long_name": "the posterior passed the convergence diagnostics", "flag_values": np.array([0, 1], np.int8), "flag_meanings": "not_converged converged",
+        "comment": f"converged: every parameter has rank-normalised split-R-hat <= {cfg.rhat_target:g} and bulk "
+                   f"ESS >= {cfg.ess_target:g}; do not use a posterior with converged = 0 without checking it"})
+    root["stop_reason"] = (dims, vals["stop"].astype(np.int8), STOP_FLAGS)
+    root["gelman_rubin"] = (dims + ("parameter",), vals["gr"], {
+        "units": "1", "long_name": "classic Gelman-Rubin statistic of all post-burn-in draws (seed 002 eq. 10; "
+                                   "for comparison with the papers)"})
+    root["gelman_rubin_mean"] = (dims, vals["grm"], {"units": "1", "long_name": "mean classic Gelman-Rubin"})
+    root["converged_gr"] = (dims, vals["conv_gr"].astype(np.int8), {
+        "units": "1", "long_name": "classic Gelman-Rubin criterion met", "flag_values": np.array([0, 1], np.int8), "flag_meanings": "not_converged converged",
+        "threshold": cfg.gr_threshold, "comment": "classic criterion of seed 001: mean Gelman-Rubin <= threshold"})
+    root["n_evaluations"] = (dims, np.asarray(vals["nev"]).astype(np.int32), {
+        "units": "1", "long_name": "model evaluations of the sampler"})
+
+
+def _stat_vars(root, dims, vals: dict) -> None:
+    root["posterior_mean"] = (dims + ("parameter",), vals["mean"], {"long_name": "posterior mean",
+                                                                     "comment": _PER_PARAMETER})
+    root["posterior_sd"] = (dims + ("parameter",), vals["sd"], {"long_name": "posterior standard deviation",
+                                                                 "comment": _PER_PARAMETER})
+    root["posterior_mode"] = (dims + ("parameter",), vals["mode"], {
+        "long_name": "posterior mode of a fitted GEV (seed 002)", "comment": _PER_PARAMETER})
+    root["posterior_quantile"] = (dims + ("quantile", "parameter"), vals["q"], {"long_name": "posterior quantile",
+                                                                                 "comment": _PER_PARAMETER})
+    root["kp_mean"] = (dims + ("parameter",), vals["kp_mean"], {"units": "1",
+                                                                 "long_name": "posterior mean of kp (normalised)"})
+
+
+_SITE_KEYS = (("mean", "mean"), ("sd", "sd"), ("mode", "mode"), ("kp_mean", "kp_mean"), ("gr", "gelman_rubin"),
+              ("rhat", "rhat"), ("ess_bulk", "ess_bulk"), ("ess_tail", "ess_tail"), ("mcse_mean", "mcse_mean"))
+
+
+def _collect(run, S, P):
     cfg = run.config
-    Q = len(cfg.quantiles)
-    f = {k: np.full((S, P), np.nan) for k in ("mean", "sd", "mode", "kp_mean", "gr")}
-    q = np.full((S, Q, P), np.nan)
-    grm = np.full(S, np.nan)
-    conv = np.zeros(S, np.int8)
-    acc_site = np.zeros(S, np.int8)
-    wall = np.full(S, np.nan)
-    rank = np.full(S, -1, np.int32)
-    rmse_r = np.full((S, P), np.nan)
+    vals = {k: np.full((S, P), np.nan) for k, _ in _SITE_KEYS}
+    vals["q"] = np.full((S, len(cfg.quantiles), P), np.nan)
+    vals["grm"] = np.full(S, np.nan)
+    vals["nev"] = np.zeros(S, np.int64)
+    for k in ("converged", "conv_gr", "acc_site"):
+        vals[k] = np.zeros(S, np.int8)
+    vals["stop"] = np.full(S, -1, np.int8)
     for r in run.results:
-        wall[r.index], rank[r.index] = r.wall_time, r.rank
         if not r.ok:
             continue
         d, i = r.data, r.index
-        f["mean"][i], f["sd"][i], f["mode"][i], f["kp_mean"][i], f["gr"][i] = (d["mean"], d["sd"], d["mode"],
-                                                                               d["kp_mean"], d["gelman_rubin"])
-        q[i] = d["quantiles"]
-        grm[i] = d["gr_mean"]
-        conv[i] = d["gr_mean"] <= cfg.gr_threshold
-        acc_site[i] = bool(np.all(d["acceptance_ok"]))
-        e = d["sites"][0]
-        if "rmse_draws" in e:
-            from pysoc.da.diagnostics import parameter_rmse_correlation
-            rmse_r[i] = parameter_rmse_correlation(d["draws"].reshape(-1, P), e["rmse_draws"])
-    u = "1"
-    root["posterior_mean"] = (("site", "parameter"), f["mean"], {"units": u, "long_name": "posterior mean "
-                                                                                          "(units of each parameter)"})
-    root["posterior_sd"] = (("site", "parameter"), f["sd"], {"units": u, "long_name": "posterior standard deviation"})
-    root["posterior_mode"] = (("site", "parameter"), f["mode"], {"units": u, "long_name": "posterior mode of a "
-                                                                                          "fitted GEV (seed 002)"})
-    root["posterior_quantile"] = (("site", "quantile", "parameter"), q, {"units": u})
-    root["kp_mean"] = (("site", "parameter"), f["kp_mean"], {"units": "1", "long_name": "posterior mean of kp"})
-    root["gelman_rubin"] = (("site", "parameter"), f["gr"], {"units": "1", "long_name": "Gelman-Rubin statistic "
-                                                                                         "(seed 002 eq. 10)"})
-    root["gelman_rubin_mean"] = ("site", grm, {"units": "1"})
-    root["converged"] = ("site", conv, {"units": "1", "flag_values": np.array([0, 1], np.int8),
-                                        "flag_meanings": "not_converged converged",
-                                        "threshold": cfg.gr_threshold, "comment": "mean G-R <= threshold"})
-    root["acceptance_ok"] = ("site", acc_site, {"units": "1", "flag_values": np.array([0, 1], np.int8),
-                                                "flag_meanings": "some_chain_outside all_chains_inside"})
+        for k, key in _SITE_KEYS:
+            vals[k][i] = d[key]
+        vals["q"][i], vals["grm"][i], vals["nev"][i] = d["quantiles"], d["gr_mean"], d["n_sampler_evaluations"]
+        vals["converged"][i], vals["conv_gr"][i] = d["converged"], d["converged_gr"]
+        vals["acc_site"][i] = bool(np.all(d["acceptance_ok"]))
+        vals["stop"][i] = _STOP_CODE[d["stop_reason"]]
+    return vals
+
+
+def _site_stats(root, run, S, P):
+    vals = _collect(run, S, P)
+    _stat_vars(root, ("site",), vals)
+    _diag_vars(root, ("site",), vals, run.config)
+    root["stop_reason"].attrs["_FillValue"] = np.int8(-1)
+    root["acceptance_ok"] = ("site", vals["acc_site"], {"units": "1", "long_name": "acceptance rates of all chains "
+                                                        "inside the sampler's window",
+                                                        "flag_values": np.array([0, 1], np.int8),
+                                                        "flag_meanings": "some_chain_outside all_chains_inside"})
+    rmse_r = np.full((S, P), np.nan)
+    wall, cpu = np.full(S, np.nan), np.full(S, np.nan)
+    rank = np.full(S, -1, np.int32)
+    for r in run.results:
+        wall[r.index], cpu[r.index], rank[r.index] = r.wall_time, r.cpu_time, r.rank
+        if r.ok and "rmse_draws" in r.data["sites"][0]:
+            rmse_r[r.index] = dg.parameter_rmse_correlation(r.data["draws"].reshape(-1, P),
+                                                            r.data["sites"][0]["rmse_draws"])
     root["parameter_rmse_r"] = (("site", "parameter"), rmse_r, {"units": "1", "long_name": "Pearson r between "
-                                                                "parameter and RMSE over the saved draws (seed 000)"})
-    root["wall_time"] = ("site", wall, {"units": "s"})
+                                "parameter and RMSE over the saved draws (seed 000)"})
+    root["wall_time"] = ("site", wall, {"units": "s", "long_name": "wall-clock time of the site"})
+    root["cpu_time"] = ("site", cpu, {"units": "s", "long_name": "CPU time of the site"})
     root["rank"] = ("site", rank, {"units": "1", "long_name": "MPI rank that calibrated the site"})
 
 
 def _batch_stats(root, run):
-    cfg = run.config
     d = run.results[0].data
-    root["posterior_mean"] = ("parameter", d["mean"], {"units": "1"})
-    root["posterior_sd"] = ("parameter", d["sd"], {"units": "1"})
-    root["posterior_mode"] = ("parameter", d["mode"], {"units": "1"})
-    root["posterior_quantile"] = (("quantile", "parameter"), d["quantiles"], {"units": "1"})
-    root["kp_mean"] = ("parameter", d["kp_mean"], {"units": "1"})
-    root["gelman_rubin"] = ("parameter", d["gelman_rubin"], {"units": "1"})
-    root.attrs["gelman_rubin_mean"] = float(d["gr_mean"])
-    root.attrs["converged"] = int(d["gr_mean"] <= cfg.gr_threshold)
+    vals = {k: np.asarray(d[key]) for k, key in _SITE_KEYS}
+    vals.update(q=np.asarray(d["quantiles"]), grm=np.asarray(d["gr_mean"]), nev=np.asarray(d["n_sampler_evaluations"]),
+                converged=np.asarray(d["converged"]), conv_gr=np.asarray(d["converged_gr"]),
+                stop=np.asarray(_STOP_CODE[d["stop_reason"]]))
+    _stat_vars(root, (), vals)
+    _diag_vars(root, (), vals, run.config)
 
 
 # ---- SCE-UA and Morris ----------------------------------------------------------------------------------
 def sceua_groups(run) -> dict[str, xr.Dataset]:
     cfg = run.config
-    entries = _site_entries(run)
+    entries = site_entries(run)
     streams = _streams(entries)
     status, errors = _status_errors(run)
     S, P = len(run.profiles), len(run.param_names)
@@ -435,7 +555,7 @@ def sceua_groups(run) -> dict[str, xr.Dataset]:
         best = np.full((S, P), np.nan)
         kpb = np.full((S, P), np.nan)
         cost = np.full(S, np.nan)
-        nev = np.zeros(S, np.int64)
+        nev = np.zeros(S, np.int32)
         conv = np.zeros(S, np.int8)
         for r in run.results:
             if r.ok:
@@ -474,7 +594,7 @@ def morris_groups(run) -> dict[str, xr.Dataset]:
     unit = "1" if cfg.morris.response == "cost" else "1"
     if cfg.mode == "site_by_site":
         arr = {k: np.full((S, P), np.nan) for k in keys}
-        used = np.zeros(S, np.int64)
+        used = np.zeros(S, np.int32)
         for r in run.results:
             if r.ok:
                 for k in keys:
@@ -526,7 +646,7 @@ def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
 def site_table(run) -> pd.DataFrame:
     """Flat summary: one row per selected profile (plus the profiles the selection removed)."""
     cfg = run.config
-    entries = _site_entries(run)
+    entries = site_entries(run)
     status, errors = _status_errors(run)
     rows = []
     res_by_index = {r.index: r for r in run.results if r.index >= 0}
@@ -542,24 +662,12 @@ def site_table(run) -> pd.DataFrame:
         r = res_by_index.get(i)
         if r is not None:
             row["wall_time_s"] = r.wall_time
+            row["cpu_time_s"] = r.cpu_time
             row["rank"] = r.rank
         if r is not None and r.ok and cfg.mode == "site_by_site":
             d = r.data
-            if cfg.method == "am":
-                row["gr_mean"] = d["gr_mean"]
-                row["gr_max"] = float(np.max(d["gelman_rubin"]))
-                row["converged"] = bool(d["gr_mean"] <= cfg.gr_threshold)
-                row["acceptance_min"] = float(np.min(d["acceptance_rate"]))
-                row["acceptance_max"] = float(np.max(d["acceptance_rate"]))
-                row["acceptance_ok"] = bool(np.all(d["acceptance_ok"]))
-                row["n_invalid"] = int(np.sum(d["n_invalid"]))
-                for j, n in enumerate(run.param_names):
-                    row[f"{n}_mean"] = d["mean"][j]
-                    row[f"{n}_mode"] = d["mode"][j]
-                    row[f"{n}_q05"] = d["quantiles"][list(cfg.quantiles).index(0.05)][j] if 0.05 in cfg.quantiles \
-                        else np.nan
-                    row[f"{n}_q95"] = d["quantiles"][list(cfg.quantiles).index(0.95)][j] if 0.95 in cfg.quantiles \
-                        else np.nan
+            if cfg.method == "mcmc":
+                row.update(_mcmc_row(run, d))
             elif cfg.method == "sceua":
                 row["cost"] = d["cost"]
                 row["n_evals"] = d["n_evals"]
@@ -579,6 +687,27 @@ def site_table(run) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _mcmc_row(run, d) -> dict:
+    cfg = run.config
+    row = {"converged": bool(d["converged"]), "stop_reason": d["stop_reason"], "rhat_max": d["rhat_max"],
+           "ess_bulk_min": d["ess_bulk_min"], "ess_tail_min": float(np.nanmin(d["ess_tail"])),
+           "n_evaluations": d["n_sampler_evaluations"], "n_generations": d["n_generations"],
+           "gr_mean": d["gr_mean"], "gr_max": float(np.max(d["gelman_rubin"])), "converged_gr": bool(d["converged_gr"]),
+           "acceptance_min": float(np.min(d["acceptance_rate"])), "acceptance_max": float(np.max(d["acceptance_rate"])),
+           "acceptance_ok": bool(np.all(d["acceptance_ok"])), "n_invalid": int(np.sum(d["n_invalid"]))}
+    qs = list(cfg.quantiles)
+    for j, n in enumerate(run.param_names):
+        row[f"{n}_mean"] = d["mean"][j]
+        row[f"{n}_mode"] = d["mode"][j]
+        row[f"{n}_q05"] = d["quantiles"][qs.index(0.05)][j] if 0.05 in qs else np.nan
+        row[f"{n}_q95"] = d["quantiles"][qs.index(0.95)][j] if 0.95 in qs else np.nan
+        row[f"{n}_rhat"] = d["rhat"][j]
+        row[f"{n}_ess_bulk"] = d["ess_bulk"][j]
+        row[f"{n}_ess_tail"] = d["ess_tail"][j]
+        row[f"{n}_mcse_mean"] = d["mcse_mean"][j]
+    return row
+
+
 def write_csv(df: pd.DataFrame, path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -590,9 +719,10 @@ def write_all(run, figure_writer=None) -> dict:
     cfg = run.config
     out = Path(cfg.output_dir)
     base = cfg.run_name
-    if cfg.method == "am":
-        groups, nc = am_groups(run), out / f"{base}_posterior.nc"
-        title = f"pysoc {run.model.name} adaptive Metropolis calibration ({cfg.mode})"
+    if cfg.method == "mcmc":
+        groups, nc = mcmc_groups(run), out / f"{base}_posterior.nc"
+        label = "DREAM(ZS)" if cfg.sampler == "dream_zs" else "adaptive Metropolis"
+        title = f"pysoc {run.model.name} {label} calibration ({cfg.mode})"
     elif cfg.method == "sceua":
         groups, nc = sceua_groups(run), out / f"{base}_sceua.nc"
         title = f"pysoc {run.model.name} SCE-UA optimisation ({cfg.mode})"
@@ -606,4 +736,6 @@ def write_all(run, figure_writer=None) -> dict:
     return paths
 
 
-__all__ = ["am_groups", "sceua_groups", "morris_groups", "write_groups", "site_table", "write_csv", "write_all"]
+_site_entries = site_entries          # earlier name, still used by callers outside da
+
+__all__ = ["mcmc_groups", "site_inference_data", "site_entries", "sceua_groups", "morris_groups", "write_groups", "site_table", "write_csv", "write_all"]

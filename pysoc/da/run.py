@@ -31,7 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pysoc.da import convergence as cv
 from pysoc.da import diagnostics as dg
+from pysoc.da.dream import DreamSettings, DreamZS
 from pysoc.da.likelihood import (STREAMS, CostFunction, DepthWeights, ParameterMapper, StreamSpec,
                                  build_site_observations)
 from pysoc.da.morris import MorrisSettings, morris_screening
@@ -41,8 +43,11 @@ from pysoc.da.sampler import AdaptiveMetropolis, AMSettings, CheckpointStore
 from pysoc.errors import ConfigError, DataError, PysocError
 from pysoc.models import get_model
 
-METHODS = ("am", "sceua", "morris")
+METHODS = ("mcmc", "sceua", "morris")
+SAMPLERS = ("dream_zs", "am")
 MODES = ("site_by_site", "one_batch")
+#: acceptance-rate window that is healthy for each sampler (flags outside it; not a convergence test)
+ACCEPTANCE_WINDOWS = {"am": (0.15, 0.5), "dream_zs": (0.05, 0.5)}
 ONE_BATCH_KEY = 0xFFFFFFFF
 INJECT_ENV = "PYSOC_CALIBRATE_INJECT"
 
@@ -54,7 +59,8 @@ class CalibrationConfig:
 
     model: str = "clm5"
     model_options: dict = field(default_factory=dict)
-    method: str = "am"
+    method: str = "mcmc"
+    sampler: str = "dream_zs"               #: 'dream_zs' (default) or 'am' (the seed method)
     mode: str = "site_by_site"
     parameters: tuple = ()                  #: calibrated parameters (empty = all)
     parameter_set: str = ""                 #: named set for the fixed parameters
@@ -62,12 +68,15 @@ class CalibrationConfig:
     streams: tuple = (StreamSpec("soc_profile"),)
     depth_weights: DepthWeights = DepthWeights()
     am: AMSettings = AMSettings()
+    dream: DreamSettings = DreamSettings()
     burn_in: float = 0.5
     posterior_samples: str = "chain"
-    draws_saved: int = 300
-    acceptance_min: float = 0.15
-    acceptance_max: float = 0.5
-    gr_threshold: float = 1.05
+    draws_saved: int = 100
+    acceptance_min: float = -1.0            #: < 0: the sampler's window (ACCEPTANCE_WINDOWS)
+    acceptance_max: float = -1.0
+    rhat_target: float = 1.05               #: converged: every parameter rank-normalised split-R-hat <= this
+    ess_target: float = 400.0               #: ... and bulk ESS >= this
+    gr_threshold: float = 1.05              #: classic Gelman-Rubin threshold (reported, seeds 001/002)
     nse_threshold: float = 0.0
     quantiles: tuple = (0.05, 0.25, 0.5, 0.75, 0.95)
     gev_mode: bool = True
@@ -92,10 +101,23 @@ class CalibrationConfig:
     input_files: tuple = ()
 
     def check(self) -> "CalibrationConfig":
+        if self.method == "am":                 # before 0.2: method = 'am' (now a sampler of method 'mcmc')
+            self.method, self.sampler = "mcmc", "am"
         if self.method not in METHODS:
             raise ConfigError(f"calibrate: method {self.method!r} is not one of {', '.join(METHODS)}")
         if self.mode not in MODES:
             raise ConfigError(f"calibrate: mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"mcmc: sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+        if not self.rhat_target >= 1.0:
+            raise ConfigError(f"mcmc: rhat_target = {self.rhat_target!r}: must be >= 1 (rank-normalised split-R-hat "
+                              f"is >= 1; the seeds use 1.05)")
+        if not self.ess_target > 0:
+            raise ConfigError(f"mcmc: ess_target = {self.ess_target!r}: must be > 0 (bulk effective sample size; "
+                              f"400 recommended)")
+        lo, hi = self.acceptance_window
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ConfigError(f"mcmc: acceptance_min = {lo!r} and acceptance_max = {hi!r}: need 0 <= min < max <= 1")
         if not 0.0 <= self.burn_in < 1.0:
             raise ConfigError(f"mcmc: burn_in must lie in [0, 1), got {self.burn_in}")
         if self.posterior_samples not in ("chain", "accepted"):
@@ -107,7 +129,10 @@ class CalibrationConfig:
         for s in self.streams:
             if s.name not in STREAMS:
                 raise ConfigError(f"likelihood: unknown stream {s.name!r} (known: {', '.join(STREAMS)})")
-        self.am.check()
+        if self.sampler == "am":
+            self.am.check()
+        else:
+            self.dream = self.dream_settings()
         self.sceua.check()
         self.morris.check()
         return self
@@ -126,6 +151,22 @@ class CalibrationConfig:
                 h.update(p.read_bytes())
         return h.hexdigest()[:16]
 
+    def dream_settings(self) -> DreamSettings:
+        """The DREAM(ZS) settings with the shared targets of this configuration."""
+        from dataclasses import replace
+        return replace(self.dream, rhat_target=self.rhat_target, ess_target=self.ess_target, burn_in=self.burn_in,
+                       draws_per_chain=self.draws_saved).check()
+
+    @property
+    def acceptance_window(self) -> tuple[float, float]:
+        lo, hi = ACCEPTANCE_WINDOWS[self.sampler]
+        return (lo if self.acceptance_min < 0 else self.acceptance_min,
+                hi if self.acceptance_max < 0 else self.acceptance_max)
+
+    @property
+    def n_chains(self) -> int:
+        return self.am.n_chains if self.sampler == "am" else self.dream.n_chains
+
     @property
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir) if self.checkpoint_dir else Path(self.output_dir) / f"{self.run_name}.checkpoint"
@@ -138,6 +179,7 @@ class SiteResult:
     status: str                      #: 'ok' or 'failed'
     error: str = ""
     wall_time: float = 0.0
+    cpu_time: float = 0.0            #: CPU seconds of the process while it calibrated the site
     rank: int = 0
     data: dict = field(default_factory=dict)
 
@@ -254,14 +296,15 @@ class Context:
 
 
 # ---- per-site methods -------------------------------------------------------------------------------
-def _am_callback(ctx: Context, key: str, label: str, t_start: float, save: bool = True):
+def _mcmc_callback(ctx: Context, key: str, label: str, t_start: float, save: bool = True):
     state = {"ckpt": time.monotonic(), "print": time.monotonic()}
     cfg = ctx.config
+    backend = ctx.store.backend(key)
 
-    def cb(sampler: AdaptiveMetropolis) -> None:
+    def cb(sampler) -> None:
         now = time.monotonic()
         if save and now - state["ckpt"] >= cfg.checkpoint_interval and not sampler.done:
-            ctx.store.save(key, {"fingerprint": ctx.fingerprint, "sampler": sampler.state_dict()})
+            sampler.checkpoint(backend, extra={"fingerprint": ctx.fingerprint})
             state["ckpt"] = now
         if now - state["print"] >= cfg.progress_interval:
             ctx.progress.line(f"{label}: iteration {sampler.iterations_done}/{sampler.iterations_total} "
@@ -273,62 +316,94 @@ def _am_callback(ctx: Context, key: str, label: str, t_start: float, save: bool 
     return cb
 
 
-def _restore(ctx: Context, key: str, sampler: AdaptiveMetropolis) -> bool:
-    if not ctx.config.resume:
-        return False
-    st = ctx.store.load(key)
-    if st is None or st.get("fingerprint") != ctx.fingerprint:
-        return False
-    sampler.load_state_dict(st["sampler"])
-    return True
-
-
-def run_am(ctx: Context, cost_fn, key_int: int, ckpt_key: str, label: str, save: bool = True) -> AdaptiveMetropolis:
+def make_sampler(ctx: Context, cost_fn, key_int: int):
+    """The configured sampler for one site (or the one-batch run) with its random streams:
+    keyed by the seed and the site, never by the MPI rank."""
     cfg = ctx.config
-    chains, start = seeds_for(cfg.seed, key_int, cfg.am.n_chains)
-    sampler = AdaptiveMetropolis(cost_fn, len(ctx.free), cfg.am, chains, start)
-    resumed = _restore(ctx, ckpt_key, sampler)
+    if cfg.sampler == "am":
+        chains, start = seeds_for(cfg.seed, key_int, cfg.am.n_chains)
+        return AdaptiveMetropolis(cost_fn, len(ctx.free), cfg.am, chains, start)
+    return DreamZS(cost_fn, len(ctx.free), cfg.dream, np.random.SeedSequence(cfg.seed, spawn_key=(key_int, 4)))
+
+
+def run_mcmc(ctx: Context, cost_fn, key_int: int, ckpt_key: str, label: str, save: bool = True):
+    """Run (or resume from its checkpoint) the sampler of one site."""
+    cfg = ctx.config
+    sampler = make_sampler(ctx, cost_fn, key_int)
+    resumed = cfg.resume and sampler.restore(ctx.store.backend(ckpt_key),
+                                             lambda extra: extra.get("fingerprint") == ctx.fingerprint)
     if resumed:
         ctx.progress.line(f"{label}: resuming at iteration {sampler.iterations_done}/{sampler.iterations_total}")
-    sampler.run(callback=_am_callback(ctx, ckpt_key, label, time.monotonic(), save))
+    sampler.run(callback=_mcmc_callback(ctx, ckpt_key, label, time.monotonic(), save))
     return sampler
 
 
-def summarise_am(ctx: Context, sampler: AdaptiveMetropolis, cost: CostFunction) -> dict:
-    """Posterior statistics, thinned draws, posterior predictive and fit metrics."""
+def _posterior_draws(ctx: Context, sampler):
+    """(all post-burn-in draws, their costs, the saved draws, their costs) in kp."""
     cfg = ctx.config
+    if isinstance(sampler, DreamZS):
+        return sampler.window_chains(), None, sampler.posterior(), sampler.posterior_cost()
     post = sampler.posterior(cfg.burn_in, cfg.posterior_samples)          # (K, N, d) kp
     post_cost = sampler.posterior_cost(cfg.burn_in, cfg.posterior_samples)
-    K, N, d = post.shape
-    if N < 2:
+    if post.shape[1] < 2:
         raise DataError(f"fewer than 2 posterior draws per chain ({cfg.posterior_samples} samples after burn-in)")
+    idx = dg.thin_indices(post.shape[1], cfg.draws_saved)
+    return post, post_cost, post[:, idx], post_cost[:, idx]
+
+
+def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: np.ndarray) -> dict:
+    """ArviZ diagnostics of the saved draws, the classic Gelman-Rubin of all post-burn-in
+    draws, acceptance and why the sampler stopped."""
+    cfg = ctx.config
+    diag = cv.arviz_diagnostics(draws_phys, ctx.param_names)
+    gr = dg.gelman_rubin(post_kp)
+    finite = np.isfinite(gr)
+    gr_mean = float(np.mean(gr)) if finite.all() else float("inf")
+    rhat_ok = bool(np.isfinite(diag["rhat"]).all() and diag["rhat"].max() <= cfg.rhat_target)
+    ess_ok = bool(np.isfinite(diag["ess_bulk"]).all() and diag["ess_bulk"].min() >= cfg.ess_target)
+    acc = sampler.acceptance_rate(1)
+    lo, hi = cfg.acceptance_window
+    if isinstance(sampler, DreamZS):
+        stop, n_gen = sampler.stop_reason, sampler.generations
+        extra = {"acceptance_rate_test": np.full(sampler.nchain, np.nan), "n_resets": sampler.n_resets,
+                 "adapt_end": sampler.adapt_end, "window": sampler.window(), "p_cr": sampler.move.p_cr.copy(),
+                 "check_history": np.array(sampler.history, float), "n_factor_failures": 0}
+    else:
+        stop, n_gen = "fixed_length", sampler.iterations_total
+        extra = {"acceptance_rate_test": sampler.acceptance_rate(0),
+                 "n_factor_failures": sampler.haario.n_factor_failures}
+    return {
+        "rhat": diag["rhat"], "ess_bulk": diag["ess_bulk"], "ess_tail": diag["ess_tail"],
+        "mcse_mean": diag["mcse_mean"], "rhat_max": float(np.nanmax(diag["rhat"])) if rhat_ok or
+        np.isfinite(diag["rhat"]).any() else float("inf"),
+        "ess_bulk_min": float(np.nanmin(diag["ess_bulk"])) if np.isfinite(diag["ess_bulk"]).any() else 0.0,
+        "converged": rhat_ok and ess_ok, "stop_reason": stop, "n_generations": int(n_gen),
+        "gelman_rubin": gr, "gr_mean": gr_mean, "converged_gr": gr_mean <= cfg.gr_threshold,
+        "acceptance_rate": acc, "acceptance_ok": dg.acceptance_ok(acc, lo, hi),
+        "n_invalid": sampler.n_invalid.sum(axis=0), "n_outside": sampler.n_outside.sum(axis=0),
+        "n_start_redraws": sampler.n_start_redraws, "start_kp": sampler.start_kp,
+        "n_sampler_evaluations": int(sampler.n_evaluations), **extra,
+    }
+
+
+def summarise_mcmc(ctx: Context, sampler, cost: CostFunction) -> dict:
+    """Posterior statistics, saved draws, diagnostics, posterior predictive and fit metrics."""
+    cfg = ctx.config
+    post, _, draws_kp, draws_cost = _posterior_draws(ctx, sampler)
+    K, N, d = post.shape
     free = ctx.mapper.free
     phys = ctx.mapper(post.reshape(-1, d))[:, free].reshape(K, N, d)
-    gr = dg.gelman_rubin(post)
-    acc = sampler.acceptance_rate(1)
-    acc_ok = dg.acceptance_ok(acc, cfg.acceptance_min, cfg.acceptance_max)
-    idx = dg.thin_indices(N, cfg.draws_saved)
-    draws_kp = post[:, idx]
-    draws = phys[:, idx]
-    lp = -post_cost[:, idx]
-    flat = draws_kp.reshape(-1, d)
-    pred = cost.predict(flat)
-    nd = idx.size
+    nd = draws_kp.shape[1]
+    draws = ctx.mapper(draws_kp.reshape(-1, d))[:, free].reshape(K, nd, d)
+    pred = cost.predict(draws_kp.reshape(-1, d))
+    tr_kp, tr_cost, tr_it = sampler.trace(400)
     out = {
-        "draws_kp": draws_kp, "draws": draws, "lp": lp,
+        "draws_kp": draws_kp, "draws": draws, "lp": -draws_cost,
         "mean": phys.reshape(-1, d).mean(axis=0), "sd": phys.reshape(-1, d).std(axis=0),
-        "quantiles": dg.quantiles(phys, cfg.quantiles),
-        "kp_mean": post.reshape(-1, d).mean(axis=0),
-        "gelman_rubin": gr, "gr_mean": float(np.nanmean(np.where(np.isfinite(gr), gr, np.nan))) if np.isfinite(gr).any()
-        else float("inf"),
-        "acceptance_rate": acc, "acceptance_rate_test": sampler.acceptance_rate(0), "acceptance_ok": acc_ok,
-        "n_invalid": sampler.n_invalid.sum(axis=0), "n_outside": sampler.n_outside.sum(axis=0),
-        "n_factor_failures": sampler.haario.n_factor_failures, "n_start_redraws": sampler.n_start_redraws,
-        "start_kp": sampler.start_kp, "n_posterior": N,
-        "trace_kp": _thin_trace(sampler, 400), "trace_cost": _thin_cost(sampler, 400),
+        "quantiles": dg.quantiles(phys, cfg.quantiles), "kp_mean": post.reshape(-1, d).mean(axis=0),
+        "n_posterior": N, "trace_kp": (tr_kp, tr_it), "trace_cost": tr_cost, "sampler": cfg.sampler,
     }
-    if np.isinf(gr).any():
-        out["gr_mean"] = float("inf")
+    out.update(convergence_summary(ctx, sampler, draws, post))
     if cfg.gev_mode:
         modes = [dg.gev_mode(draws[..., j]) for j in range(d)]
         out["mode"] = np.array([m for m, _ in modes])
@@ -338,18 +413,6 @@ def summarise_am(ctx: Context, sampler: AdaptiveMetropolis, cost: CostFunction) 
         out["mode_method"] = ["none"] * d
     out.update(_predictive(pred, cost, K, nd))
     return out
-
-
-def _thin_trace(sampler, k):
-    full = np.concatenate([sampler.test_kp, sampler.formal_kp], axis=0)
-    i = dg.thin_indices(full.shape[0], k)
-    return full[i].transpose(1, 0, 2), i
-
-
-def _thin_cost(sampler, k):
-    full = np.concatenate([sampler.test_cost, sampler.formal_cost], axis=0)
-    i = dg.thin_indices(full.shape[0], k)
-    return full[i].T
 
 
 def _predictive(pred: dict, cost: CostFunction, K: int, nd: int) -> dict:
@@ -396,7 +459,7 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
     """Calibrate one site with the configured method (site-by-site mode)."""
     profile = ctx.profiles[index]
     sid = str(profile.site_id)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     label = f"site {index + 1}/{len(ctx.profiles)} {sid}"
     try:
         ctx.check_inject_error(sid)
@@ -404,9 +467,9 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
         cost = CostFunction(ctx.model, [forcing], [obs], ctx.mapper)
         fn = _row0(cost)
         key = site_key(sid)
-        if ctx.config.method == "am":
-            sampler = run_am(ctx, fn, key, f"progress_{index:06d}", label)
-            data = summarise_am(ctx, sampler, cost)
+        if ctx.config.method == "mcmc":
+            sampler = run_mcmc(ctx, fn, key, f"progress_{index:06d}", label)
+            data = summarise_mcmc(ctx, sampler, cost)
         elif ctx.config.method == "sceua":
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(ctx.config.seed, spawn_key=(key, 2))))
             opt = sceua(fn, len(ctx.free), ctx.config.sceua, rng, callback=ctx.ex.service)
@@ -419,6 +482,7 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
     except PysocError as exc:
         res = SiteResult(index, sid, "failed", error=str(exc))
     res.wall_time = time.monotonic() - t0
+    res.cpu_time = time.process_time() - c0
     res.rank = ctx.ex.rank
     return res
 
@@ -506,9 +570,12 @@ def run_site_by_site(ctx: Context) -> list:
 
 def _short(r: SiteResult, cfg) -> str:
     d = r.data
-    if cfg.method == "am":
+    if cfg.method == "mcmc":
         m = d["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {})
-        return f" (G-R {d['gr_mean']:.3f}, acceptance {np.round(d['acceptance_rate'], 2).tolist()}, NSE {m.get('nse', np.nan):.2f})"
+        flag = "converged" if d["converged"] else f"NOT converged ({d['stop_reason']})"
+        return (f" ({flag}: max R-hat {d['rhat_max']:.3f}, min bulk ESS {d['ess_bulk_min']:.0f}, "
+                f"{d['n_sampler_evaluations']} evaluations, median acceptance {np.median(d['acceptance_rate']):.2f}, "
+                f"NSE {m.get('nse', np.nan):.2f})")
     if cfg.method == "sceua":
         return f" (cost {d['cost']:.4g} after {d['n_evals']} evaluations, {d['reason']})"
     return f" ({d['n_trajectories_used']}/{d['n_trajectories']} trajectories)"
@@ -546,19 +613,18 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
     def total(kp):
         return site_costs(kp).sum(axis=0)
 
-    t0 = time.monotonic()
-    if cfg.method == "am":
-        sampler = run_am(ctx, total, ONE_BATCH_KEY, "progress_onebatch", "one-batch", save=ctx.ex.is_root)
+    t0, c0 = time.monotonic(), time.process_time()
+    if cfg.method == "mcmc":
+        sampler = run_mcmc(ctx, total, ONE_BATCH_KEY, "progress_onebatch", "one-batch", save=ctx.ex.is_root)
         data = None
-        post = sampler.posterior(cfg.burn_in, cfg.posterior_samples)
-        idx = dg.thin_indices(post.shape[1], cfg.draws_saved)
-        flat = post[:, idx].reshape(-1, post.shape[2])
-        K, nd = post.shape[0], idx.size
+        draws_kp = _posterior_draws(ctx, sampler)[2]
+        K, nd = draws_kp.shape[:2]
+        flat = draws_kp.reshape(-1, draws_kp.shape[2])
         local_pred = _predictive(local.predict(flat), local, K, nd)["sites"] if local is not None else []
         gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
         if ctx.ex.is_root:
             dummy = _NoPredict()
-            data = summarise_am(ctx, sampler, dummy)
+            data = summarise_mcmc(ctx, sampler, dummy)
             data["sites"] = [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
     elif cfg.method == "sceua":
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 2))))
@@ -576,12 +642,13 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
         data = morris_screening(total, ctx.param_names, cfg.morris, mseed)
     if ctx.ex.is_root:
         ctx.store.remove("progress_onebatch")
-    result = SiteResult(-1, "one_batch", "ok", data=data or {}, wall_time=time.monotonic() - t0, rank=ctx.ex.rank)
+    result = SiteResult(-1, "one_batch", "ok", data=data or {}, wall_time=time.monotonic() - t0,
+                        cpu_time=time.process_time() - c0, rank=ctx.ex.rank)
     return [result], failed, [setups[k][0] for k in range(nsite)]
 
 
 class _NoPredict:
-    """Stand-in cost for summarise_am in one-batch mode (predictions are gathered separately)."""
+    """Stand-in cost for summarise_mcmc in one-batch mode (predictions are gathered separately)."""
 
     sites: list = []
     mapper = None
@@ -655,35 +722,52 @@ def run_calibration(config: CalibrationConfig, profiles: Sequence, executor=None
 
 
 def summarise_run(run: RunResult) -> dict:
-    """Fractions of converged / well-fitted sites, median NSE, recovery correlations."""
+    """Fractions of converged / well-fitted sites, why the others stopped, median NSE,
+    acceptance, cost per site, recovery correlations."""
     cfg = run.config
     out: dict = {"n_sites": len(run.profiles), "n_removed": len(run.removed)}
-    if cfg.method == "am" and cfg.mode == "site_by_site":
+    if cfg.method == "mcmc" and cfg.mode == "site_by_site":
         ok = [r for r in run.results if r.ok]
         out["n_ok"] = len(ok)
         out["n_failed"] = sum(1 for r in run.results if not r.ok)
-        conv = [r.data["gr_mean"] <= cfg.gr_threshold for r in ok]
-        accok = [bool(np.all(r.data["acceptance_ok"])) for r in ok]
+        out.update(_mcmc_fractions(cfg, [r.data for r in ok]))
         nse = [r.data["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for r in ok]
-        out["fraction_converged"] = float(np.mean(conv)) if ok else float("nan")
-        out["fraction_acceptance_ok"] = float(np.mean(accok)) if ok else float("nan")
         out["median_nse"] = float(np.nanmedian(nse)) if ok and np.isfinite(nse).any() else float("nan")
         out["fraction_nse_ok"] = float(np.mean(np.asarray(nse) >= cfg.nse_threshold)) if ok else float("nan")
         out["median_wall_time"] = float(np.median([r.wall_time for r in ok])) if ok else float("nan")
+        out["median_cpu_time"] = float(np.median([r.cpu_time for r in ok])) if ok else float("nan")
+        out["median_evaluations"] = float(np.median([r.data["n_sampler_evaluations"] for r in ok])) if ok else \
+            float("nan")
         rec = recovery(run)
         if rec is not None:
             out["recovery_r"] = rec
-    elif cfg.method == "am":
+    elif cfg.method == "mcmc":
         r = run.results[0]
         out["n_ok"] = len(r.data.get("sites", []))
         out["n_failed"] = sum(1 for x in run.results[1:] if not x.ok)
-        out["fraction_converged"] = float(r.data["gr_mean"] <= cfg.gr_threshold)
+        out.update(_mcmc_fractions(cfg, [r.data]))
         nse = [e["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for e in r.data["sites"]]
         out["median_nse"] = float(np.nanmedian(nse)) if np.isfinite(nse).any() else float("nan")
+        out["median_cpu_time"] = float(r.cpu_time)
     else:
         out["n_ok"] = sum(1 for r in run.results if r.ok)
         out["n_failed"] = sum(1 for r in run.results if not r.ok)
     return out
+
+
+def _mcmc_fractions(cfg: CalibrationConfig, datas: list) -> dict:
+    if not datas:
+        return {"fraction_converged": float("nan"), "fraction_converged_gr": float("nan"),
+                "fraction_acceptance_ok": float("nan"), "n_not_converged_budget": 0}
+    return {
+        "fraction_converged": float(np.mean([d["converged"] for d in datas])),
+        "fraction_converged_gr": float(np.mean([d["converged_gr"] for d in datas])),
+        "fraction_acceptance_ok": float(np.mean([bool(np.all(d["acceptance_ok"])) for d in datas])),
+        "median_acceptance": float(np.median([np.median(d["acceptance_rate"]) for d in datas])),
+        "n_not_converged_budget": int(sum(1 for d in datas if not d["converged"] and
+                                          d["stop_reason"] == "max_evaluations")),
+        "n_not_converged": int(sum(1 for d in datas if not d["converged"])),
+    }
 
 
 def recovery(run: RunResult) -> dict | None:
@@ -703,5 +787,6 @@ def recovery(run: RunResult) -> dict | None:
 
 
 __all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "run_calibration", "prepare", "execute",
+           "make_sampler", "run_mcmc", "summarise_mcmc", "METHODS", "SAMPLERS", "ACCEPTANCE_WINDOWS",
            "CheckpointMismatch", "calibrate_site",
            "summarise_run", "recovery", "site_key", "seeds_for"]

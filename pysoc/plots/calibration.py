@@ -42,8 +42,11 @@ def trace_figure(run, result=None, label: str = ""):
     names = run.param_names
     nrow, ncol = _grid(len(names) + 1)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 1.9 * nrow), sharex=True, squeeze=False)
-    n_test = cfg.am.n_test
-    burn = n_test + int(cfg.burn_in * cfg.am.n_formal)
+    if res.data.get("sampler", cfg.sampler) == "am":
+        n_test = cfg.am.n_test
+        burn = n_test + int(cfg.burn_in * cfg.am.n_formal)
+    else:                               # dream_zs: no test run; the posterior window starts at burn
+        n_test, burn = None, res.data["window"][0]
     for j, name in enumerate(names):
         ax = axes.flat[j]
         for c in range(tk.shape[0]):
@@ -58,12 +61,15 @@ def trace_figure(run, result=None, label: str = ""):
     ax.set_title("cost J", fontsize=8)
     ax.tick_params(labelsize=7)
     for ax in axes.flat[:len(names) + 1]:
-        ax.axvline(n_test, color="k", lw=0.6, ls=":")
+        if n_test is not None:
+            ax.axvline(n_test, color="k", lw=0.6, ls=":")
         ax.axvline(burn, color="k", lw=0.6, ls="--")
     for ax in axes.flat[len(names) + 1:]:
         ax.set_visible(False)
-    fig.suptitle(f"Trace of kp {label} (dotted: end of test run; dashed: end of burn-in)", fontsize=9)
-    fig.supxlabel("iteration", fontsize=8)
+    what = "dotted: end of test run; dashed: end of burn-in" if n_test is not None else \
+        "dashed: start of the posterior window"
+    fig.suptitle(f"Trace of kp {label} ({what})", fontsize=9)
+    fig.supxlabel("iteration" if n_test is not None else "generation", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -108,8 +114,8 @@ def violin_figure(run, sites=None):
 
 
 def _entries(run):
-    from pysoc.da.output import _site_entries
-    return _site_entries(run)
+    from pysoc.da.output import site_entries
+    return site_entries(run)
 
 
 def profile_figure(run, sites=None):
@@ -237,12 +243,12 @@ def all_figures(run, outdir, base: str) -> dict:
         plt.close(fig)
         paths[f"figure_{key}"] = p
 
-    if cfg.method == "am":
+    if cfg.method == "mcmc":
         ok = _ok_results(run)
         if ok:
             save(trace_figure(run, ok[0], label=f"({ok[0].site_id})"), "trace")
             save(violin_figure(run), "violins")
-    if cfg.method in ("am", "sceua") and any(e is not None for e in _entries(run)):
+    if cfg.method in ("mcmc", "sceua") and any(e is not None for e in _entries(run)):
         save(profile_figure(run), "profiles")
         save(stream_figure(run), "streams")
     if cfg.method == "morris" and any(r.ok for r in run.results):

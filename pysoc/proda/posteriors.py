@@ -220,12 +220,19 @@ def _fixed_values(path: Path) -> dict:
     return {str(n): float(v) for n, v in zip(const["fixed_parameter"].values, const["fixed_value"].values)}
 
 
+def _parameter_names(root, path) -> tuple:
+    """Calibrated parameter names of a posterior file: ``parameter_name`` (pysoc >= 0.2,
+    CF root group) or the ``parameter`` coordinate (0.1)."""
+    for key in ("parameter_name", "parameter"):
+        if key in root.variables:
+            return tuple(str(n) for n in root[key].values)
+    raise DataError(f"{path}: no variable 'parameter_name' in the root group (not a pysoc-calibrate posterior)")
+
+
 def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
     root = _open_group(path, None)
     post = _open_group(path, "posterior")
-    if "parameter" not in root.coords:
-        raise DataError(f"{path}: no coordinate 'parameter' in the root group (not a pysoc-calibrate posterior)")
-    names = tuple(str(n) for n in root["parameter"].values)
+    names = _parameter_names(root, path)
     for n in names:
         model.parameters.index(n)          # ParameterError for a foreign parameter
     if "kp" not in post:
@@ -278,11 +285,11 @@ def load_one_batch(path, model) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: one-batch posterior file not found")
     root = _open_group(path, None)
-    if "kp_mean" not in root or "parameter" not in root.coords:
+    if "kp_mean" not in root:
         raise DataError(f"{path}: variable 'kp_mean' missing (not a pysoc-calibrate posterior)")
     if "site" in root["kp_mean"].dims:
         raise DataError(f"{path}: a site-by-site posterior; the one-batch comparison needs mode = 'one_batch'")
-    names = [str(n) for n in root["parameter"].values]
+    names = list(_parameter_names(root, path))
     base = _base_kp(model, _fixed_values(path))
     base[[model.parameters.index(n) for n in names]] = np.asarray(root["kp_mean"].values, float)
     return base
