@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from pysoc.cli.run import main as run_main
+from pysoc.io import netcdf
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,8 +44,9 @@ def test_shipped_namelists_run(tmp_path, capsys):
     assert ds.soc_stock.attrs["units"] == "g m-2"
     assert ds.soc_stock.attrs["standard_name"] == "carbon_mass_content_of_soil_layer"
     assert ds.depth.attrs["positive"] == "down" and "depth_bnds" in ds
-    assert "&run" in ds.attrs["namelist"] and ds["param_q10"].attrs["units"] == "1"
-    assert ds["param_tau4s2"].attrs["units"] == "yr"          # every parameter has its own units
+    params = netcdf.parameters_of(ds)
+    assert "&run" in ds.attrs["namelist"] and params["q10"][1] == "1"
+    assert params["tau4s2"][1] == "yr"                        # every parameter has its own units
     assert abs(float(ds.mass_balance_residual)) < 1e-12
     tr = xr.open_dataset(tmp_path / "clm5_transient.nc")
     assert tr.sizes["time"] == 600 and tr.rh.attrs["units"] == "g m-2"
@@ -56,7 +58,8 @@ def test_overrides_by_name_and_kp(tmp_path):
     nml = write_nml(tmp_path, BASE + "&parameters\n  q10 = 2.0\n/\n&kp\n  beta = 0.0\n/\n")
     assert run_main([str(nml)]) == 0
     ds = xr.open_dataset(tmp_path / "out.nc")
-    assert float(ds["param_q10"]) == 2.0 and float(ds["param_beta"]) == pytest.approx(0.5)
+    params = netcdf.parameters_of(ds)
+    assert params["q10"][0] == 2.0 and params["beta"][0] == pytest.approx(0.5)
 
 
 

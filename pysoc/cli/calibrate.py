@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pysoc.cli import run_main
+from pysoc.cli import add_describe_namelist, add_version, run_main
 from pysoc.errors import ConfigError, DataError, PysocError
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist, resolve_path
 from pysoc.models import REGISTRY, model_class
@@ -417,7 +417,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description="Calibrate a pysoc soil-carbon model against soil profiles "
                                 "(adaptive Metropolis, SCE-UA or Morris), serially or with mpirun.")
     p.add_argument("namelist", nargs="?", type=Path, help="namelist file (see namelists/calibrate_clm5_demo.nml)")
-    p.add_argument("--describe-namelist", metavar="MODEL", help="print every namelist key for MODEL and exit")
+    add_describe_namelist(p)
+    add_version(p, PROG)
     args = p.parse_args(argv)
     if args.describe_namelist:
         return run_main(PROG, lambda: print(build_spec(args.describe_namelist).markdown()) or 0)

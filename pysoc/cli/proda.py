@@ -12,14 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from pysoc.cli import run_main
+from pysoc.cli import add_describe_namelist, add_version, run_main
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="pysoc-proda", description="PRODA: site posteriors -> neural network -> "
                                 "gridded parameters, SOC maps and uncertainty.")
     p.add_argument("namelist", nargs="?", type=Path, help="namelist file (see namelists/proda_clm5.nml)")
-    p.add_argument("--describe-namelist", metavar="MODEL", help="print every namelist key for MODEL and exit")
+    add_describe_namelist(p)
+    add_version(p, "pysoc-proda")
     p.add_argument("--list-covariates", action="store_true", help="print the covariate mapping table and exit")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A_MAPS", "B_MAPS"),
                    help="correlate two map files of pysoc-proda (e.g. CLM5 and COMPAS) and exit")

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from pysoc import _status
 from pysoc.cli import add_describe_namelist, add_version, run_main
 from pysoc.columns import INVALID_FORCING, NO_DATA, ColumnForcing, assemble, chunks, layout_of
 from pysoc.da.parallel import abort_on_error, get_executor
@@ -346,6 +347,8 @@ def run_columns(model, cf: ColumnForcing, theta, nml, ex, src: str):
         return None, {}
     ds = assemble(parts, cf.ncol, msgs, codes, column_status_attrs())
     status = ds["status"].values
+    for p in np.flatnonzero((status != 0) & (ds["column_message"].values == "")):
+        ds["column_message"].values[p] = kernel_message(ds, int(p))
     failed = {int(p): str(ds["column_message"].values[p]) for p in np.flatnonzero((status != 0) & (status != NO_DATA))}
     if not (status == 0).any():
         first = next(iter(failed), None)
@@ -409,6 +412,23 @@ def steady_chunk(model, forcing: xr.Dataset, theta) -> xr.Dataset:
 
 
 # ---- reports ---------------------------------------------------------------------------------------------
+def kernel_message(ds: xr.Dataset, p: int) -> str:
+    """Why the kernel failed in column ``p``: its status and, when the model returns one, the
+    reason, decoded from the CF flag attributes of ``reason``."""
+    code = int(ds["status"].values[p])
+    text = f"kernel status {_status.name(code)} ({_status.message(code)})"
+    if "reason" in ds and "column" in ds["reason"].dims:
+        r, a = int(ds["reason"].values[p]), ds["reason"].attrs
+        names = str(a.get("flag_meanings", "")).split()
+        if "flag_masks" in a:
+            hit = [n for m, n in zip(np.atleast_1d(a["flag_masks"]), names) if r & int(m)]
+        else:
+            hit = [n for v, n in zip(np.atleast_1d(a.get("flag_values", [])), names) if r == int(v) and r != 0]
+        if hit:
+            text += ": " + "+".join(hit)
+    return text
+
+
 def report_failures(failed: dict, limit: int = 10) -> None:
     for p in list(failed)[:limit]:
         print(f"{PROG}: warning: column {p}: {failed[p]}", file=sys.stderr)

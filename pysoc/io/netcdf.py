@@ -241,6 +241,18 @@ def finalize(ds: xr.Dataset, title: str, namelist_text: str = "", source_files: 
     return ds
 
 
+def parameters_of(ds: xr.Dataset) -> dict:
+    """{name: (value, units)} of the parameters of a run, from a file's ``parameter_value``
+    table or from the ``param_<name>`` attributes of an in-memory result."""
+    if "parameter_value" in ds:
+        names = ds["parameter_name"] if "parameter_name" in ds.variables else ds["parameter"]
+        return {str(n): (float(v), str(u)) for n, v, u in zip(names.values, ds["parameter_value"].values,
+                                                              ds["parameter_units"].values)}
+    units = dict(item.split(":", 1) for item in str(ds.attrs.get("parameter_units", "")).split(";") if ":" in item)
+    units = {k.strip(): v.strip() for k, v in units.items()}
+    return {k[6:]: (float(v), units.get(k[6:], "1")) for k, v in ds.attrs.items() if k.startswith("param_")}
+
+
 def _label_name(ds: xr.Dataset, dim: str) -> str:
     for cand in (f"{dim}_name", f"{dim}_label"):
         if cand not in ds.variables:
@@ -270,23 +282,28 @@ def _string_dims_to_labels(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _parameters_to_variables(ds: xr.Dataset) -> xr.Dataset:
-    """Global attributes param_<name> -> scalar variables with the parameter's own units
-    (from the attribute parameter_units 'name: units; ...')."""
+    """Global attributes param_<name> -> one table along a ``parameter`` dimension:
+    ``parameter_value`` with the labels ``parameter_name`` and, per parameter, its UDUNITS
+    units ``parameter_units`` (auxiliary coordinates); units from the attribute
+    parameter_units 'name: units; ...'."""
     units = {}
     for item in str(ds.attrs.pop("parameter_units", "")).split(";"):
         if ":" in item:
             k, v = item.split(":", 1)
             units[k.strip()] = v.strip()
-    for key in [k for k in ds.attrs if k.startswith("param_")]:
-        pname = key[len("param_"):]
-        var = "param_" + re.sub(r"[^A-Za-z0-9_]", "_", pname).strip("_")
-        value = ds.attrs.pop(key)
-        orig = units.get(pname, "1")
-        u, _ = canonical_units(PARAMETER_UNITS.get(orig, orig))
-        attrs = {"long_name": f"model parameter {pname}", "units": u, "parameter_name": pname}
-        if orig != u:
-            attrs["comment"] = f"units in the parameter table: {orig}"
-        ds[var] = ((), float(value), attrs)
+    keys = [k for k in ds.attrs if k.startswith("param_")]
+    if not keys:
+        return ds
+    names = [k[len("param_"):] for k in keys]
+    values = np.array([float(ds.attrs.pop(k)) for k in keys])
+    udu = [canonical_units(PARAMETER_UNITS.get(units.get(n, "1"), units.get(n, "1")))[0] for n in names]
+    ds = ds.assign_coords(parameter_name=("parameter", np.array(names, dtype=object),
+                                          {"long_name": "model parameter", "labels_of_dimension": "parameter"}),
+                          parameter_units=("parameter", np.array(udu, dtype=object),
+                                           {"long_name": "UDUNITS units of each parameter value"}))
+    ds["parameter_value"] = (("parameter",), values, {
+        "long_name": "value of every model parameter used by the run (physical units, see parameter_units)",
+        "comment": "each value has its own units, given by the auxiliary coordinate parameter_units"})
     return ds
 
 

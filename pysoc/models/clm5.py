@@ -261,16 +261,14 @@ class CLM5(SoilCarbonModel):
         means when the forcing spans several years."""
         keys = ("tsoi", "w_scalar", "o_scalar", "fpi", "litter_input", "altmax", "altmax_lastyear", "nbedrock")
         if isinstance(forcing, xr.Dataset) and "column" in forcing.dims:    # validate_columns output
-            cols = {k: np.asarray(forcing[k].values, float) for k in keys}
-            sites = [{k: v[c] for k, v in cols.items()} for c in range(forcing.sizes["column"])]
+            return self._prepare_columns(forcing, keys)
         else:
             sites = forcing if isinstance(forcing, (list, tuple)) else [forcing]
         arrs = {k: [] for k in keys}
         for ds in sites:
-            if isinstance(ds, dict) and "nsite" in ds:
+            if isinstance(ds, dict):
                 raise ConfigError("prepare() takes forcing datasets, not prepared arrays")
-            value = (lambda k: np.asarray(ds[k], float)) if isinstance(ds, dict) else \
-                (lambda k: np.asarray(ds[k].values, float))
+            value = lambda k: np.asarray(ds[k].values, float)  # noqa: E731
             nt = value("altmax").shape[0]
             ny = nt // 12
             for k in ("tsoi", "w_scalar", "o_scalar", "fpi"):
@@ -283,6 +281,24 @@ class CLM5(SoilCarbonModel):
         out = {k: np.asfortranarray(np.stack(v, axis=-1)) for k, v in arrs.items() if k != "nbedrock"}
         out["nbedrock"] = np.asarray(arrs["nbedrock"], dtype=np.int32)
         out["nsite"] = len(sites)
+        return out
+
+    def _prepare_columns(self, forcing: xr.Dataset, keys) -> dict:
+        """``prepare`` of a validated column forcing (column first) for all columns at once:
+        the same month-of-year means, in the same order of operations, as one site at a time."""
+        ncol, nt = forcing.sizes["column"], forcing.sizes["time"]
+        ny = nt // 12
+        out = {}
+        for k in ("tsoi", "w_scalar", "o_scalar", "fpi"):
+            v = np.asarray(forcing[k].values, float).reshape(ncol, ny, 12, self.nlev).mean(axis=1)
+            out[k] = np.asfortranarray(np.transpose(v, (2, 1, 0)))                 # (nlev, 12, ncol)
+        v = np.asarray(forcing["litter_input"].values, float).reshape(ncol, ny, 12, 4).mean(axis=1)
+        out["litter_input"] = np.asfortranarray(np.transpose(v, (2, 1, 0)))        # (4, 12, ncol)
+        for k in ("altmax", "altmax_lastyear"):
+            v = np.asarray(forcing[k].values, float).reshape(ncol, ny, 12).mean(axis=1)
+            out[k] = np.asfortranarray(v.T)                                        # (12, ncol)
+        out["nbedrock"] = np.asarray(forcing["nbedrock"].values, float).astype(np.int32)
+        out["nsite"] = ncol
         return out
 
     # ---- kernels -----------------------------------------------------------------------
