@@ -37,6 +37,21 @@ from pysoc.upscale.predictors import IGBP_TO_VEG, VEG_BASE_CLASSES
 REPO = Path(__file__).resolve().parent.parent
 R_EARTH = 6_371_007.2
 
+#: the 19 bioclimatic variables (dismo::biovars): index, grid variable, units, long name
+BIOCLIM = [
+    (1, "mat", "degC", "annual mean temperature"), (2, "bio2", "degC", "mean diurnal range"),
+    (3, "bio3", "%", "isothermality (BIO2/BIO7 x 100)"), (4, "bio4", "degC*100", "temperature seasonality (sd x 100)"),
+    (5, "bio5", "degC", "max temperature of the warmest month"), (6, "bio6", "degC", "min temperature of the coldest month"),
+    (7, "bio7", "degC", "temperature annual range"), (8, "bio8", "degC", "mean temperature of the wettest quarter"),
+    (9, "bio9", "degC", "mean temperature of the driest quarter"),
+    (10, "bio10", "degC", "mean temperature of the warmest quarter"),
+    (11, "bio11", "degC", "mean temperature of the coldest quarter"), (12, "map", "mm", "annual precipitation"),
+    (13, "bio13", "mm", "precipitation of the wettest month"), (14, "bio14", "mm", "precipitation of the driest month"),
+    (15, "bio15", "%", "precipitation seasonality (coefficient of variation)"),
+    (16, "bio16", "mm", "precipitation of the wettest quarter"), (17, "bio17", "mm", "precipitation of the driest quarter"),
+    (18, "bio18", "mm", "precipitation of the warmest quarter"), (19, "bio19", "mm", "precipitation of the coldest quarter"),
+]
+
 MATCHED_KEEP = ["Record_number", "Latitude", "Longitude", "Study_midyear", "Rh_annual",
                 "mat_hadcrut4", "map_hadcrut4", "pet", "SOC", "sm", "gpp_beer", "gpp_modis"]
 
@@ -166,10 +181,10 @@ def build_grid(grid_path: Path, factor: int) -> None:
     put("mat", mean_valid(src["mat"].values, land), "mat")
     put("map", mean_valid(src["map"].values, land), "map")
     bio = src["bioclim"].values
-    for idx, name, units, ln in [(4, "bio4", "degC*100", "temperature seasonality (BIO4, sd x 100), 1980-2009"),
-                                 (15, "bio15", "%", "precipitation seasonality (BIO15, coefficient of variation), 1980-2009"),
-                                 (17, "bio17", "mm", "precipitation of the driest quarter (BIO17), 1980-2009")]:
-        put(name, mean_valid(bio[idx - 1], land), "bioclim", units=units, long_name=ln)
+    for idx, name, units, ln in BIOCLIM:
+        if name in ("mat", "map"):
+            continue
+        put(name, mean_valid(bio[idx - 1], land), "bioclim", units=units, long_name=f"{ln} (BIO{idx}), 1980-2009")
     for v in ("clay_sg_5cm", "bulk_density_sg_5cm", "soc_stock_sg_5_15cm", "agb_carbon_2010",
               "bgb_carbon_2010", "sand_fraction_testbed", "silt_fraction_testbed", "clay_fraction_testbed"):
         put(v, mean_valid(src[v].values), v)
@@ -189,6 +204,8 @@ def build_grid(grid_path: Path, factor: int) -> None:
                 enc[v]["dtype"] = "float32"
     for v in ("lat_bnds", "lon_bnds", "koppen_main_class"):
         enc[v]["_FillValue"] = None
+    for c in ("lat", "lon", "veg_class"):
+        enc[c] = {"_FillValue": None}
     dst = REPO / "pysoc/data/grids" / f"upscale_covariates_{res:g}deg.nc"
     dst.parent.mkdir(parents=True, exist_ok=True)
     out.to_netcdf(dst, encoding=enc)

@@ -138,10 +138,11 @@ def test_grid_sampling_and_site_vegetation(grid):
     # Manaus (tropical, EBF), central Siberia (boreal), a point in the ocean 50 km off a coast
     lat = np.array([-3.1, 61.0, 0.0])
     lon = np.array([-60.0, 100.0, -30.0])
-    s = grid.sample_sites(lat, lon, ["MAT", "MAP", "Clay"], max_km=150.0)
+    s = grid.sample(lat, lon, ["MAT", "MAP", "Clay"], fill_km=150.0)
     assert 24 < s["MAT"][0] < 30 and s["MAP"][0] > 1500
     assert s["MAT"][1] < 0
     assert np.isnan(s["MAT"][2])                                    # mid-Atlantic: nothing within 150 km
+    assert s["reason"].tolist() == ["", "", "no MAT within 150 km"]
     rec = pd.DataFrame({"Latitude": lat, "Longitude": lon, "Ecosystem_type": ["Forest", "Grassland", "Forest"],
                         "Leaf_habit": ["Evergreen", None, "Deciduous"]})
     veg = assign_site_vegetation(rec, s)
@@ -299,16 +300,27 @@ FAST_NML = """
   figures = {figures}
 /
 &predictors
-  predictors = 'MAT', 'MAP', 'Clay', 'Veg'
+  predictors = 'MAT', 'MAP', 'Tseas', 'Clay', 'SOC', 'LandCover'
+  decomposition_model = 'clm5'
+  select_predictors = .false.
+/
+&cv
+  n_folds = 3
+  repeats = 1
 /
 &models
-  n_folds = 3
-  rf_ntree = 10, 20
-  rf_mtry = 2, 3
-  xgb_n_estimators = 20
+  candidates = 'rf', 'xgb', 'hybrid'
+  ntree = 15
+  leaf_sizes = 5
+  max_features = 0.5
+  xgb_depths = 2
+  xgb_rounds = 20
+  rf_ntree = 10
+  rf_mtry = 3
+  n_members = 2
   permutation_repeats = 1
   pdp_top = 2
-  site_blocked_cv = .false.
+  pca_components = 0
 /
 &twobox
   n_veg = 5
@@ -319,22 +331,37 @@ FAST_NML = """
 
 def test_cli_end_to_end_fast(tmp_path, capsys):
     from pysoc.cli.upscale import main
+    from pysoc.upscale.saved import UpscaleModel
     nml = tmp_path / "u.nml"
     nml.write_text(FAST_NML.format(figures=".true."))
     assert main([str(nml), "--quiet"]) == 0
     out = tmp_path / "out"
     s = json.loads((out / "summary.json").read_text())
     assert s["n_records_filtered"] == 651 and s["n_training"] > 600
-    assert 20 < s["global_rh_PgC_yr"] < 100 and s["cv"]
+    assert 20 < s["global_rh_PgC_yr"] < 100 and s["global_rh_p05_PgC_yr"] <= s["global_rh_p95_PgC_yr"]
+    cv = pd.read_csv(out / "cv_skill.csv")
+    grouped = cv[cv["cv"].str.startswith("grouped")]
+    assert {"training mean", "linear MAT + MAP", "rf", "xgb", "hybrid", "rf_seed"} <= set(grouped["model"])
+    assert grouped["selected"].sum() == 1 and {"R2", "RMSE", "bias", "NSE"} <= set(cv.columns)
+    assert (cv["cv"] == "record-level").sum() >= 3                   # the secondary line
     ds = xr.open_dataset(out / "rh_map.nc")
     assert ds.attrs["Conventions"] == "CF-1.8" and ds["lat"].attrs["units"] == "degrees_north"
     assert ds["rh"].attrs["units"] == "g m-2 yr-1" and ds["tau_soil"].attrs["units"] == "yr"
     tot = float((ds["rh"].fillna(0) * ds["area_weight"]).sum()) / 1e15
     assert tot == pytest.approx(s["global_rh_PgC_yr"], rel=1e-5)
     assert (out / "figures" / "upscale_rh_map.png").stat().st_size > 10_000
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".*.part"))
     tb = pd.read_csv(out / "twobox_summary.csv")
     assert tb["model"].iloc[-1] == "multi-model mean" and len(tb) == 9
+    # the map comes from the saved model: predicting at cell centres gives the map values
+    model = UpscaleModel.load(out / "rh_model.zip")
+    grid = CovariateGrid(GRID)
+    model.prepare_grid(grid)
+    rh = ds["rh"].values
+    ii, jj = np.nonzero(np.isfinite(rh))
+    pick = np.random.default_rng(0).choice(len(ii), 50, replace=False)
+    p = model.predict_sites(grid, ds["lat"].values[ii[pick]], ds["lon"].values[jj[pick]])
+    assert np.allclose(p["rh"].to_numpy(), rh[ii[pick], jj[pick]], rtol=1e-5)   # float32 on disk
 
 
 def test_cli_errors(tmp_path, capsys):

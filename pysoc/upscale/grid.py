@@ -1,15 +1,24 @@
-"""Gridded covariates: reading and checking the covariate NetCDF, sampling it at sites
-(nearest valid cell), building the predictor table of the map cells (with nearest-cell gap
-filling of soil/biomass gaps) and area-weighted global totals.
+"""Gridded covariates: reading and checking the covariate NetCDF, the predictor values at
+sites and at map cells with ONE gap-fill rule, and area-weighted global totals.
+
+Gap-fill rule (the same for sites and map cells, :meth:`CovariateGrid.sample`): a predictor
+takes the value of the grid cell that contains the location when that cell has one, else
+the value of the nearest cell that has one (great-circle distance from the location to the
+cell centre) if it lies within ``fill_km``; otherwise the location has no value and is
+reported with the reason (``"no SOC within 300 km"``). A site therefore gets the value of
+the map cell it lies in whenever that cell is in the map.
 
 The grid must be a regular lat/lon CF file with ``cell_area`` (m2), ``land_fraction``,
 ``vegetated_fraction`` (1), ``veg_fraction(veg_class, lat, lon)``, ``koppen_main_class`` and
 the ``grid_var`` of every predictor used (see :mod:`pysoc.upscale.predictors`). The shipped
-``pkgdata:grids/upscale_covariates_1deg.nc`` is such a file.
+``pkgdata:grids/upscale_covariates_1deg.nc`` is such a file. Derived fields (the
+decomposition index, a PRODA SOC map) are added with :meth:`CovariateGrid.add_field` and are
+then sampled like any other variable.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +28,8 @@ import xarray as xr
 from scipy.spatial import cKDTree
 
 from pysoc.errors import DataError
-from pysoc.upscale.predictors import (ALL_PREDICTORS, FOREST_CLASSES, SRDB_ECOSYSTEM_TO_VEG,
-                                      VEG_BASE_CLASSES, apply_tundra_rule, climate_zone_from_koppen,
-                                      climate_zone_from_latitude)
+from pysoc.upscale.predictors import (ALL_PREDICTORS, FOREST_CLASSES, SRDB_ECOSYSTEM_TO_VEG, VEG_BASE_CLASSES,
+                                      apply_tundra_rule, climate_zone_from_koppen, climate_zone_from_latitude)
 
 R_EARTH_KM = 6371.0072
 BASE_VARS = ("cell_area", "land_fraction", "vegetated_fraction", "veg_fraction", "koppen_main_class")
@@ -36,18 +44,35 @@ def _chord(km: float) -> float:
     return 2.0 * np.sin(min(km / R_EARTH_KM, np.pi) / 2.0)
 
 
+def chord_to_km(d: np.ndarray) -> np.ndarray:
+    """Great-circle distance (km) of a unit-sphere chord length."""
+    return 2.0 * R_EARTH_KM * np.arcsin(np.clip(np.asarray(d, float) / 2.0, 0.0, 1.0))
+
+
 @dataclass
 class GridCells:
     """Predictor table of the map cells (one row per cell in the prediction domain)."""
 
-    table: pd.DataFrame          # lat, lon, ilat, ilon, weight (m2), Veg, zone, predictor columns
+    table: pd.DataFrame          # lat, lon, ilat, ilon, weight (m2), zone, koppen, predictor columns
     shape: tuple[int, int]
     n_filled: dict[str, int]     # per predictor, cells gap-filled from a neighbour
     area_dropped_m2: float       # domain area without predictors even after gap filling
+    n_dropped: int = 0
 
 
 class CovariateGrid:
-    """A covariate grid opened with xarray (loaded into memory)."""
+    """A covariate grid opened with xarray (loaded into memory).
+
+    Parameters
+    ----------
+    path : str or Path
+        CF NetCDF with the variables listed in the module docstring.
+
+    Raises
+    ------
+    DataError
+        Missing file, unreadable file or missing base variables (naming the file and variable).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -64,24 +89,44 @@ class CovariateGrid:
         self.ds = ds
         self.lat = ds["lat"].values.astype(float)
         self.lon = ds["lon"].values.astype(float)
-        if self.lat.ndim != 1 or self.lon.ndim != 1 or np.any(np.diff(self.lat) <= 0):
-            raise DataError(f"{self.path}: lat must be 1-D and ascending, lon 1-D")
+        if self.lat.ndim != 1 or self.lon.ndim != 1 or np.any(np.diff(self.lat) <= 0) or np.any(np.diff(self.lon) <= 0):
+            raise DataError(f"{self.path}: lat and lon must be 1-D and ascending")
         self.LAT, self.LON = np.meshgrid(self.lat, self.lon, indexing="ij")
         self._trees: dict[bytes, tuple[cKDTree, np.ndarray]] = {}
+        self.derived: dict[str, np.ndarray] = {}
         flags = ds["veg_fraction"].attrs.get("flag_meanings", " ".join(VEG_BASE_CLASSES)).split()
         if tuple(flags) != VEG_BASE_CLASSES:
             raise DataError(f"{self.path}: veg_fraction classes {flags} differ from {VEG_BASE_CLASSES}")
 
-    # ------------------------------------------------------------------ basics
+    def checksum(self) -> str:
+        """sha256 of the grid file (stored in saved models)."""
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ fields
     def field(self, name: str) -> np.ndarray:
         if name not in self.ds.variables:
             raise DataError(f"{self.path}: variable {name!r} missing from the covariate grid")
         return self.ds[name].values
 
+    def add_field(self, name: str, values: np.ndarray) -> None:
+        """Register a derived (lat, lon) field under a predictor name (NaN = no value)."""
+        values = np.asarray(values, float)
+        if values.shape != self.LAT.shape:
+            raise DataError(f"derived field {name!r} has shape {values.shape}, grid is {self.LAT.shape}")
+        self.derived[name] = values
+
     def predictor_field(self, pred: str) -> np.ndarray:
+        """(lat, lon) float field of a numeric predictor (NaN where the grid has no value)."""
+        if pred in self.derived:
+            return self.derived[pred]
         p = ALL_PREDICTORS[pred]
-        if p.grid_var is None:
-            raise DataError(f"predictor {pred!r} has no gridded source")
+        if p.grid_var is None or p.kind != "grid":
+            raise DataError(f"{self.path}: predictor {pred!r} has no gridded field here "
+                            f"({p.note or 'derived predictor not computed'})")
         a = self.field(p.grid_var).astype(np.float64)
         return np.where(a <= -9990, np.nan, a)
 
@@ -98,7 +143,7 @@ class CovariateGrid:
         cls = np.where(vf.sum(0) > 0, cls, None)
         return apply_tundra_rule(cls, self.LAT)
 
-    # ------------------------------------------------------------------ sampling
+    # ------------------------------------------------------------------ the one nearest-cell search
     def _tree(self, valid: np.ndarray) -> tuple[cKDTree, np.ndarray]:
         key = np.packbits(valid).tobytes()
         if key not in self._trees:
@@ -108,72 +153,133 @@ class CovariateGrid:
             self._trees[key] = (cKDTree(_xyz(self.LAT.ravel()[idx], self.LON.ravel()[idx])), idx)
         return self._trees[key]
 
-    def nearest(self, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray, max_km: float) -> np.ndarray:
-        """Flat index of the nearest cell where ``valid`` holds (-1 if none within max_km)."""
-        tree, idx = self._tree(valid)
-        d, j = tree.query(_xyz(lat, lon), distance_upper_bound=_chord(max_km))
-        out = np.full(len(d), -1, dtype=np.int64)
-        ok = np.isfinite(d)
-        out[ok] = idx[j[ok]]
-        return out
-
-    def sample_sites(self, lat: np.ndarray, lon: np.ndarray, predictors: list[str],
-                     max_km: float) -> pd.DataFrame:
-        """Value of every numeric predictor at the nearest valid cell (NaN beyond max_km),
-        the site's Köppen class and the grid vegetation-class fractions."""
+    def locate(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Flat index of the cell containing each location (-1 outside the grid)."""
         lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-        out = {}
+        dlat = np.r_[np.diff(self.lat), np.diff(self.lat)[-1:]]
+        dlon = np.r_[np.diff(self.lon), np.diff(self.lon)[-1:]]
+        edges_lat = np.r_[self.lat - dlat / 2, self.lat[-1] + dlat[-1] / 2]
+        edges_lon = np.r_[self.lon - dlon / 2, self.lon[-1] + dlon[-1] / 2]
+        i = np.searchsorted(edges_lat, lat, side="right") - 1
+        j = np.searchsorted(edges_lon, lon, side="right") - 1
+        ok = (i >= 0) & (i < self.lat.size) & (j >= 0) & (j < self.lon.size) & np.isfinite(lat) & np.isfinite(lon)
+        return np.where(ok, np.clip(i, 0, self.lat.size - 1) * self.lon.size + np.clip(j, 0, self.lon.size - 1), -1)
+
+    def nearest(self, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray, max_km: float,
+                own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Flat index of the cell that gives each location its value under the gap-fill rule:
+        the containing cell (``own``, from :meth:`locate` if not given) when ``valid`` there,
+        else the nearest valid cell within ``max_km`` (-1 if none), and the distance (km, 0
+        for the own cell, NaN if none)."""
+        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+        own = self.locate(lat, lon) if own is None else np.asarray(own)
+        vflat = valid.ravel()
+        out = np.where((own >= 0) & vflat[np.maximum(own, 0)], own, -1)
+        dist = np.where(out >= 0, 0.0, np.nan)
+        miss = np.flatnonzero((out < 0) & np.isfinite(lat) & np.isfinite(lon))
+        if miss.size and vflat.any():
+            tree, idx = self._tree(valid)
+            d, j = tree.query(_xyz(lat[miss], lon[miss]), distance_upper_bound=_chord(max_km))
+            ok = np.isfinite(d)
+            out[miss[ok]] = idx[j[ok]]
+            dist[miss[ok]] = chord_to_km(d[ok])
+        return out, dist
+
+    # ------------------------------------------------------------------ sampling (sites and cells)
+    def _sample_one(self, values: np.ndarray, valid: np.ndarray, lat, lon, fill_km, own):
+        j, d = self.nearest(valid, lat, lon, fill_km, own)
+        flat = values.reshape(values.shape[:-2] + (-1,))
+        got = flat[..., np.maximum(j, 0)]
+        return np.where(j >= 0, got, np.nan), j, d
+
+    def sample(self, lat: np.ndarray, lon: np.ndarray, predictors: list[str], fill_km: float,
+               own: np.ndarray | None = None) -> pd.DataFrame:
+        """Predictor values at locations under the gap-fill rule.
+
+        Parameters
+        ----------
+        lat, lon : array_like
+            Locations (degrees).
+        predictors : list of str
+            Predictor names (numeric, ``LandCover``, ``Koppen``, ``Veg``).
+        fill_km : float
+            Largest distance of the gap fill.
+        own : array_like, optional
+            Flat index of each location's own cell (map cells pass theirs).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per numeric predictor, ``LC_<class>`` shares, ``koppen`` (1-5, 0 =
+            none), ``gridfrac_<class>`` (vegetation shares used for ``Veg``), ``fill_km_max``
+            (largest gap-fill distance used) and ``reason`` ('' when every predictor has a
+            value, else which predictor is missing within ``fill_km``).
+        """
+        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+        own = self.locate(lat, lon) if own is None else np.asarray(own)
+        out: dict[str, np.ndarray] = {}
+        dmax = np.zeros(lat.size)
+        reasons = np.full(lat.size, "", dtype=object)
+
+        def note(name, j, d):
+            nonlocal dmax
+            dmax = np.fmax(dmax, np.where(j >= 0, d, np.nan))
+            bad = (j < 0) & (reasons == "")
+            reasons[bad] = f"no {name} within {fill_km:g} km"
+
+        bad_coord = ~(np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+        reasons[bad_coord] = "coordinates missing or outside the globe"
+        need_veg = {"Veg", "LandCover"} & set(predictors)
         for pred in predictors:
-            if pred == "Veg":
+            if pred in ("Veg", "LandCover", "Koppen"):
                 continue
             a = self.predictor_field(pred)
-            j = self.nearest(np.isfinite(a), lat, lon, max_km)
-            out[pred] = np.where(j >= 0, a.ravel()[np.maximum(j, 0)], np.nan)
-        k = self.field("koppen_main_class").astype(int)
-        j = self.nearest(k > 0, lat, lon, max_km)
-        out["koppen"] = np.where(j >= 0, k.ravel()[np.maximum(j, 0)], 0)
+            out[pred], j, d = self._sample_one(a, np.isfinite(a), lat, lon, fill_km, own)
+            note(pred, j, d)
+        k = self.field("koppen_main_class").astype(np.int64)
+        kv, j, d = self._sample_one(k.astype(float), k > 0, lat, lon, fill_km, own)
+        out["koppen"] = np.where(np.isfinite(kv), kv, 0).astype(np.int64)
+        if "Koppen" in predictors:
+            note("Koppen", j, d)
         vf = np.nan_to_num(self.field("veg_fraction").astype(np.float64))
-        j = self.nearest(vf.sum(0) > 0, lat, lon, max_km)
+        fr, j, d = self._sample_one(vf, vf.sum(0) > 0, lat, lon, fill_km, own)
         for i, c in enumerate(VEG_BASE_CLASSES):
-            out[f"gridfrac_{c}"] = np.where(j >= 0, vf[i].ravel()[np.maximum(j, 0)], np.nan)
-        return pd.DataFrame(out)
+            out[f"gridfrac_{c}"] = fr[i]
+            if "LandCover" in predictors:
+                out[f"LC_{c}"] = fr[i]
+        if need_veg:
+            note("land cover", j, d)
+        df = pd.DataFrame(out)
+        df["fill_km_max"] = dmax
+        df["reason"] = reasons
+        return df
 
     # ------------------------------------------------------------------ map cells
-    def cells(self, predictors: list[str], area: str = "vegetated", fill_km: float = 500.0,
+    def cells(self, predictors: list[str], area: str = "vegetated", fill_km: float = 300.0,
               zone_source: str = "koppen") -> GridCells:
-        """Predictor table of all cells with positive area weight and climate. Soil and
-        biomass gaps are filled from the nearest valid cell within ``fill_km``; cells still
-        without a predictor are dropped (their area is reported)."""
+        """Predictor table of all cells with positive area weight, climate and a vegetation
+        class, with the gap-fill rule of :meth:`sample`; cells still without a predictor are
+        dropped (their area is reported)."""
         w = self.area_weight(area)
         veg = self.veg_class_map()
         mat = self.predictor_field("MAT")
         dom = (w > 0) & np.isfinite(mat) & (veg != None)  # noqa: E711
         il, jl = np.nonzero(dom)
-        tab = {"lat": self.LAT[dom], "lon": self.LON[dom], "ilat": il, "ilon": jl, "weight": w[dom]}
-        keep = np.ones(dom.sum(), bool)
+        flat = np.flatnonzero(dom.ravel())
+        s = self.sample(self.LAT[dom], self.LON[dom], list(predictors), fill_km, own=flat)
+        tab = pd.DataFrame({"lat": self.LAT[dom], "lon": self.LON[dom], "ilat": il, "ilon": jl, "weight": w[dom],
+                            "Veg": veg[dom]})
+        tab = pd.concat([tab, s.drop(columns=[c for c in s.columns if c.startswith("gridfrac_")])], axis=1)
+        tab["zone"] = (climate_zone_from_koppen(tab["koppen"].to_numpy(), tab["lat"].to_numpy())
+                       if zone_source == "koppen" else climate_zone_from_latitude(tab["lat"].to_numpy()))
+        keep = (tab["reason"] == "").to_numpy()
         n_filled = {}
         for pred in predictors:
-            if pred == "Veg":
-                tab["Veg"] = veg[dom]
-                continue
-            a = self.predictor_field(pred)
-            v = a[dom]
-            miss = ~np.isfinite(v)
-            n_filled[pred] = 0
-            if miss.any():
-                j = self.nearest(np.isfinite(a), tab["lat"][miss], tab["lon"][miss], fill_km)
-                fill = np.where(j >= 0, a.ravel()[np.maximum(j, 0)], np.nan)
-                v = v.copy()
-                v[miss] = fill
-                n_filled[pred] = int(np.isfinite(fill).sum())
-            keep &= np.isfinite(v)
-            tab[pred] = v
-        k = self.field("koppen_main_class").astype(int)[dom]
-        tab["zone"] = (climate_zone_from_koppen(k, tab["lat"]) if zone_source == "koppen"
-                       else climate_zone_from_latitude(tab["lat"]))
-        df = pd.DataFrame(tab)
-        dropped = float(df["weight"][~keep].sum())
-        return GridCells(df[keep].reset_index(drop=True), self.LAT.shape, n_filled, dropped)
+            if pred in ALL_PREDICTORS and ALL_PREDICTORS[pred].kind in ("grid", "decomposition", "proda"):
+                a = self.predictor_field(pred)
+                n_filled[pred] = int((~np.isfinite(a[dom]) & keep).sum())
+        dropped = float(tab["weight"][~keep].sum())
+        return GridCells(tab[keep].reset_index(drop=True), self.LAT.shape, n_filled, dropped, int((~keep).sum()))
 
     def to_map(self, cells: GridCells, values: np.ndarray) -> np.ndarray:
         """Scatter per-cell values back onto the (lat, lon) grid (NaN elsewhere)."""
@@ -202,23 +308,24 @@ def assign_site_vegetation(records: pd.DataFrame, sampled: pd.DataFrame, source:
     has = np.isfinite(fr).all(1) & (np.nan_to_num(fr).sum(1) > 0)
     grid_cls = np.where(has, np.array(VEG_BASE_CLASSES, dtype=object)[np.nan_to_num(fr).argmax(1)], None)
     out = np.empty(len(records), dtype=object)
-    eco = records["Ecosystem_type"].astype(object).to_numpy() if "Ecosystem_type" in records else [None] * len(records)
-    leaf = records["Leaf_habit"].astype(object).to_numpy() if "Leaf_habit" in records else [None] * len(records)
+    n = len(records)
+    eco = records["Ecosystem_type"].astype(object).to_numpy() if "Ecosystem_type" in records else [None] * n
+    leaf = records["Leaf_habit"].astype(object).to_numpy() if "Leaf_habit" in records else [None] * n
     fi = [VEG_BASE_CLASSES.index(c) for c in FOREST_CLASSES]
-    for n in range(len(records)):
-        e = eco[n] if isinstance(eco[n], str) else None
+    for k in range(n):
+        e = eco[k] if isinstance(eco[k], str) else None
         cls = SRDB_ECOSYSTEM_TO_VEG.get(e) if (source == "record" and e) else None
         if cls == "forest":
-            lh = leaf[n] if isinstance(leaf[n], str) else ""
+            lh = leaf[k] if isinstance(leaf[k], str) else ""
             cand = {"Evergreen": ("ENF", "EBF"), "Deciduous": ("DNF", "DBF"), "Mixed": ("MF",)}.get(lh, FOREST_CLASSES)
-            shares = np.array([fr[n, fi[FOREST_CLASSES.index(c)]] if has[n] else 0.0 for c in cand])
+            shares = np.array([fr[k, fi[FOREST_CLASSES.index(c)]] if has[k] else 0.0 for c in cand])
             if shares.max() > 0:
                 cls = cand[int(shares.argmax())]
             else:
-                trop = abs(lat[n]) < 23.5
+                trop = abs(lat[k]) < 23.5
                 cls = {"Evergreen": "EBF" if trop else "ENF", "Deciduous": "DBF", "Mixed": "MF"}.get(
                     lh, "EBF" if trop else "MF")
         if cls is None:
-            cls = grid_cls[n]
-        out[n] = cls
+            cls = grid_cls[k]
+        out[k] = cls
     return apply_tundra_rule(out, lat)

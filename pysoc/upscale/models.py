@@ -1,6 +1,9 @@
-"""Random forest and XGBoost models of site Rh: stratified k-fold cross-validation, the
-ntree x mtry grid, skill scores, impurity / permutation importance, partial dependence and
-PCA group importance (methods.md §4.3, seed 004 "Geospatial modelling of Rh").
+"""Learners of site Rh and their cross-validation: random forest (the seed's configuration
+and a regularised one), extremely randomised trees, XGBoost (optionally with monotone
+constraints), the hybrid process + ML model, grouped folds (by grid cell or site, with a
+distance buffer), record-level folds (the seed's design), skill scores, impurity /
+permutation importance, partial dependence and PCA group importance (methods.md §4.3, seed
+004 "Geospatial modelling of Rh").
 
 Skill scores (on the pooled out-of-fold predictions):
 
@@ -21,8 +24,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.decomposition import PCA
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from sklearn.inspection import partial_dependence
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
@@ -70,7 +75,75 @@ def stratified_folds(strata: np.ndarray, n_folds: int = 10, seed: int = 1,
     return [(tr, te) for tr, te in cv.split(idx, strata, groups)]
 
 
-# ----------------------------------------------------------------------------- RF
+def cell_ids(lat: np.ndarray, lon: np.ndarray, cell_deg: float = 0.5) -> np.ndarray:
+    """Id of the ``cell_deg`` grid cell of each location (``"lat0,lon0"`` of its corner)."""
+    la, lo = np.asarray(lat, float), np.asarray(lon, float)
+    ok = np.isfinite(la) & np.isfinite(lo)
+    i = np.floor(np.where(ok, la, 0.0) / cell_deg).astype(np.int64)
+    j = np.floor(np.where(ok, lo, 0.0) / cell_deg).astype(np.int64)
+    return np.array([f"{a * cell_deg:g},{b * cell_deg:g}" if g else "nan" for a, b, g in zip(i, j, ok)], dtype=object)
+
+
+def site_ids(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Site id: coordinates rounded to 0.01 degree."""
+    return np.array([f"{a:.2f},{b:.2f}" for a, b in zip(np.asarray(lat, float), np.asarray(lon, float))],
+                    dtype=object)
+
+
+def grouped_folds(lat: np.ndarray, lon: np.ndarray, strata: np.ndarray, n_folds: int = 10, seed: int = 1,
+                  group: str = "cell", cell_deg: float = 0.5,
+                  buffer_km: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Spatially grouped folds: every record of a group (a ``cell_deg`` grid cell or a site)
+    is in the same test fold, groups are spread over the folds with each stratum (climate
+    zone) in proportion, and training records closer than ``buffer_km`` to any test record
+    are left out of that fold's training set.
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Record coordinates (degrees).
+    strata : array_like
+        Stratum of each record (climate zone).
+    n_folds, seed : int
+        Number of folds and the seed of the assignment.
+    group : {'cell', 'site'}
+        Grouping unit.
+    cell_deg : float
+        Cell size of ``group='cell'``.
+    buffer_km : float
+        Distance buffer between training and test records (0 = none).
+
+    Returns
+    -------
+    list of (train, test) index arrays
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lat = np.repeat(np.arange(40), 3) * 1.0; lon = np.zeros(120)
+    >>> f = grouped_folds(lat, lon, np.array(["a"] * 120), 4, 1, buffer_km=150)
+    >>> all(np.min(np.abs(lat[tr][:, None] - lat[te][None, :])) > 1.3 for tr, te in f)
+    True
+    """
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    if group not in ("cell", "site"):
+        raise ConfigError(f"CV group {group!r} not one of 'cell', 'site'")
+    groups = cell_ids(lat, lon, cell_deg) if group == "cell" else site_ids(lat, lon)
+    if len(np.unique(groups)) < n_folds:
+        raise DataError(f"grouped CV: {len(np.unique(groups))} groups, fewer than n_folds={n_folds}")
+    folds = stratified_folds(strata, n_folds, seed, groups=groups)
+    if buffer_km <= 0:
+        return folds
+    from pysoc.upscale.grid import _chord, _xyz
+    xyz = _xyz(lat, lon)
+    out = []
+    for tr, te in folds:
+        d, _ = cKDTree(xyz[te]).query(xyz[tr])
+        out.append((tr[d > _chord(buffer_km)], te))
+    return out
+
+
+# ----------------------------------------------------------------------------- learners
 def make_rf(ntree: int, mtry: int, seed: int, n_jobs: int = 1, min_samples_leaf: int = 1,
             min_samples_split: int = 6) -> RandomForestRegressor:
     """Random forest as in R randomForest regression: bootstrap samples, ``mtry`` columns per
@@ -80,14 +153,98 @@ def make_rf(ntree: int, mtry: int, seed: int, n_jobs: int = 1, min_samples_leaf:
                                  bootstrap=True)
 
 
+def make_extra_trees(ntree: int, max_features: float, seed: int, n_jobs: int = 1,
+                     min_samples_leaf: int = 5) -> ExtraTreesRegressor:
+    """Extremely randomised trees (random split points; no bootstrap)."""
+    return ExtraTreesRegressor(n_estimators=ntree, max_features=max_features, min_samples_leaf=min_samples_leaf,
+                               random_state=seed, n_jobs=n_jobs)
+
+
 def make_xgb(seed: int, n_jobs: int = 1, n_estimators: int = 400, max_depth: int = 4,
              learning_rate: float = 0.03, subsample: float = 0.8, colsample_bytree: float = 0.8,
-             min_child_weight: float = 3.0):
+             min_child_weight: float = 3.0, reg_lambda: float = 1.0, monotone_constraints=None):
+    """XGBoost regressor (hist trees); ``monotone_constraints`` a tuple of -1/0/+1 per column."""
     import xgboost as xgb
+    kw = {} if monotone_constraints is None else {"monotone_constraints": tuple(int(c) for c in monotone_constraints)}
     return xgb.XGBRegressor(n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
                             subsample=subsample, colsample_bytree=colsample_bytree,
-                            min_child_weight=min_child_weight, tree_method="hist", random_state=seed,
-                            n_jobs=n_jobs, verbosity=0)
+                            min_child_weight=min_child_weight, reg_lambda=reg_lambda, tree_method="hist",
+                            random_state=seed, n_jobs=n_jobs, verbosity=0, **kw)
+
+
+class LinearBaseline(BaseEstimator, RegressorMixin):
+    """Least-squares line on the first ``n_columns`` columns (the MAT + MAP baseline)."""
+
+    def __init__(self, n_columns: int = 2):
+        self.n_columns = n_columns
+
+    def fit(self, X, y):
+        A = np.column_stack([np.ones(len(y)), np.asarray(X, float)[:, :self.n_columns]])
+        self.coef_ = np.linalg.lstsq(A, np.asarray(y, float), rcond=None)[0]
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X, float)[:, :self.n_columns]
+        return self.coef_[0] + X @ self.coef_[1:]
+
+
+class MeanBaseline(BaseEstimator, RegressorMixin):
+    """The training mean."""
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+class HybridRegressor(BaseEstimator, RegressorMixin):
+    """Process-based Rh plus a machine-learning model of its residual.
+
+    The first four columns of ``X`` are the process inputs (MAT, Tseas, MAP, SOC, see
+    :data:`pysoc.upscale.process.PROCESS_INPUTS`); the residual learner sees all columns.
+    The process part (:class:`pysoc.upscale.process.ProcessRh`) uses the temperature and water
+    scalars of ``decomposition_model`` with calibrated Q10 and water scaling.
+
+    Parameters
+    ----------
+    decomposition_model : str
+        Name of the soil-carbon model giving the scalars.
+    residual : estimator or None
+        Regressor fitted to ``y - Rh_proc`` (None: process part only).
+    """
+
+    def __init__(self, decomposition_model: str = "", residual=None):
+        self.decomposition_model = decomposition_model
+        self.residual = residual
+
+    def _process(self):
+        from pysoc.upscale.process import ProcessRh, decomposition_model
+        proc = ProcessRh(decomposition_model(self.decomposition_model))
+        if hasattr(self, "process_coef_"):
+            proc.coef = np.asarray(self.process_coef_, float)
+        return proc
+
+    def fit(self, X, y):
+        X, y = np.asarray(X, float), np.asarray(y, float)
+        proc = self._process().fit(X[:, :4], y)
+        self.process_coef_ = np.asarray(proc.coef, float)
+        self.process_params_ = proc.params()
+        if self.residual is not None:
+            self.residual_ = clone(self.residual).fit(X, y - proc.predict(X[:, :4]))
+        return self
+
+    def predict_process(self, X):
+        """The process part alone (g C m-2 yr-1)."""
+        return self._process().predict(np.asarray(X, float)[:, :4])
+
+    def predict(self, X):
+        X = np.asarray(X, float)
+        p = self.predict_process(X)
+        if self.residual is not None:
+            p = p + self.residual_.predict(X)
+        return p
 
 
 @dataclass

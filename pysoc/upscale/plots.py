@@ -20,12 +20,14 @@ def _save(fig, path: Path) -> Path:
     return out
 
 
-def cv_scatter(obs, pred_rf, pred_xgb, skill_rf: dict, skill_xgb: dict | None, zone, path) -> Path:
-    fig, axes = plt.subplots(1, 2 if pred_xgb is not None else 1, figsize=(9 if pred_xgb is not None else 4.8, 4.3),
+def cv_scatter(obs, pred_a, pred_b, skill_a: dict, skill_b: dict | None, zone, path,
+               names=("selected model", "linear MAT + MAP")) -> Path:
+    """Out-of-fold predictions (grouped CV) of two models against the observations."""
+    fig, axes = plt.subplots(1, 2 if pred_b is not None else 1, figsize=(9 if pred_b is not None else 4.8, 4.3),
                              squeeze=False)
-    hi = float(np.nanmax([np.max(obs), np.max(pred_rf)])) * 1.05
+    hi = float(np.nanmax([np.max(obs), np.max(pred_a)])) * 1.05
     colors = {"tropical": "tab:red", "temperate": "tab:green", "boreal": "tab:blue"}
-    for ax, pred, sk, name in zip(axes[0], [pred_rf, pred_xgb], [skill_rf, skill_xgb], ["random forest", "XGBoost"]):
+    for ax, pred, sk, name in zip(axes[0], [pred_a, pred_b], [skill_a, skill_b], names):
         if pred is None:
             continue
         for z, c in colors.items():
@@ -35,28 +37,54 @@ def cv_scatter(obs, pred_rf, pred_xgb, skill_rf: dict, skill_xgb: dict | None, z
         ax.set_xlim(0, hi)
         ax.set_ylim(0, hi)
         ax.set_xlabel("observed Rh (g C m$^{-2}$ yr$^{-1}$)")
-        ax.set_ylabel("10-fold CV predicted Rh")
+        ax.set_ylabel("grouped-CV predicted Rh")
         ax.set_title(f"{name}: R²={sk['R2']:.2f} NSE={sk['NSE']:.2f} RMSE={sk['RMSE']:.0f}", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
 
 
-def importance(imp: pd.DataFrame, perm: pd.DataFrame | None, groups: dict, path) -> Path:
+def skill_table(table: pd.DataFrame, path) -> Path:
+    """Grouped-CV R² and RMSE (mean ± SD over repeats) of the baselines and candidates."""
+    t = table[table["cv"] == table["cv"].iloc[0]].reset_index(drop=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.35 * len(t) + 1.4), sharey=True)
+    y = np.arange(len(t))[::-1]
+    col = ["0.6" if m in ("training mean", "linear MAT + MAP") else ("tab:red" if s else "tab:blue")
+           for m, s in zip(t["model"], t["selected"])]
+    for ax, k, lab in ((axes[0], "R2", "grouped-CV R²"), (axes[1], "RMSE", "grouped-CV RMSE (g C m$^{-2}$ yr$^{-1}$)")):
+        ax.barh(y, t[k], xerr=t[f"{k}_sd"], color=col)
+        ax.set_xlabel(lab)
+    lin = t.loc[t["model"] == "linear MAT + MAP", "R2"]
+    if len(lin):
+        axes[0].axvline(float(lin.iloc[0]) + 0.10, color="k", ls=":", lw=1, label="linear + 0.10 (target)")
+        axes[0].legend(fontsize=7, loc="lower right")
+    axes[0].set_yticks(y, t["model"], fontsize=8)
+    fig.suptitle(t["cv"].iloc[0], fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def importance(imp: pd.DataFrame | None, perm: pd.DataFrame | None, groups: dict, path) -> Path:
+    """Impurity importance (if given) and grouped permutation importance."""
     colors = {"climate": "tab:green", "vegetation": "tab:red", "soil_abiotic": "tab:blue", "soil_biotic": "tab:orange"}
-    n = 2 if perm is not None else 1
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 0.32 * len(imp) + 1.2), squeeze=False)
-    d = imp.iloc[::-1]
-    ax = axes[0, 0]
-    ax.barh(d["predictor"], d["importance_pct"], xerr=d["sd_pct"], color=[colors.get(groups.get(p), "grey") for p in d["predictor"]])
-    ax.set_xlabel("impurity importance (%)")
-    ax.set_title("node purity (mean ± SD over CV forests)", fontsize=9)
+    panels = [x for x in (imp, perm) if x is not None]
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 0.3 * max(len(x) for x in panels) + 1.2), squeeze=False)
+    col = 0
+    if imp is not None:
+        d = imp.iloc[::-1]
+        ax = axes[0, 0]
+        ax.barh(d["predictor"], d["importance_pct"], xerr=d["sd_pct"],
+                color=[colors.get(groups.get(p), "grey") for p in d["predictor"]])
+        ax.set_xlabel("impurity importance (%)")
+        ax.set_title("node purity (mean ± SD over CV forests)", fontsize=9)
+        col = 1
     if perm is not None:
         d = perm.iloc[::-1]
-        ax = axes[0, 1]
+        ax = axes[0, col]
         ax.barh(d["predictor"], d["mse_increase"] / 1e3, xerr=d["sd"] / 1e3,
                 color=[colors.get(groups.get(p), "grey") for p in d["predictor"]])
         ax.set_xlabel("held-out MSE increase (10$^3$ (g C m$^{-2}$ yr$^{-1}$)$^2$)")
-        ax.set_title("permutation importance", fontsize=9)
+        ax.set_title("grouped permutation importance (held-out folds)", fontsize=9)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
     fig.legend(handles, list(colors), loc="lower center", ncol=4, fontsize=7, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -94,24 +94,33 @@ def turnover_map(csoil_g_m2: np.ndarray, rh_g_m2_yr: np.ndarray, rh_min: float =
 
 
 def global_tau(csoil: np.ndarray, rh_members: np.ndarray, weight: np.ndarray, rh_min: float = 10.0,
-               scale_rel_sd: float = 0.0) -> dict[str, float]:
-    """Global τ = Σ cSoil·A / Σ Rh·A over cells valid for the ensemble mean; SD combines the
-    spread over the Rh ensemble members and the relative SD of the cSoil scale factor."""
-    rh_mean = rh_members.mean(0)
-    ok = np.isfinite(csoil) & np.isfinite(rh_mean) & (rh_mean >= rh_min) & (weight > 0)
+               scale_rel_sd: float = 0.0, central: np.ndarray | None = None) -> dict[str, float]:
+    """Global τ = Σ cSoil·A / Σ Rh·A over the cells where the central Rh (``central``, else
+    the member mean) is at least ``rh_min``. The band combines the spread of τ over the Rh
+    members with the relative SD of the cSoil scale factor: SD = hypot(SD_members, τ·rel),
+    and 5-95 % = the member percentiles widened by the same factor."""
+    rh_members = np.atleast_2d(np.asarray(rh_members, float))
+    rh_c = rh_members.mean(0) if central is None else np.asarray(central, float)
+    ok = np.isfinite(csoil) & np.isfinite(rh_c) & (rh_c >= rh_min) & (weight > 0)
     if not ok.any():
         raise DataError("turnover: no cell with both cSoil and Rh")
     cs_tot = float(np.sum(csoil[ok] * weight[ok]))
-    tau = cs_tot / float(np.sum(rh_mean[ok] * weight[ok]))
+    tau = cs_tot / float(np.sum(rh_c[ok] * weight[ok]))
     members = np.array([cs_tot / float(np.sum(r[ok] * weight[ok])) for r in rh_members])
     sd_rh = float(members.std(ddof=1)) if len(members) > 1 else 0.0
     sd = float(np.hypot(sd_rh, tau * scale_rel_sd))
-    cell = csoil[ok] / rh_mean[ok]
+    if sd_rh > 0:
+        lo, hi = np.percentile(members, [5, 95])
+        p05, p95 = tau - (tau - lo) * sd / sd_rh, tau + (hi - tau) * sd / sd_rh
+    else:
+        p05, p95 = tau - 1.645 * sd, tau + 1.645 * sd
+    cell = csoil[ok] / rh_c[ok]
     order = np.argsort(cell)
     cw = np.cumsum(weight[ok][order])
     median = float(cell[order][np.searchsorted(cw, 0.5 * cw[-1])])
-    return {"tau_global_yr": tau, "tau_sd_yr": sd, "tau_sd_rh_yr": sd_rh, "tau_median_cell_yr": median,
-            "csoil_total_PgC": cs_tot / 1e15, "area_m2": float(weight[ok].sum())}
+    return {"tau_global_yr": tau, "tau_sd_yr": sd, "tau_sd_rh_yr": sd_rh, "tau_p05_yr": float(p05),
+            "tau_p95_yr": float(p95), "tau_median_cell_yr": median, "csoil_total_PgC": cs_tot / 1e15,
+            "area_m2": float(weight[ok].sum())}
 
 
 def choose_csoil(source: str, grid, matched: pd.DataFrame | None, csoil_file: str = "", csoil_var: str = "",
@@ -125,7 +134,7 @@ def choose_csoil(source: str, grid, matched: pd.DataFrame | None, csoil_file: st
             raise ConfigError("csoil_source='sg_5_15cm_scaled' needs the matched table with a SOC column "
                               "(&predictors matched_file)")
         m = matched[np.isfinite(pd.to_numeric(matched["SOC"], errors="coerce"))]
-        s = grid.sample_sites(m["Latitude"].to_numpy(float), m["Longitude"].to_numpy(float), ["SOC"], max_km)
+        s = grid.sample(m["Latitude"].to_numpy(float), m["Longitude"].to_numpy(float), ["SOC"], max_km)
         k, sd, n = scale_factor_from_sites(m["SOC"].to_numpy(float), s["SOC"].to_numpy(float), seed=seed)
         return CSoil(layer * k, f"SoilGrids250m 2017 5-15 cm SOC stock x {k:.2f} (0-1 m / 5-15 cm ratio of "
                      f"SoilGrids SOC at {n} SRDB sites, rh-changes matched table); no litter", k, sd, n)

@@ -1,8 +1,18 @@
-"""The whole Rh-upscaling chain driven by one namelist (``pysoc-upscale NAMELIST``):
-SRDB filters -> site predictors -> RF grid + CV, XGBoost, importance, partial dependence, PCA
-groups -> global map and total -> turnover time -> 2-box constraint.
+"""The Rh-upscaling chain driven by one namelist (``pysoc-upscale NAMELIST``):
 
-Every key is declared in :data:`UPSCALE_NAMELIST` (type, default, documentation).
+1. read and check every input (SRDB strictly, grid, matched table, trajectories);
+2. SRDB filters (the outlier window from this training table, stored with the model);
+3. predictors at the training records under the one gap-fill rule;
+4. grouped CV (folds by 0.5° cell or site, with a distance buffer): baselines, predictor
+   selection, each candidate tuned, the seed-004 random forest for comparison; record-level
+   CV as a secondary line;
+5. the selected model fitted on all records plus grouped-bootstrap members, saved;
+6. diagnostics of the selected model: grouped permutation importance, partial dependence,
+   PCA group importance;
+7. the global map and total from the saved model (re-loaded), turnover time, 2-box constraint.
+
+Every key is declared in :data:`UPSCALE_NAMELIST` (type, default, documentation). The figure
+writer is passed in by the CLI (``plots``); this module never imports it.
 """
 
 from __future__ import annotations
@@ -19,28 +29,30 @@ from pysoc.errors import ConfigError, DataError
 from pysoc.io.namelist import Group, Key, Namelist, NamelistSpec
 from pysoc.upscale import models as M
 from pysoc.upscale import output as O
-from pysoc.upscale.grid import CovariateGrid, assign_site_vegetation, global_total
-from pysoc.upscale.predictors import (ALL_PREDICTORS, DEFAULT_PREDICTORS, STUDY_PREDICTORS, availability_table,
-                                      check_predictor_names, climate_zone_from_koppen, climate_zone_from_latitude,
-                                      encode_design)
+from pysoc.upscale import selection as S
+from pysoc.upscale.grid import CovariateGrid, global_total
+from pysoc.upscale.predictors import (ALL_GRID_PREDICTORS, ALL_PREDICTORS, SEED_PREDICTORS, STUDY_PREDICTORS,
+                                      availability_table, check_predictor_names, encode_design)
+from pysoc.upscale.process import PROCESS_INPUTS
+from pysoc.upscale.saved import UpscaleModel
+from pysoc.upscale.sites import SiteData, add_derived_fields, seed_table, training_table
 from pysoc.upscale.srdb import (DEFAULT_CONTROL_LABELS, DEFAULT_EXCLUDED_METHODS, FilterOptions, apply_filters,
                                 read_srdb)
-
-STUDY = {"R2": 0.62, "NSE": 0.63, "RMSE": 152.9, "n": 761, "global_rh": 48.8, "global_rh_sd": 0.9,
-         "tau_soil": 38.3, "tau_soil_sd": 11.0}
 
 UPSCALE_NAMELIST = NamelistSpec([
     Group("run", (
         Key("output_dir", "str", "upscale_out", "folder for all outputs (created)", path=True),
-        Key("seed", "int", 1, "seed of folds, forests, XGBoost, permutations and Monte Carlo draws", min=0),
-        Key("n_jobs", "int", 2, "threads for random forest and XGBoost", min=1, max=256),
+        Key("model_name", "str", "rh_model.zip", "file name of the saved model inside output_dir"),
+        Key("seed", "int", 1, "seed of folds, learners, bootstrap, permutations and Monte Carlo draws", min=0),
+        Key("n_jobs", "int", 2, "threads for random forests and XGBoost", min=1, max=256),
         Key("progress", "bool", True, "show tqdm progress bars for the long steps"),
         Key("figures", "bool", True, "write PNG figures next to the outputs"),
     ), "Output and reproducibility."),
     Group("srdb", (
         Key("srdb_file", "str", "pkgdata:srdb/srdb_rh_records.csv",
             "SRDB table: the shipped Rh records (all 1,064 Rh rows of SRDB 2022-10-09 minus held-out cells), "
-            "or a full srdb-data.csv", path=True),
+            "or a full srdb-data.csv; read strictly (wrong field counts, non-numeric values, truncation stop the run)",
+            path=True),
         Key("apply_filters", "bool", True, "apply the filters below (set .false. for an already filtered table)"),
         Key("min_years", "float", 1.0, "minimum YearsOfData", min=0.0, units="yr"),
         Key("control_labels", "list[str]", list(DEFAULT_CONTROL_LABELS),
@@ -50,50 +62,72 @@ UPSCALE_NAMELIST = NamelistSpec([
         Key("excluded_quality_flags", "list[str]", [""], "Quality_flag codes removed, e.g. 'Q10','Q11' ('' = none)"),
         Key("drop_duplicates", "bool", False, "remove records with Duplicate_record set (not a study filter)"),
         Key("drop_nonpositive", "bool", True, "remove Rh_annual <= 0 (not a study filter)"),
-        Key("outlier_sd", "float", 6.0, "remove |Rh - mean| > outlier_sd x SD (0 = off)", min=0.0),
+        Key("outlier_sd", "float", 6.0, "remove |Rh - mean| > outlier_sd x SD of the training records; the window "
+            "is stored with the model (0 = off)", min=0.0),
     ), "SRDB ingest and the study's record filters."),
     Group("predictors", (
         Key("grid_file", "str", "pkgdata:grids/upscale_covariates_1deg.nc",
             "covariate grid (CF NetCDF, see docs/upscale_rh.md for the required variables)", path=True),
         Key("matched_file", "str", "pkgdata:srdb/srdb_rh_matched.csv",
-            "rh-changes matched table (SoilGrids 0-1 m SOC, ESA-CCI soil moisture at Rh sites); '' = none",
+            "rh-changes matched table (SoilGrids 0-1 m SOC at Rh sites, for the turnover cSoil); '' = none", path=True),
+        Key("predictors", "list[str]", list(ALL_GRID_PREDICTORS),
+            "candidate predictors (all mappable predictors of the grid by default; selection by grouped CV)"),
+        Key("process_predictors", "bool", True, "add DecompIndex and SOCxDecomp (with decomposition_model) and "
+            "PRODA_SOC (with proda_soc_file) to the candidates"),
+        Key("select_predictors", "bool", True, "backward elimination of predictor families by grouped CV"),
+        Key("decomposition_model", "str", "", "soil-carbon model whose temperature and water scalars make the "
+            "decomposition index and the hybrid model's process part ('' = none); see pysoc-run --list-models"),
+        Key("proda_soc_file", "str", "", "NetCDF with a PRODA SOC map (lat, lon) for the PRODA_SOC predictor",
             path=True),
-        Key("predictors", "list[str]", list(DEFAULT_PREDICTORS),
-            "predictors of the models (mappable names: MAT MAP Pdry Pseas Tseas AGB BGB Sand Silt Clay SOC BD Veg)"),
-        Key("site_climate", "str", "record", "MAT/MAP at sites: 'record' = SRDB value, grid where missing "
-            "(study); 'grid' = grid value everywhere", choices=("record", "grid")),
-        Key("site_vegetation", "str", "record", "vegetation class at sites: 'record' = SRDB Ecosystem_type "
-            "(+ Leaf_habit, grid forest shares); 'grid' = MODIS class of the cell", choices=("record", "grid")),
-        Key("max_site_km", "float", 150.0, "sites farther than this from a valid grid cell are dropped",
-            min=1.0, units="km"),
+        Key("proda_soc_var", "str", "", "variable in proda_soc_file (units kg C m-2, g C m-2 or Mg C ha-1)"),
+        Key("fill_km", "float", 300.0, "the one gap-fill rule of sites and map cells: a predictor missing in the "
+            "location's cell takes the nearest cell with a value within this distance; beyond it the site or cell "
+            "is not predicted (listed with the reason)", min=0.0, units="km"),
+        Key("site_climate", "str", "grid", "MAT/MAP at training sites: 'grid' (as at new sites and map cells) or "
+            "'record' (SRDB value; only for the seed comparison)", choices=("record", "grid")),
         Key("climate_zones", "str", "koppen", "climate zone for stratification: 'koppen' (A tropical, B/C "
             "temperate, D/E boreal) or 'latitude' (|lat|<23.5, >50)", choices=("koppen", "latitude")),
         Key("area", "str", "vegetated", "area weight of the map: 'vegetated' (IGBP 1-12, 14; the study masks "
             "bare land) or 'land'", choices=("vegetated", "land")),
-        Key("fill_km", "float", 500.0, "map cells lacking a soil/biomass predictor take the nearest valid "
-            "cell within this distance", min=0.0, units="km"),
     ), "Predictors at the sites and on the grid."),
+    Group("cv", (
+        Key("group", "str", "cell", "grouping of the folds: 'cell' (all records of a grid cell of cell_deg) or "
+            "'site'", choices=("cell", "site")),
+        Key("cell_deg", "float", 0.5, "cell size of the grouping", min=0.01, max=10.0, units="degree"),
+        Key("buffer_km", "float", 50.0, "training records closer than this to a test record are left out of "
+                                        "that fold's training", min=0.0, units="km"),
+        Key("n_folds", "int", 10, "folds (stratified by climate zone)", min=2, max=50),
+        Key("repeats", "int", 2, "repeats of the grouped CV with different fold assignments", min=1, max=20),
+        Key("criterion", "str", "RMSE", "grouped-CV score that selects hyperparameters, predictors and the model",
+            choices=("RMSE", "NSE", "R2")),
+        Key("record_cv", "bool", True, "also report record-level CV (the seed's design) as a secondary line"),
+        Key("nested_folds", "int", 0, "outer folds of a nested grouped CV of the whole selection pipeline "
+            "(0 = off; slow: the selection runs once per outer fold)", min=0, max=20),
+    ), "Cross-validation: grouped CV is the measure; record-level CV only for comparison with seed 004."),
     Group("models", (
-        Key("n_folds", "int", 10, "folds of the cross-validation stratified by climate zone", min=2, max=50),
-        Key("rf_ntree", "list[int]", [100, 150, 200], "ntree values of the tuning grid", min=1, max=5000),
-        Key("rf_mtry", "list[int]", [2, 3, 4, 5], "mtry values (max_features) of the tuning grid", min=1),
-        Key("tune_criterion", "str", "RMSE", "CV score that picks (ntree, mtry)", choices=("RMSE", "NSE", "R2")),
-        Key("min_samples_leaf", "int", 1, "minimum records per leaf", min=1),
-        Key("min_samples_split", "int", 6, "nodes with fewer records are not split (6 = R randomForest "
-            "regression nodesize 5, the study's software default)", min=2),
-        Key("site_blocked_cv", "bool", True, "also report CV with folds grouped by site (no site in both "
-            "training and test; diagnostic, not used for the map)"),
-        Key("xgboost", "bool", True, "fit XGBoost with the same folds"),
-        Key("xgb_n_estimators", "int", 400, "XGBoost boosting rounds", min=1),
-        Key("xgb_max_depth", "int", 4, "XGBoost tree depth", min=1, max=20),
+        Key("candidates", "list[str]", list(S.CANDIDATES), "model classes compared under grouped CV: "
+            + ", ".join(S.CANDIDATES) + " ('hybrid' needs decomposition_model)"),
+        Key("seed_rf", "bool", True, "also evaluate the seed-004 random forest (12 predictors, record climate "
+            "and vegetation, ntree x mtry grid) on the same folds"),
+        Key("rf_ntree", "list[int]", [100, 150, 200], "seed RF: ntree values of its tuning grid", min=1, max=5000),
+        Key("rf_mtry", "list[int]", [2, 3, 4, 5], "seed RF: mtry values (max_features) of its tuning grid", min=1),
+        Key("ntree", "int", 200, "trees of the rf, extra_trees and hybrid-residual forests", min=10, max=5000),
+        Key("leaf_sizes", "list[int]", [3, 8], "min_samples_leaf grid of rf, extra_trees, hybrid", min=1),
+        Key("max_features", "list[float]", [0.33, 0.6], "max_features (share of columns per split) grid",
+            min=0.01, max=1.0),
+        Key("xgb_depths", "list[int]", [2, 3], "XGBoost tree depth grid", min=1, max=20),
+        Key("xgb_rounds", "list[int]", [200, 400, 800], "XGBoost boosting rounds grid", min=1, max=20000),
         Key("xgb_learning_rate", "float", 0.03, "XGBoost learning rate", min=1e-4, max=1.0),
         Key("xgb_subsample", "float", 0.8, "XGBoost row subsample", min=0.1, max=1.0),
-        Key("xgb_colsample", "float", 0.8, "XGBoost column subsample per tree", min=0.1, max=1.0),
-        Key("permutation_repeats", "int", 5, "shuffles per predictor and fold (0 = skip)", min=0),
-        Key("pdp_top", "int", 6, "partial-dependence curves for the N most important numeric predictors",
-            min=0),
-        Key("pca_components", "int", 2, "principal components per predictor group (0 = skip)", min=0, max=5),
-    ), "Random forest, XGBoost, cross-validation and importance."),
+        Key("xgb_colsample", "float", 0.6, "XGBoost column subsample per tree", min=0.1, max=1.0),
+        Key("xgb_min_child_weight", "float", 5.0, "XGBoost minimum child weight", min=0.0),
+        Key("n_members", "int", 20, "refits of the selected model on grouped bootstrap resamples (the bands)",
+            min=0, max=500),
+        Key("permutation_repeats", "int", 5, "shuffles per predictor and test fold (0 = skip)", min=0),
+        Key("pdp_top", "int", 6, "partial-dependence curves for the N most important numeric predictors", min=0),
+        Key("pca_components", "int", 2, "seed's PCA group importance: components per group (0 = skip)", min=0,
+            max=5),
+    ), "Candidate models, their hyperparameter grids, the seed's random forest and the bands."),
     Group("turnover", (
         Key("enabled", "bool", True, "compute the turnover-time map"),
         Key("csoil_source", "str", "sg_5_15cm_scaled", "cSoil: 'sg_5_15cm' (5-15 cm layer only), "
@@ -122,64 +156,53 @@ UPSCALE_NAMELIST = NamelistSpec([
 ], doc="Namelist of `pysoc-upscale` (heterotrophic-respiration upscaling, turnover time, 2-box model).")
 
 
+# ============================================================================ context
 @dataclass
-class SiteData:
-    table: pd.DataFrame            # records + predictors + Veg + zone + site
-    design: pd.DataFrame           # encoded design matrix
-    y: np.ndarray
+class Run:
+    """State shared by the steps of one run: namelist, output folder, log and results."""
+
+    nml: Namelist
+    verbose: bool = True
     lines: list[str] = field(default_factory=list)
+    res: dict = field(default_factory=dict)
+    t0: float = field(default_factory=time.time)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.nml["run"]["output_dir"])
+
+    def lap(self, step: str) -> None:
+        """Record the CPU time used since the previous lap (summary.json ``cpu_s``)."""
+        now = time.process_time()
+        self.res.setdefault("cpu_s", {})[step] = round(now - getattr(self, "_cpu", 0.0), 1)
+        self._cpu = now
+
+    def log(self, msg: str) -> None:
+        self.lines.append(msg)
+        if self.verbose:
+            print(msg, flush=True)
+
+    def settings(self) -> S.Settings:
+        R, Mo, P, C = (self.nml[g] for g in ("run", "models", "predictors", "cv"))
+        return S.Settings(seed=R["seed"], n_jobs=R["n_jobs"], criterion=C["criterion"], ntree=Mo["ntree"],
+                          leaf_sizes=tuple(Mo["leaf_sizes"]), max_features=tuple(Mo["max_features"]),
+                          xgb_depths=tuple(Mo["xgb_depths"]), xgb_rounds=tuple(Mo["xgb_rounds"]),
+                          xgb_learning_rate=Mo["xgb_learning_rate"], xgb_subsample=Mo["xgb_subsample"],
+                          xgb_colsample=Mo["xgb_colsample"], xgb_min_child_weight=Mo["xgb_min_child_weight"],
+                          decomposition_model=P["decomposition_model"], progress=R["progress"])
 
 
-def _log(lines: list[str], msg: str, verbose: bool) -> None:
-    lines.append(msg)
-    if verbose:
-        print(msg, flush=True)
-
-
-def build_sites(records: pd.DataFrame, grid: CovariateGrid, predictors: list[str], site_climate: str = "record",
-                site_vegetation: str = "record", max_km: float = 150.0, zones: str = "koppen",
-                verbose: bool = False) -> SiteData:
-    """Attach predictors, vegetation class and climate zone to the filtered records; drop
-    records without gridded predictors (reported)."""
-    lines: list[str] = []
-    lat, lon = records["Latitude"].to_numpy(float), records["Longitude"].to_numpy(float)
-    s = grid.sample_sites(lat, lon, predictors, max_km)
-    s.index = records.index
-    tab = records.copy()
-    for p in predictors:
-        if p != "Veg":
-            tab[p] = s[p].to_numpy()
-    if site_climate == "record":
-        for p, col in (("MAT", "MAT"), ("MAP", "MAP")):
-            if p in predictors and col in records.columns:
-                rec = pd.to_numeric(records[col], errors="coerce").to_numpy(float)
-                use = np.isfinite(rec)
-                tab[p] = np.where(use, rec, tab[p].to_numpy())
-                _log(lines, f"  {p}: SRDB-reported value at {int(use.sum())} records, grid elsewhere", verbose)
-    tab["Veg"] = assign_site_vegetation(records, s, site_vegetation)
-    tab["koppen"] = s["koppen"].to_numpy()
-    tab["zone"] = (climate_zone_from_koppen(tab["koppen"].to_numpy(), lat) if zones == "koppen"
-                   else climate_zone_from_latitude(lat))
-    tab["site"] = [f"{a:.2f},{b:.2f}" for a, b in zip(lat, lon)]
-    num = [p for p in predictors if p != "Veg"]
-    ok = tab[num].notna().all(axis=1).to_numpy() & tab["Veg"].notna().to_numpy()
-    _log(lines, f"  records without a gridded predictor within {max_km:g} km: {int((~ok).sum())} removed", verbose)
-    tab = tab[ok].copy()
-    design = encode_design(tab, predictors, where="site predictors")
-    return SiteData(tab, design, tab["Rh_annual"].to_numpy(float), lines)
-
-
-def _site_only_counts(records: pd.DataFrame, matched: pd.DataFrame | None) -> dict[str, int]:
-    out = {}
-    for name, col in (("LAI", "LAI"), ("Litter", "Litter_flux"), ("Ndep", "Ndep"), ("CN", "Soil_CN")):
-        out[name] = int(pd.to_numeric(records.get(col, pd.Series(dtype=float)), errors="coerce").notna().sum())
-    if matched is not None:
-        j = records[["Record_number"]].merge(matched, on="Record_number", how="left")
-        out["SWC"] = int(pd.to_numeric(j.get("sm", pd.Series(dtype=float)), errors="coerce").notna().sum())
-    return out
+@dataclass
+class Inputs:
+    records: pd.DataFrame
+    grid: CovariateGrid
+    predictors: list[str]
+    matched: pd.DataFrame | None
+    trajectories: pd.DataFrame | None
 
 
 def read_matched(path: str) -> pd.DataFrame | None:
+    """The rh-changes matched table (None when no path)."""
     if not path:
         return None
     p = Path(path)
@@ -192,21 +215,37 @@ def read_matched(path: str) -> pd.DataFrame | None:
     return m
 
 
-def run(nml: Namelist, verbose: bool = True) -> dict:
-    """Run the whole chain; returns a dict of the main numbers (also written to summary.json)."""
-    t0 = time.time()
-    R, S, P, Mo, T, B = (nml[g] for g in ("run", "srdb", "predictors", "models", "turnover", "twobox"))
-    out = Path(R["output_dir"])
-    seed, nj, prog = R["seed"], R["n_jobs"], R["progress"]
-    lines: list[str] = []
-    res: dict = {"study": STUDY}
-
-    # 0. read and check every input before anything is written ---------------------------
-    rec = read_srdb(S["srdb_file"])
+def candidate_predictors(nml: Namelist) -> list[str]:
+    """Checked candidate predictor list, with the process-informed ones when requested."""
+    P = nml["predictors"]
     preds = check_predictor_names(P["predictors"], where=f"{nml.path}: &predictors predictors")
+    if P["process_predictors"]:
+        if P["decomposition_model"]:
+            preds += [p for p in ("DecompIndex", "SOCxDecomp") if p not in preds]
+        if P["proda_soc_file"]:
+            preds += [p for p in ("PRODA_SOC",) if p not in preds]
+    return preds
+
+
+def load_inputs(run: Run) -> Inputs:
+    """Read and check every input before anything is written."""
+    nml = run.nml
+    S_, P, Mo, T, B = (nml[g] for g in ("srdb", "predictors", "models", "turnover", "twobox"))
+    rec = read_srdb(S_["srdb_file"])
+    preds = candidate_predictors(nml)
+    bad = [c for c in Mo["candidates"] if c not in S.CANDIDATES]
+    if bad:
+        raise ConfigError(f"{nml.path}: &models candidates: unknown {bad} (known: {', '.join(S.CANDIDATES)})")
+    if "hybrid" in Mo["candidates"] and not P["decomposition_model"]:
+        if "candidates" in nml.present.get("models", set()):
+            raise ConfigError(f"{nml.path}: &models candidates 'hybrid' needs &predictors decomposition_model")
+        Mo["candidates"] = [c for c in Mo["candidates"] if c != "hybrid"]
+        run.log("Candidates: 'hybrid' left out (no &predictors decomposition_model)")
     grid = CovariateGrid(P["grid_file"])
-    for p in preds:
-        if p != "Veg":
+    notes = add_derived_fields(grid, preds + list(PROCESS_INPUTS), P["decomposition_model"], P["proda_soc_file"],
+                               P["proda_soc_var"])
+    for p in preds + list(SEED_PREDICTORS):
+        if ALL_PREDICTORS[p].kind in ("grid", "decomposition", "proda"):
             grid.predictor_field(p)
     matched = read_matched(P["matched_file"])
     traj = None
@@ -218,279 +257,501 @@ def run(nml: Namelist, verbose: bool = True) -> dict:
         if not T["csoil_file"] or not T["csoil_var"]:
             raise ConfigError(f"{nml.path}: &turnover csoil_source='file' needs csoil_file and csoil_var")
         load_csoil_file(T["csoil_file"], T["csoil_var"], grid.lat[:2], grid.lon[:2])
+    for n in notes:
+        run.log(f"Predictor fields: {n}")
+    return Inputs(rec, grid, preds, matched, traj)
 
-    # 1. SRDB --------------------------------------------------------------------------
-    rep = None
-    if S["apply_filters"]:
-        opts = FilterOptions(min_years=S["min_years"], control_labels=tuple(x for x in S["control_labels"] if x),
-                             excluded_methods=tuple(x for x in S["excluded_methods"] if x),
-                             excluded_quality_flags=tuple(x for x in S["excluded_quality_flags"] if x),
-                             drop_duplicates=S["drop_duplicates"], drop_nonpositive=S["drop_nonpositive"],
-                             outlier_sd=S["outlier_sd"])
-        rec, rep = apply_filters(rec, opts)
-        for ln in rep.lines():
-            _log(lines, ln, verbose)
-        res["filters"] = {n: k for n, k, _ in rep.steps}
-    res["n_records_filtered"] = len(rec)
 
-    # 2. predictors --------------------------------------------------------------------
-    _log(lines, "Predictors:", verbose)
-    sites = build_sites(rec, grid, preds, P["site_climate"], P["site_vegetation"], P["max_site_km"],
-                        P["climate_zones"], verbose=False)
-    if rep is not None:
-        O.write_csv(rep.as_frame(), out / "srdb_filter_report.csv")
-    for ln in sites.lines:
-        _log(lines, ln, verbose)
-    tab, D, y = sites.table, sites.design, sites.y
+# ============================================================================ steps 2-3
+def filter_options(nml: Namelist) -> FilterOptions:
+    S_ = nml["srdb"]
+    return FilterOptions(min_years=S_["min_years"], control_labels=tuple(x for x in S_["control_labels"] if x),
+                         excluded_methods=tuple(x for x in S_["excluded_methods"] if x),
+                         excluded_quality_flags=tuple(x for x in S_["excluded_quality_flags"] if x),
+                         drop_duplicates=S_["drop_duplicates"], drop_nonpositive=S_["drop_nonpositive"],
+                         outlier_sd=S_["outlier_sd"])
+
+
+def filter_records(run: Run, inp: Inputs) -> tuple[pd.DataFrame, FilterOptions]:
+    """Apply the filters; the returned options carry the training outlier window."""
+    opts = filter_options(run.nml)
+    if not run.nml["srdb"]["apply_filters"]:
+        return inp.records, opts
+    rec, rep = apply_filters(inp.records, opts)
+    for ln in rep.lines():
+        run.log(ln)
+    O.write_csv(rep.as_frame(), run.out / "srdb_filter_report.csv")
+    run.res["n_records_input"], run.res["n_records_filtered"] = rep.n_input, rep.n_output
+    run.res["outlier_window"] = list(rep.outlier_bounds) if rep.outlier_bounds else None
+    if len(rec) < 20:
+        raise DataError(f"{inp.records.attrs.get('source', 'SRDB')}: only {len(rec)} records pass the filters")
+    return rec, rep.trained(opts)
+
+
+def training_data(run: Run, inp: Inputs, records: pd.DataFrame) -> SiteData:
+    """Predictors at the records (candidate + seed + baseline + process inputs)."""
+    P = run.nml["predictors"]
+    extra = tuple(SEED_PREDICTORS) + PROCESS_INPUTS
+    data = training_table(records, inp.grid, inp.predictors, P["fill_km"], P["site_climate"], "grid",
+                          P["climate_zones"], extra)
+    run.log("Predictors:")
+    for ln in data.lines:
+        run.log(ln)
+    if len(data.dropped):
+        O.write_csv(data.dropped, run.out / "srdb_records_not_used.csv")
+    have = [p.name for p in STUDY_PREDICTORS if p.grid_var is not None]
+    run.log(f"  study predictors available on the grid ({len(have)}/19): {', '.join(have)}")
+    run.log(f"  candidate predictors ({len(inp.predictors)}): {', '.join(inp.predictors)}")
+    zc = data.table["zone"].value_counts()
+    zones = {z: int(zc.get(z, 0)) for z in ("tropical", "temperate", "boreal")}
+    run.log(f"  training records: {len(data.table)} at {data.table['site'].nunique()} sites in "
+            f"{data.table['cell'].nunique()} 0.5° cells (" + ", ".join(f"{z} {n}" for z, n in zones.items()) + ")")
+    run.res.update(n_training=len(data.table), n_sites=int(data.table["site"].nunique()),
+                   n_cells=int(data.table["cell"].nunique()), zones=zones)
     avail = availability_table()
-    avail["used"] = avail["predictor"].isin(preds)
-    counts = _site_only_counts(tab, matched)
-    avail["n_site_values"] = avail["predictor"].map(counts).astype("Int64")
-    O.write_csv(avail, out / "predictor_availability.csv")
-    st = [p for p in STUDY_PREDICTORS]
-    have = [p.name for p in st if p.grid_var is not None]
-    miss = [p.name for p in st if p.grid_var is None]
-    _log(lines, f"  study predictors available on the grid ({len(have)}/19): {', '.join(have)}", verbose)
-    _log(lines, f"  study predictors missing ({len(miss)}/19): {', '.join(miss)}", verbose)
-    _log(lines, f"  predictors used: {', '.join(preds)}", verbose)
-    zc = tab["zone"].value_counts()
-    _log(lines, f"  training records: {len(tab)} (" + ", ".join(f"{z} {int(zc.get(z, 0))}" for z in
-                                                             ("tropical", "temperate", "boreal")) + ")", verbose)
-    res["n_training"] = len(tab)
-    res["zones"] = {z: int(zc.get(z, 0)) for z in ("tropical", "temperate", "boreal")}
+    avail["candidate"] = avail["predictor"].isin(inp.predictors)
+    O.write_csv(avail, run.out / "predictor_availability.csv")
+    return data
 
-    # 3. models ------------------------------------------------------------------------
-    cols = list(D.columns)
-    X = D.to_numpy(float)
-    folds = M.stratified_folds(tab["zone"].to_numpy(), Mo["n_folds"], seed)
-    grid_tab, best = M.tune_rf(X, y, folds, Mo["rf_ntree"], Mo["rf_mtry"], seed, nj, Mo["tune_criterion"], prog,
-                               Mo["min_samples_leaf"], Mo["min_samples_split"])
-    O.write_csv(grid_tab, out / "rf_tuning.csv", float_format="%.4f")
-    _log(lines, f"RF tuning ({len(grid_tab)} configurations, {Mo['n_folds']}-fold CV): best ntree={best['ntree']} "
-                f"mtry={best['mtry']} by {Mo['tune_criterion']}; RMSE range over the grid "
-                f"{grid_tab['RMSE'].min():.1f}-{grid_tab['RMSE'].max():.1f}", verbose)
 
-    def rf_factory():
-        return M.make_rf(best["ntree"], best["mtry"], seed, nj, Mo["min_samples_leaf"], Mo["min_samples_split"])
+# ============================================================================ step 4
+@dataclass
+class Evaluation:
+    """Grouped-CV results: the fold sets, the table of candidates and baselines, the selected
+    candidate with its predictors and configuration."""
 
-    rf = M.cross_validate(rf_factory, X, y, folds, "random forest", prog, best)
-    skills = [{"model": "random forest", "cv": "stratified by climate zone", **rf.skill, **best}]
-    xg = None
-    if Mo["xgboost"]:
-        xparams = dict(n_estimators=Mo["xgb_n_estimators"], max_depth=Mo["xgb_max_depth"],
-                       learning_rate=Mo["xgb_learning_rate"], subsample=Mo["xgb_subsample"],
-                       colsample_bytree=Mo["xgb_colsample"])
-        xg = M.cross_validate(lambda: M.make_xgb(seed, nj, **xparams), X, y, folds, "XGBoost", prog, xparams)
-        skills.append({"model": "XGBoost", "cv": "stratified by climate zone", **xg.skill})
-    if Mo["site_blocked_cv"]:
-        gfolds = M.stratified_folds(tab["zone"].to_numpy(), Mo["n_folds"], seed, groups=tab["site"].to_numpy())
-        rfg = M.cross_validate(rf_factory, X, y, gfolds, "RF site-blocked", prog)
-        skills.append({"model": "random forest", "cv": "stratified, grouped by site", **rfg.skill, **best})
-        if Mo["xgboost"]:
-            xgg = M.cross_validate(lambda: M.make_xgb(seed, nj, **xparams), X, y, gfolds, "XGBoost site-blocked",
-                                   prog)
-            skills.append({"model": "XGBoost", "cv": "stratified, grouped by site", **xgg.skill})
-    skill_df = pd.DataFrame(skills)
-    for r in skills:
-        _log(lines, f"  {r['model']:<14s} [{r['cv']}]: R2 {r['R2']:.3f}  NSE {r['NSE']:.3f}  RMSE {r['RMSE']:.1f}  "
-                    f"(n={r['n']})", verbose)
-    _log(lines, f"  study (761 records, 19 predictors): R2 {STUDY['R2']}  NSE {STUDY['NSE']}  RMSE {STUDY['RMSE']}",
-         verbose)
-    fold_tabs = [rf.fold_skill.assign(model="random forest")]
-    if xg is not None:
-        fold_tabs.append(xg.fold_skill.assign(model="XGBoost"))
-    O.write_csv(pd.concat(fold_tabs), out / "cv_folds.csv", float_format="%.4f")
-    res["cv"] = {f"{r['model']} [{r['cv']}]": {k: r[k] for k in ("R2", "NSE", "RMSE", "n")} for r in skills}
-    res["rf_best"] = best
+    fold_sets: list
+    table: pd.DataFrame
+    predictors: list[str]
+    selected: str
+    config: dict
+    scores: dict
+    tuning: pd.DataFrame
+    selection_trials: pd.DataFrame | None
+    seed_config: dict | None = None
+    selected_oof: np.ndarray | None = None     # out-of-fold predictions, first repeat
+    linear_oof: np.ndarray | None = None
 
-    imp = M.impurity_importance(rf.models, cols)
-    perm = (M.permutation_importance_cv(rf, X, y, cols, Mo["permutation_repeats"], seed, prog)
-            if Mo["permutation_repeats"] > 0 else None)
-    _log(lines, "  impurity importance (%): " + ", ".join(f"{p} {v:.1f}" for p, v in
-                                                         zip(imp["predictor"], imp["importance_pct"])), verbose)
-    if perm is not None:
-        _log(lines, "  permutation importance (% of MSE rise): " + ", ".join(
-            f"{p} {v:.1f}" for p, v in zip(perm["predictor"], perm["importance_pct"])), verbose)
-    tops = [p for p in imp["predictor"] if p != "Veg"][:Mo["pdp_top"]]
-    pdps = M.partial_dependence_cv(rf.models, X, cols, tops)
-    pdp_df = pd.concat([c.assign(predictor=p) for p, c in pdps.items()]) if pdps else pd.DataFrame()
-    pca_tab = None
-    if Mo["pca_components"] > 0:
-        pca_tab, pca_skill, pca_ev = M.pca_group_importance(tab[[p for p in preds if p != "Veg"]], y, folds,
-                                                            best["ntree"], best["mtry"], seed, nj,
-                                                            Mo["pca_components"], Mo["min_samples_leaf"],
-                                                            Mo["min_samples_split"])
-        O.write_csv(pca_tab, out / "importance_pca_groups.csv", float_format="%.3f")
-        O.write_csv(pca_ev, out / "pca_explained_variance.csv", float_format="%.4f")
-        _log(lines, "  PCA group importance (%): " + ", ".join(
-            f"{g} {v:.1f}" if a else f"{g} n/a" for g, v, a in zip(pca_tab["group"], pca_tab["importance_pct"],
-                                                                  pca_tab["available"]))
-             + f"; PC forest CV R2 {pca_skill['R2']:.2f} (study 0.58)", verbose)
-        res["pca_groups"] = {g: (float(v) if a else None) for g, v, a in
-                             zip(pca_tab["group"], pca_tab["importance_pct"], pca_tab["available"])}
-    O.write_csv(skill_df, out / "cv_skill.csv", float_format="%.4f")
-    O.write_csv(imp, out / "importance_impurity.csv", float_format="%.3f")
-    if perm is not None:
-        O.write_csv(perm, out / "importance_permutation.csv", float_format="%.3f")
-    if len(pdp_df):
-        O.write_csv(pdp_df, out / "partial_dependence.csv", float_format="%.4f")
-    tab = tab.assign(rh_cv_rf=rf.oof, **({"rh_cv_xgb": xg.oof} if xg is not None else {}))
-    O.write_csv(tab, out / "srdb_rh_training.csv")
 
-    # 4. map ---------------------------------------------------------------------------
-    cells = grid.cells(preds, P["area"], P["fill_km"], P["climate_zones"])
-    Xg = encode_design(cells.table, preds, where="grid predictors").to_numpy(float)
-    ens = M.predict_ensemble(rf.models, Xg)
+def fold_sets(run: Run, tab: pd.DataFrame, offset: int = 0, repeats: int | None = None,
+              n_folds: int | None = None) -> list:
+    """Repeated grouped folds of the namelist's &cv settings; ``offset`` shifts the seeds
+    (the tuning folds use offset 0, the reporting folds another offset)."""
+    C, seed = run.nml["cv"], run.nml["run"]["seed"]
+    lat, lon, zone = tab["Latitude"].to_numpy(float), tab["Longitude"].to_numpy(float), tab["zone"].to_numpy()
+    return [M.grouped_folds(lat, lon, zone, n_folds or C["n_folds"], seed + offset + r, C["group"], C["cell_deg"],
+                            C["buffer_km"]) for r in range(repeats or C["repeats"])]
+
+
+def _score_row(model: str, sc: S.Score, cv: str, **extra) -> dict:
+    return {"model": model, "cv": cv, **{k: sc.mean[k] for k in S.METRICS},
+            **{f"{k}_sd": sc.sd[k] for k in S.METRICS}, "n": sc.mean.get("n"), **extra}
+
+
+def seed_rf(run: Run, data: SiteData, folds) -> tuple[S.Score, dict, S.Score]:
+    """The seed's RF: ntree x mtry tuned by record-level CV as in the study, then scored on
+    the grouped folds and on the record-level folds."""
+    Mo, seed, nj = run.nml["models"], run.nml["run"]["seed"], run.nml["run"]["n_jobs"]
+    st = seed_table(data.table)
+    X = encode_design(st, list(SEED_PREDICTORS), where="seed predictors").to_numpy(float)
+    rfolds = M.stratified_folds(st["zone"].to_numpy(), run.nml["cv"]["n_folds"], seed)
+    _, cfg = M.tune_rf(X, data.y, rfolds, Mo["rf_ntree"], [m for m in Mo["rf_mtry"] if m <= X.shape[1]], seed, nj,
+                       run.nml["cv"]["criterion"], run.nml["run"]["progress"])
+    sts = run.settings()
+    g = S.score_repeats(lambda: S.estimator("rf_seed", cfg, [], sts), X, data.y, folds)
+    r = S.score_repeats(lambda: S.estimator("rf_seed", cfg, [], sts), X, data.y, [rfolds])
+    return g, cfg, r
+
+
+def record_level(run: Run, data: SiteData, name: str, cfg: dict, preds: list[str]) -> list[dict]:
+    """Secondary line: record-level CV stratified by climate zone (the seed's design)."""
+    rfolds = [M.stratified_folds(data.table["zone"].to_numpy(), run.nml["cv"]["n_folds"], run.nml["run"]["seed"])]
+    rows = [_score_row(k, v, "record-level") for k, v in S.baseline_scores(data.table, data.y, rfolds).items()]
+    X, cols = S.design_matrix(data.table, preds, name)
+    st = run.settings()
+    sc = S.score_repeats(lambda: S.estimator(name, cfg, cols, st), X, data.y, rfolds)
+    return rows + [_score_row(name, sc, "record-level", selected=True)]
+
+
+def cv_label(nml: Namelist) -> str:
+    C = nml["cv"]
+    unit = f"{C['cell_deg']:g}° cell" if C["group"] == "cell" else "site"
+    return f"grouped by {unit}, {C['buffer_km']:g} km buffer"
+
+
+def evaluate(run: Run, data: SiteData, candidates: list[str]) -> Evaluation:
+    """Step 4: the selection pipeline on the tuning folds; every candidate's chosen
+    configuration and the baselines re-scored on separate reporting folds (other fold
+    assignments), where the candidate is selected; the seed RF; record-level CV."""
+    C, Mo = run.nml["cv"], run.nml["models"]
+    st = run.settings()
+    tune_folds, folds = fold_sets(run, data.table), fold_sets(run, data.table, offset=1000)
+    ch = S.choose(data.table, data.y, candidates, Mo["candidates"], st, tune_folds,
+                  run.nml["predictors"]["select_predictors"])
+    if ch.trials is not None:
+        O.write_csv(ch.trials, run.out / "predictor_selection.csv", float_format="%.4f")
+        dropped = sorted(set(candidates) - set(ch.predictors))
+        run.log(f"Predictor selection (backward elimination of families, grouped CV): kept {len(ch.predictors)} "
+                f"of {len(candidates)}" + (f"; dropped {', '.join(dropped)}" if dropped else ""))
+    base = S.baseline_scores(data.table, data.y, folds)
+    best = {}
+    for name, sc in ch.best.items():
+        X, cols = S.design_matrix(data.table, ch.predictors, name)
+        best[name] = S.score_repeats(lambda: S.estimator(name, sc.config, cols, st), X, data.y, folds)
+        best[name].config = dict(sc.config)
+    sel = None
+    for name, sc in best.items():
+        if sel is None or not S.better(best[sel].mean, sc.mean, C["criterion"]):
+            sel = name
+    label = cv_label(run.nml)
+    rows = [_score_row(k, v, label) for k, v in base.items()]
+    rows += [_score_row(k, v, label, config=json.dumps(v.config), selected=(k == sel)) for k, v in best.items()]
+    seed_cfg = None
+    if Mo["seed_rf"]:
+        g, seed_cfg, r = seed_rf(run, data, folds)
+        rows.append(_score_row("rf_seed", g, label, config=json.dumps(seed_cfg)))
+        if C["record_cv"]:
+            rows.append(_score_row("rf_seed", r, "record-level", config=json.dumps(seed_cfg)))
+    if C["record_cv"]:
+        rows += record_level(run, data, sel, best[sel].config, ch.predictors)
+    table = pd.DataFrame(rows)
+    table["selected"] = table["selected"].fillna(False).astype(bool)
+    lin = base["linear MAT + MAP"].mean["R2"]
+    table["R2_minus_linear"] = table["R2"] - np.where(table["cv"] == label, lin, np.nan)
+    scores = {"selected": best[sel].mean | {"sd": best[sel].sd}, **{k: v.mean for k, v in base.items()}}
+    return Evaluation(folds, table, ch.predictors, sel, best[sel].config, scores, ch.tuning, ch.trials, seed_cfg,
+                      best[sel].oof, base["linear MAT + MAP"].oof)
+
+
+def nested(run: Run, data: SiteData, candidates: list[str]) -> pd.DataFrame | None:
+    """Optional nested grouped CV of the whole selection pipeline (``&cv nested_folds``)."""
+    C = run.nml["cv"]
+    if C["nested_folds"] < 2:
+        return None
+    outer = fold_sets(run, data.table, offset=2000, repeats=1, n_folds=C["nested_folds"])[0]
+    tab, res = S.nested_cv(data.table, data.y, candidates, run.nml["models"]["candidates"], run.settings(), outer,
+                           lambda sub: fold_sets(run, sub, offset=3000, repeats=1),
+                           run.nml["predictors"]["select_predictors"])
+    O.write_csv(tab, run.out / "cv_nested.csv", float_format="%.4f")
+    run.log(f"Nested grouped CV ({C['nested_folds']} outer folds, {cv_label(run.nml)}; selection repeated inside "
+            f"each outer training set; chosen: {', '.join(c.candidate for c in res)}):")
+    for r in tab.itertuples():
+        run.log(f"  {r.model:<17s} R2 {r.R2:.3f}  NSE {r.NSE:.3f}  RMSE {r.RMSE:.1f}  bias {r.bias:+.1f}")
+    run.res["nested_cv"] = tab.to_dict(orient="records")
+    return tab
+
+
+def report_evaluation(run: Run, ev: Evaluation) -> None:
+    O.write_csv(ev.table, run.out / "cv_skill.csv", float_format="%.4f")
+    O.write_csv(ev.tuning, run.out / "cv_tuning.csv", float_format="%.4f")
+    C = run.nml["cv"]
+    run.log(f"Grouped CV ({C['n_folds']} folds x {C['repeats']} repeats, {ev.table['cv'].iloc[0]}); "
+            f"mean ± SD over repeats; R2 = squared Pearson r of the pooled out-of-fold predictions:")
+    for r in ev.table.itertuples():
+        mark = "  <- selected" if r.selected else ""
+        run.log(f"  {r.model:<17s} [{r.cv}]: R2 {r.R2:.3f} ± {r.R2_sd:.3f}  NSE {r.NSE:.3f}  RMSE {r.RMSE:.1f}  "
+                f"bias {r.bias:+.1f}{mark}")
+    lin = ev.scores["linear MAT + MAP"]["R2"]
+    gain = ev.scores["selected"]["R2"] - lin
+    verdict = "met" if gain >= 0.10 else "NOT met"
+    run.log(f"  selected {ev.selected} {ev.config}: grouped-CV R2 {ev.scores['selected']['R2']:.3f} = linear "
+            f"MAT + MAP {lin:.3f} {gain:+.3f}; target (+0.10 over the linear baseline) {verdict}")
+    run.res["cv"] = ev.table.replace({np.nan: None}).to_dict(orient="records")
+    run.res["selected"] = {"model": ev.selected, "config": ev.config, "predictors": ev.predictors,
+                           "R2_minus_linear": gain, "target_met": bool(gain >= 0.10)}
+
+
+# ============================================================================ step 5
+def bootstrap_members(factory, X: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, seed: int,
+                      progress: bool = False) -> list:
+    """Refits on grouped bootstrap resamples (cells drawn with replacement)."""
+    rng = np.random.default_rng(seed + 7919)
+    ug, inv = np.unique(groups, return_inverse=True)
+    rows_of = [np.flatnonzero(inv == g) for g in range(len(ug))]
+    out = []
+    for _ in M._progress(range(n), progress, desc="bootstrap members", leave=False):
+        idx = np.concatenate([rows_of[g] for g in rng.integers(0, len(ug), len(ug))])
+        out.append(factory().fit(X[idx], y[idx]))
+    return out
+
+
+def fit_selected(run: Run, inp: Inputs, data: SiteData, ev: Evaluation, opts: FilterOptions) -> Path:
+    """Step 5: the selected model on all records, its members, the baselines; saved."""
+    R, P, Mo = run.nml["run"], run.nml["predictors"], run.nml["models"]
+    st = run.settings()
+    X, cols = S.design_matrix(data.table, ev.predictors, ev.selected)
+
+    def factory():
+        return S.estimator(ev.selected, ev.config, cols, st)
+
+    est = factory().fit(X, data.y)
+    members = bootstrap_members(factory, X, data.y, data.table["cell"].to_numpy(), Mo["n_members"], R["seed"],
+                                R["progress"])
+    Xb = data.table[["MAT", "MAP"]].to_numpy(float)
+    t = data.table
+    model = UpscaleModel(
+        estimator=est, members=members,
+        baselines={"mean": M.MeanBaseline().fit(Xb, data.y), "linear": M.LinearBaseline().fit(Xb, data.y)},
+        predictors=list(ev.predictors), columns=cols, candidate=ev.selected, config=dict(ev.config),
+        process_inputs=list(PROCESS_INPUTS) if ev.selected == "hybrid" else [], fill_km=P["fill_km"],
+        zones=P["climate_zones"], decomposition_model=P["decomposition_model"],
+        proda_soc_file=P["proda_soc_file"], proda_soc_var=P["proda_soc_var"], filters=opts.to_dict(),
+        grid_file=_portable(P["grid_file"]), grid_sha256=inp.grid.checksum(),
+        skill={**ev.scores, "cv": ev.table["cv"].iloc[0]},
+        training={"n_records": len(t), "n_sites": int(t["site"].nunique()), "n_cells": int(t["cell"].nunique()),
+                  "rh_mean": float(data.y.mean()), "rh_sd": float(data.y.std(ddof=1)),
+                  "srdb_file": Path(run.nml["srdb"]["srdb_file"]).name})
+    if ev.selected == "hybrid":
+        model.training["process_params"] = est.process_params_
+    path = model.save(run.out / R["model_name"])
+    run.log(f"Saved model: {path} ({path.stat().st_size / 1e6:.1f} MB; {model.describe()}; "
+            f"{len(members)} bootstrap members)")
+    run.res["model_file"] = str(path)
+    return path
+
+
+def _portable(path: str) -> str:
+    """A path as 'pkgdata:...' when it lies in the shipped data (so saved models move)."""
+    from pysoc.io.namelist import PKGDATA
+    try:
+        return "pkgdata:" + Path(path).resolve().relative_to(PKGDATA.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ============================================================================ step 6
+@dataclass
+class Diagnostics:
+    importance: pd.DataFrame | None
+    pdp: dict
+    pca: pd.DataFrame | None
+
+
+def diagnostics(run: Run, data: SiteData, ev: Evaluation, model: UpscaleModel) -> Diagnostics:
+    """Grouped permutation importance (fold models of the first repeat), partial dependence
+    of the final model, the seed's PCA group importance on the grouped folds."""
+    Mo, seed = run.nml["models"], run.nml["run"]["seed"]
+    X, cols = S.design_matrix(data.table, ev.predictors, ev.selected)
+    st = run.settings()
+    names = (list(PROCESS_INPUTS) if ev.selected == "hybrid" else []) + cols
+    perm = None
+    if Mo["permutation_repeats"] > 0:
+        cv = M.cross_validate(lambda: S.estimator(ev.selected, ev.config, cols, st), X, data.y, ev.fold_sets[0])
+        perm = M.permutation_importance_cv(cv, X, data.y, names, Mo["permutation_repeats"], seed,
+                                           run.nml["run"]["progress"])
+        O.write_csv(perm, run.out / "importance_permutation.csv", float_format="%.3f")
+        run.log("  grouped permutation importance (% of the held-out MSE rise): " + ", ".join(
+            f"{p} {v:.1f}" for p, v in zip(perm["predictor"][:12], perm["importance_pct"][:12])))
+    order = list(perm["predictor"]) if perm is not None else list(ev.predictors)
+    numeric = [p for p in order if p in names][:Mo["pdp_top"]]
+    pdp = partial_dependence(model, X, names, numeric)
+    if pdp:
+        O.write_csv(pd.concat([c.assign(predictor=p) for p, c in pdp.items()]), run.out / "partial_dependence.csv",
+                    float_format="%.4f")
+    pca = None
+    if Mo["pca_components"] > 0 and ev.seed_config is not None:
+        num = [p for p in ev.predictors if p in cols]
+        pca, sk, _ = M.pca_group_importance(data.table[num], data.y, ev.fold_sets[0], ev.seed_config["ntree"],
+                                            ev.seed_config["mtry"], seed, run.nml["run"]["n_jobs"],
+                                            Mo["pca_components"])
+        O.write_csv(pca, run.out / "importance_pca_groups.csv", float_format="%.3f")
+        run.log("  PCA group importance (%): " + ", ".join(
+            f"{g} {v:.1f}" if a else f"{g} n/a" for g, v, a in zip(pca["group"], pca["importance_pct"],
+                                                                  pca["available"]))
+            + f"; PC forest grouped-CV R2 {sk['R2']:.2f}")
+    return Diagnostics(perm, pdp, pca)
+
+
+def partial_dependence(model: UpscaleModel, X: np.ndarray, names: list[str], preds: list[str],
+                       resolution: int = 25) -> dict[str, pd.DataFrame]:
+    """Partial dependence of the final model (brute force: the mean prediction over the
+    training records with one predictor -- every design column of that name -- set to each
+    value of a grid over its 5-95 % range); ``rh_sd`` is the spread over the bootstrap members."""
+    out = {}
+    n = X.shape[0]
+    for p in preds:
+        idx = [i for i, c in enumerate(names) if c == p]
+        grid = np.linspace(*np.percentile(X[:, idx[0]], [5, 95]), resolution)
+        big = np.tile(X, (resolution, 1))
+        big[:, idx] = np.repeat(grid, n)[:, None]
+        curves = np.array([np.asarray(m.predict(big), float).reshape(resolution, n).mean(1)
+                           for m in [model.estimator] + list(model.members)])
+        out[p] = pd.DataFrame({"value": grid, "rh_mean": curves[0],
+                               "rh_sd": curves[1:].std(0, ddof=1) if len(curves) > 2 else np.zeros(resolution)})
+    return out
+
+
+# ============================================================================ step 7
+@dataclass
+class MapResult:
+    cells: object
+    central: np.ndarray
+    members: np.ndarray
+    weight: np.ndarray
+    totals: np.ndarray
+    total: float
+
+
+def predict_map(grid: CovariateGrid, model: UpscaleModel, area: str) -> MapResult:
+    """Rh of every map cell from the saved model (same gap-fill rule as at sites)."""
+    need = list(dict.fromkeys(list(model.predictors) + list(model.process_inputs)))
+    cells = grid.cells(need, area, model.fill_km, model.zones)
+    central, mem = model.predict_design(model.design(cells.table))
     w = cells.table["weight"].to_numpy(float)
-    totals = np.array([global_total(e, w) for e in ens])
-    rh_mean, rh_sd = ens.mean(0), ens.std(0, ddof=1)
-    tot_mean = global_total(rh_mean, w)
-    area_tot = float(w.sum())
-    res["global_rh_PgC_yr"] = tot_mean
-    res["global_rh_sd_PgC_yr"] = float(totals.std(ddof=1))
-    res["map_area_Mkm2"] = area_tot / 1e12
-    res["map_area_dropped_Mkm2"] = cells.area_dropped_m2 / 1e12
-    _log(lines, f"Global Rh (RF ensemble of {len(rf.models)} CV forests): {tot_mean:.1f} ± {totals.std(ddof=1):.1f} "
-                f"Pg C yr-1 over {area_tot / 1e12:.1f} Mkm2 ({P['area']} area; "
-                f"{cells.area_dropped_m2 / 1e12:.2f} Mkm2 without predictors); study {STUDY['global_rh']} ± "
-                f"{STUDY['global_rh_sd']}", verbose)
-    filled = {k: v for k, v in cells.n_filled.items() if v}
+    totals = np.array([global_total(m, w) for m in mem])
+    return MapResult(cells, central, mem, w, totals, global_total(central, w))
+
+
+def make_map(run: Run, inp: Inputs, model: UpscaleModel) -> tuple[MapResult, object]:
+    P = run.nml["predictors"]
+    mp = predict_map(inp.grid, model, P["area"])
+    lo, hi = np.percentile(mp.totals, [5, 95])
+    sd = float(mp.totals.std(ddof=1)) if len(mp.totals) > 1 else 0.0
+    run.res.update(global_rh_PgC_yr=mp.total, global_rh_sd_PgC_yr=sd, global_rh_p05_PgC_yr=float(lo),
+                   global_rh_p95_PgC_yr=float(hi), global_rh_members_mean_PgC_yr=float(mp.totals.mean()),
+                   map_area_Mkm2=float(mp.weight.sum()) / 1e12,
+                   map_area_dropped_Mkm2=mp.cells.area_dropped_m2 / 1e12)
+    run.log(f"Global Rh ({model.candidate}, from the saved model): {mp.total:.1f} Pg C yr-1, 5-95 % of "
+            f"{len(mp.totals)} grouped-bootstrap members {lo:.1f}-{hi:.1f} (SD {sd:.1f}) over "
+            f"{mp.weight.sum() / 1e12:.1f} Mkm2 ({P['area']} area; {mp.cells.area_dropped_m2 / 1e12:.2f} Mkm2 in "
+            f"{mp.cells.n_dropped} cells without a predictor within {model.fill_km:g} km)")
+    filled = {k: v for k, v in mp.cells.n_filled.items() if v}
     if filled:
-        _log(lines, "  map cells gap-filled from a neighbour: " + ", ".join(f"{k} {v}" for k, v in filled.items()),
-             verbose)
-    xg_map = None
-    if xg is not None:
-        ensx = M.predict_ensemble(xg.models, Xg)
-        totx = np.array([global_total(e, w) for e in ensx])
-        xg_map = ensx.mean(0)
-        res["global_rh_xgb_PgC_yr"] = float(global_total(xg_map, w))
-        res["global_rh_xgb_sd_PgC_yr"] = float(totx.std(ddof=1))
-        _log(lines, f"  XGBoost ensemble: {res['global_rh_xgb_PgC_yr']:.1f} ± {totx.std(ddof=1):.1f} Pg C yr-1",
-             verbose)
-    zone_tot = {z: global_total(rh_mean[cells.table["zone"].to_numpy() == z], w[cells.table["zone"].to_numpy() == z])
-                for z in ("tropical", "temperate", "boreal")}
-    res["global_rh_by_zone_PgC_yr"] = zone_tot
-    wmap = grid.to_map(cells, w)
-    ds = O.grid_dataset(grid.lat, grid.lon, "Soil heterotrophic respiration from a random forest on SRDB",
-                        summary=f"ensemble of {len(rf.models)} {Mo['n_folds']}-fold CV random forests "
-                                f"(ntree={best['ntree']}, mtry={best['mtry']}), predictors {' '.join(preds)}",
-                        global_rh_PgC_yr=f"{tot_mean:.3f}", global_rh_sd_PgC_yr=f"{totals.std(ddof=1):.3f}",
-                        covariate_grid=Path(P["grid_file"]).name, namelist=nml.text or None)
-    ds["rh"] = (("lat", "lon"), grid.to_map(cells, rh_mean),
-                {"units": "g m-2 yr-1", "long_name": "soil heterotrophic respiration (carbon), RF ensemble mean",
-                 "comment": "climatological (predictors 1980-2009 climate, 2010 biomass, 2019 land cover)"})
-    ds["rh_sd"] = (("lat", "lon"), grid.to_map(cells, rh_sd),
-                   {"units": "g m-2 yr-1", "long_name": "SD of Rh over the CV random forests"})
-    if xg_map is not None:
-        ds["rh_xgb"] = (("lat", "lon"), grid.to_map(cells, xg_map),
-                        {"units": "g m-2 yr-1", "long_name": "soil heterotrophic respiration, XGBoost ensemble mean"})
-    ds["area_weight"] = (("lat", "lon"), np.where(np.isfinite(wmap), wmap, 0.0),
-                         {"units": "m2", "long_name": f"{P['area']} area of the cell used for totals",
-                          "cell_methods": "area: sum"})
+        run.log("  map cells gap-filled from a neighbour: " + ", ".join(f"{k} {v}" for k, v in filled.items()))
+    z = mp.cells.table["zone"].to_numpy()
+    run.res["global_rh_by_zone_PgC_yr"] = {k: global_total(mp.central[z == k], mp.weight[z == k])
+                                           for k in ("tropical", "temperate", "boreal")}
+    ds = O.rh_map_dataset(inp.grid, mp, model, run.nml.text or None)
+    O.write_csv(pd.DataFrame({"member": np.arange(1, len(mp.totals) + 1), "global_rh_PgC_yr": mp.totals}),
+                run.out / "global_rh_members.csv", float_format="%.4f")
+    return mp, ds
 
-    # 5. turnover ----------------------------------------------------------------------
-    if T["enabled"]:
-        from pysoc.upscale.turnover import choose_csoil, global_tau, turnover_map
-        cs = choose_csoil(T["csoil_source"], grid, matched, T["csoil_file"], T["csoil_var"], P["max_site_km"], seed)
-        cs_cells = cs.field_g_m2[cells.table["ilat"].to_numpy(), cells.table["ilon"].to_numpy()]
-        rel = cs.scale_sd / cs.scale if cs.scale > 0 else 0.0
-        gt = global_tau(cs_cells, ens, w, T["rh_min"], rel)
-        tau_map = turnover_map(grid.to_map(cells, cs_cells), ds["rh"].values, T["rh_min"])
-        ds["csoil"] = (("lat", "lon"), grid.to_map(cells, cs_cells),
-                       {"units": "g m-2", "long_name": "soil organic carbon stock used for the turnover time",
-                        "comment": cs.description})
-        ds["tau_soil"] = (("lat", "lon"), tau_map,
-                          {"units": "yr", "long_name": "soil carbon turnover time cSoil / Rh",
-                           "comment": f"cells with Rh < {T['rh_min']:g} g C m-2 yr-1 masked; cSoil: {cs.description}"})
-        res["tau"] = gt | {"csoil_source": T["csoil_source"], "csoil_description": cs.description,
+
+def turnover(run: Run, inp: Inputs, mp: MapResult, ds) -> None:
+    T, P, seed = run.nml["turnover"], run.nml["predictors"], run.nml["run"]["seed"]
+    if not T["enabled"]:
+        return
+    from pysoc.upscale.turnover import choose_csoil, global_tau, turnover_map
+    cs = choose_csoil(T["csoil_source"], inp.grid, inp.matched, T["csoil_file"], T["csoil_var"], P["fill_km"], seed)
+    t = mp.cells.table
+    cs_cells = cs.field_g_m2[t["ilat"].to_numpy(), t["ilon"].to_numpy()]
+    rel = cs.scale_sd / cs.scale if cs.scale > 0 else 0.0
+    gt = global_tau(cs_cells, mp.members, mp.weight, T["rh_min"], rel, central=mp.central)
+    O.add_turnover(ds, inp.grid.to_map(mp.cells, cs_cells),
+                   turnover_map(inp.grid.to_map(mp.cells, cs_cells), ds["rh"].values, T["rh_min"]), cs.description,
+                   T["rh_min"])
+    run.res["tau"] = gt | {"csoil_source": T["csoil_source"], "csoil_description": cs.description,
                            "csoil_scale": cs.scale, "csoil_scale_sd": cs.scale_sd, "csoil_scale_sites": cs.n_sites}
-        _log(lines, f"Turnover time: global {gt['tau_global_yr']:.1f} ± {gt['tau_sd_yr']:.1f} yr "
-                    f"(area-weighted median of cells {gt['tau_median_cell_yr']:.1f} yr; cSoil total "
-                    f"{gt['csoil_total_PgC']:.0f} Pg C) — cSoil: {cs.description}; study {STUDY['tau_soil']} ± "
-                    f"{STUDY['tau_soil_sd']} yr (0-1 m + litter, mean of 5 products)", verbose)
-    O.write_netcdf(ds, out / "rh_map.nc")
-    O.write_csv(pd.DataFrame([{"model": "random forest", "member": i + 1, "global_rh_PgC_yr": t}
-                              for i, t in enumerate(totals)]), out / "global_rh_members.csv", float_format="%.4f")
+    run.log(f"Turnover time: global {gt['tau_global_yr']:.1f} yr, 5-95 % {gt['tau_p05_yr']:.1f}-{gt['tau_p95_yr']:.1f} "
+            f"(SD {gt['tau_sd_yr']:.1f}, members and cSoil factor; area-weighted median of cells "
+            f"{gt['tau_median_cell_yr']:.1f} yr; cSoil total {gt['csoil_total_PgC']:.0f} Pg C) — cSoil: {cs.description}")
 
-    # 6. two-box -----------------------------------------------------------------------
-    if B["enabled"]:
-        from pysoc.upscale.twobox import constrain
-        ts_obs = (B["tau_soil_obs"], B["tau_soil_obs_sd"])
-        if B["tau_soil_from_upscale"]:
-            if "tau" not in res:
-                raise ConfigError(f"{nml.path}: &twobox tau_soil_from_upscale needs &turnover enabled")
-            ts_obs = (res["tau"]["tau_global_yr"], res["tau"]["tau_sd_yr"])
-        ref = None
-        if B["ref_start"] or B["ref_end"]:
-            ref = (B["ref_start"] or int(traj["year"].min()), B["ref_end"] or int(traj["year"].max()))
-        tb = constrain(traj, (B["tau_veg_obs"], B["tau_veg_obs_sd"]), ts_obs, ref, B["n_veg"], B["n_soil"], seed,
-                       B["tau_min"], prog)
-        O.write_csv(tb.summary, out / "twobox_summary.csv", float_format="%.4f")
-        import xarray as xr
-        names = list(tb.series)
-        yrs = np.unique(np.concatenate([s["year"].to_numpy() for s in tb.series.values()]))
-        tds = xr.Dataset(coords={"model": ("model", np.array(names, dtype=object), {"long_name": "model"}),
-                                 "year": ("year", yrs.astype(np.int32), {"long_name": "calendar year (annual step)"})})
-        spec = {"npp": ("Pg yr-1", "net primary production (carbon)"),
-                "tau_veg_sim": ("yr", "model vegetation turnover time"),
-                "tau_soil_sim": ("yr", "model soil turnover time"),
-                "cveg_orig": ("Pg", "vegetation carbon, 2-box with the model's own tau"),
-                "csoil_orig": ("Pg", "soil carbon, 2-box with the model's own tau"),
-                "rh_orig": ("Pg yr-1", "heterotrophic respiration, 2-box with the model's own tau"),
-                "cveg_constr": ("Pg", "vegetation carbon, constrained tau, Monte Carlo mean"),
-                "csoil_constr": ("Pg", "soil carbon, constrained tau, Monte Carlo mean"),
-                "ctotal_constr": ("Pg", "total carbon, constrained tau, Monte Carlo mean"),
-                "ctotal_constr_sd": ("Pg", "total carbon, constrained tau, Monte Carlo SD")}
-        for v, (u, ln) in spec.items():
-            a = np.full((len(names), len(yrs)), np.nan)
-            for i, n in enumerate(names):
-                s = tb.series[n]
-                a[i, np.searchsorted(yrs, s["year"].to_numpy())] = s[v].to_numpy()
-            tds[v] = (("model", "year"), a, {"units": u, "long_name": ln})
-        tds.attrs = {"Conventions": "CF-1.8", "title": "2-box model constrained by observation-based turnover times",
-                     "institution": "pysoc", "source": "pysoc.upscale.twobox",
-                     "tau_veg_obs": f"{B['tau_veg_obs']} +- {B['tau_veg_obs_sd']} yr",
-                     "tau_soil_obs": f"{ts_obs[0]:.3f} +- {ts_obs[1]:.3f} yr",
-                     "monte_carlo": f"{B['n_veg']} x {B['n_soil']}",
-                     "trajectories": Path(B["trajectories_file"]).name,
-                     "history": "created by pysoc-upscale"}
-        if nml.text:
-            tds.attrs["namelist"] = nml.text
-        O.write_netcdf(tds, out / "twobox_series.nc")
-        mm = tb.summary[tb.summary["model"] == "multi-model mean"].iloc[0]
-        res["twobox"] = {k: float(mm[k]) for k in ("dcveg_orig", "dcsoil_orig", "dctotal_orig", "dcveg_constr",
+
+def twobox(run: Run, inp: Inputs) -> object | None:
+    B = run.nml["twobox"]
+    if not B["enabled"]:
+        return None
+    from pysoc.upscale.twobox import constrain
+    traj = inp.trajectories
+    ts_obs = (B["tau_soil_obs"], B["tau_soil_obs_sd"])
+    if B["tau_soil_from_upscale"]:
+        if "tau" not in run.res:
+            raise ConfigError(f"{run.nml.path}: &twobox tau_soil_from_upscale needs &turnover enabled")
+        ts_obs = (run.res["tau"]["tau_global_yr"], run.res["tau"]["tau_sd_yr"])
+    ref = None
+    if B["ref_start"] or B["ref_end"]:
+        ref = (B["ref_start"] or int(traj["year"].min()), B["ref_end"] or int(traj["year"].max()))
+    tb = constrain(traj, (B["tau_veg_obs"], B["tau_veg_obs_sd"]), ts_obs, ref, B["n_veg"], B["n_soil"],
+                   run.nml["run"]["seed"], B["tau_min"], run.nml["run"]["progress"])
+    O.write_csv(tb.summary, run.out / "twobox_summary.csv", float_format="%.4f")
+    O.write_netcdf(O.twobox_dataset(tb, B, ts_obs, run.nml.text or None), run.out / "twobox_series.nc")
+    mm = tb.summary[tb.summary["model"] == "multi-model mean"].iloc[0]
+    run.res["twobox"] = {k: float(mm[k]) for k in ("dcveg_orig", "dcsoil_orig", "dctotal_orig", "dcveg_constr",
                                                    "dcsoil_constr", "dctotal_constr", "dctotal_constr_sd")}
-        res["twobox"]["tau_soil_obs"] = list(ts_obs)
-        res["twobox"]["n_clipped"] = tb.n_clipped
-        _log(lines, f"2-box ({len(names)} models, {int(mm['year_start'])}-{int(mm['year_end'])}, {B['n_veg']} x "
-                    f"{B['n_soil']} Monte Carlo, τsoil_obs {ts_obs[0]:.1f} ± {ts_obs[1]:.1f} yr): multi-model mean "
-                    f"ΔcTotal {mm['dctotal_orig']:.1f} Pg C with own τ -> {mm['dctotal_constr']:.1f} ± "
-                    f"{mm['dctotal_constr_sd']:.1f} Pg C constrained (ΔcVeg {mm['dcveg_orig']:.1f} -> "
-                    f"{mm['dcveg_constr']:.1f}, ΔcSoil {mm['dcsoil_orig']:.1f} -> {mm['dcsoil_constr']:.1f})",
-             verbose)
+    run.res["twobox"].update(tau_soil_obs=list(ts_obs), n_clipped=tb.n_clipped)
+    run.log(f"2-box ({len(tb.series)} models, {int(mm['year_start'])}-{int(mm['year_end'])}, {B['n_veg']} x "
+            f"{B['n_soil']} Monte Carlo, τsoil_obs {ts_obs[0]:.1f} ± {ts_obs[1]:.1f} yr): multi-model mean "
+            f"ΔcTotal {mm['dctotal_orig']:.1f} Pg C with own τ -> {mm['dctotal_constr']:.1f} ± "
+            f"{mm['dctotal_constr_sd']:.1f} Pg C constrained")
+    return tb
 
-    # figures ----------------------------------------------------------------------------
-    if R["figures"]:
-        from pysoc.upscale import plots
-        fig = out / "figures"
-        plots.cv_scatter(y, rf.oof, xg.oof if xg is not None else None, rf.skill, xg.skill if xg is not None else None,
-                         tab["zone"].to_numpy(), fig / "upscale_cv.png")
-        plots.importance(imp, perm, {p: ALL_PREDICTORS[p].group for p in preds}, fig / "upscale_importance.png")
-        plots.pdp(pdps, {p: ALL_PREDICTORS[p].units for p in pdps}, fig / "upscale_pdp.png")
-        plots.global_map(grid.lat, grid.lon, ds["rh"].values,
-                         f"Rh, RF ensemble mean: {tot_mean:.1f} ± {totals.std(ddof=1):.1f} Pg C yr$^{{-1}}$",
-                         "g C m$^{-2}$ yr$^{-1}$", fig / "upscale_rh_map.png", vmin=0, field2=ds["rh_sd"].values,
-                         title2="SD over the CV forests", label2="g C m$^{-2}$ yr$^{-1}$")
-        if "tau_soil" in ds:
-            plots.global_map(grid.lat, grid.lon, np.log10(ds["tau_soil"].values),
-                             f"τ_soil = cSoil / Rh (global {res['tau']['tau_global_yr']:.0f} yr)", "log10(τ / yr)",
-                             fig / "upscale_tau_map.png", vmin=0.5, vmax=3, cmap="magma_r")
-        if B["enabled"]:
-            plots.twobox(tb.summary, tb.series, fig / "upscale_twobox.png")
 
-    res["runtime_s"] = time.time() - t0
-    _log(lines, f"done in {res['runtime_s']:.0f} s; outputs in {out}", verbose)
-    O.write_text("\n".join(lines) + "\n", out / "summary.txt")
-    O.write_text(json.dumps(res, indent=2, default=float) + "\n", out / "summary.json")
-    res["lines"] = lines
-    return res
+def figures(run: Run, plots, data: SiteData, ev: Evaluation, diag: Diagnostics, mp: MapResult, ds, tb) -> None:
+    """Figures through the writer the CLI passes (``pysoc.upscale.plots``)."""
+    if plots is None or not run.nml["run"]["figures"]:
+        return
+    fig = run.out / "figures"
+    sel = ev.table[ev.table["selected"] & (ev.table["cv"] == ev.table["cv"].iloc[0])].iloc[0]
+    lin = ev.table[ev.table["model"] == "linear MAT + MAP"].iloc[0]
+    plots.cv_scatter(data.y, ev.selected_oof, ev.linear_oof, dict(sel), dict(lin), data.table["zone"].to_numpy(),
+                     fig / "upscale_cv.png", names=(ev.selected, "linear MAT + MAP"))
+    plots.skill_table(ev.table, fig / "upscale_skill.png")
+    groups = {p: ALL_PREDICTORS[p].group for p in ALL_PREDICTORS}
+    if diag.importance is not None:
+        plots.importance(None, diag.importance, groups, fig / "upscale_importance.png")
+    plots.pdp(diag.pdp, {p: ALL_PREDICTORS[p].units for p in diag.pdp if p in ALL_PREDICTORS}, fig / "upscale_pdp.png")
+    lo, hi = run.res["global_rh_p05_PgC_yr"], run.res["global_rh_p95_PgC_yr"]
+    plots.global_map(ds["lat"].values, ds["lon"].values, ds["rh"].values,
+                     f"Rh, {ev.selected}: {mp.total:.1f} Pg C yr$^{{-1}}$ (5-95 %: {lo:.1f}-{hi:.1f})",
+                     "g C m$^{-2}$ yr$^{-1}$", fig / "upscale_rh_map.png", vmin=0,
+                     field2=ds["rh_p95"].values - ds["rh_p05"].values,
+                     title2="5-95 % range over the grouped-bootstrap members", label2="g C m$^{-2}$ yr$^{-1}$")
+    if "tau_soil" in ds:
+        plots.global_map(ds["lat"].values, ds["lon"].values, np.log10(ds["tau_soil"].values),
+                         f"τ_soil = cSoil / Rh (global {run.res['tau']['tau_global_yr']:.0f} yr)", "log10(τ / yr)",
+                         fig / "upscale_tau_map.png", vmin=0.5, vmax=3, cmap="magma_r")
+    if tb is not None:
+        plots.twobox(tb.summary, tb.series, fig / "upscale_twobox.png")
+
+
+# ============================================================================ the chain
+def run(nml: Namelist, verbose: bool = True, plots=None) -> dict:
+    """Run the whole chain of a checked namelist.
+
+    Parameters
+    ----------
+    nml : Namelist
+        From ``UPSCALE_NAMELIST.read(path)``.
+    verbose : bool
+        Print the summary lines.
+    plots : module or None
+        Figure writer (the CLI passes :mod:`pysoc.upscale.plots`); None = no figures.
+
+    Returns
+    -------
+    dict
+        The headline numbers (also written to ``summary.json``), with the log lines.
+    """
+    r = Run(nml, verbose)
+    r.lap("start")
+    inp = load_inputs(r)
+    records, opts = filter_records(r, inp)
+    data = training_data(r, inp, records)
+    r.lap("inputs")
+    ev = evaluate(r, data, inp.predictors)
+    report_evaluation(r, ev)
+    r.lap("grouped CV and selection")
+    nested(r, data, inp.predictors)
+    r.lap("nested CV")
+    path = fit_selected(r, inp, data, ev, opts)
+    r.lap("fit and save")
+    model = UpscaleModel.load(path)          # the map and the diagnostics use the saved model
+    diag = diagnostics(r, data, ev, model)
+    O.write_csv(data.table.assign(rh_cv_selected=ev.selected_oof).drop(
+        columns=[c for c in data.table.columns if c.startswith("gridfrac_")]), r.out / "srdb_rh_training.csv")
+    r.lap("diagnostics")
+    mp, ds = make_map(r, inp, model)
+    turnover(r, inp, mp, ds)
+    O.write_netcdf(ds, r.out / "rh_map.nc")
+    tb = twobox(r, inp)
+    r.lap("map, turnover, 2-box")
+    figures(r, plots, data, ev, diag, mp, ds, tb)
+    r.lap("figures")
+    r.res["runtime_s"] = time.time() - r.t0
+    r.log(f"done in {r.res['runtime_s']:.0f} s (CPU by step: " + ", ".join(f"{k} {v:.0f} s" for k, v in
+                                                                     r.res["cpu_s"].items() if k != "start")
+          + f"); outputs in {r.out}")
+    O.write_text("\n".join(r.lines) + "\n", r.out / "summary.txt")
+    O.write_text(json.dumps(r.res, indent=2, default=float) + "\n", r.out / "summary.json")
+    r.res["lines"] = r.lines
+    return r.res
