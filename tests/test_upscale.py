@@ -378,7 +378,7 @@ def test_cli_errors(tmp_path, capsys):
     assert main([str(nml)]) == 2
     assert "missing.nc: covariate grid not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()                            # inputs checked before any output
-    assert main(["--keys"]) == 0
+    assert main(["--describe-namelist"]) == 0
     assert "&twobox" in capsys.readouterr().out
 
 
