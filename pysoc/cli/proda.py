@@ -1,9 +1,14 @@
 """``pysoc-proda NAMELIST``: PRODA -- neural-network generalisation of site calibrations to
-gridded parameter and SOC maps with bootstrap and posterior uncertainty (docs/proda.md).
+gridded parameter and SOC maps with bootstrap and posterior uncertainty; every run writes the
+trained model, ``<run_name>_model.nc`` (docs/proda.md).
 
-``pysoc-proda --compare A_maps.nc B_maps.nc`` correlates the SOC and system-component maps
-of two runs (e.g. CLM5 and COMPAS; seed 001 Fig. 4). Run under ``mpirun -n N`` to spread the
-networks and the grid cells over N ranks.
+``pysoc-proda predict MODEL SITES [--output PREFIX]`` applies a saved model to a sites table
+(SOC profiles, stocks and parameters with 5-95 % bands; sites that cannot be predicted are
+listed one per line with the reason). ``pysoc-proda evaluate MODEL SITES LAYERS`` scores a
+saved model on held-out profiles next to the baselines. ``pysoc-proda --compare A_maps.nc
+B_maps.nc`` correlates the SOC and system-component maps of two runs (e.g. CLM5 and COMPAS;
+seed 001 Fig. 4). Run under ``mpirun -n N`` to spread the networks and the grid cells over N
+ranks.
 """
 
 from __future__ import annotations
@@ -14,10 +19,16 @@ from pathlib import Path
 
 from pysoc.cli import add_describe_namelist, add_version, run_main
 
+SUBCOMMANDS = ("predict", "evaluate")
+
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _sub(argv[0], argv[1:])
     p = argparse.ArgumentParser(prog="pysoc-proda", description="PRODA: site posteriors -> neural network -> "
-                                "gridded parameters, SOC maps and uncertainty.")
+                                "gridded parameters, SOC maps and uncertainty. Subcommands: 'pysoc-proda predict "
+                                "MODEL SITES', 'pysoc-proda evaluate MODEL SITES LAYERS' (--help each).")
     p.add_argument("namelist", nargs="?", type=Path, help="namelist file (see namelists/proda_clm5.nml)")
     add_describe_namelist(p)
     add_version(p, "pysoc-proda")
@@ -46,6 +57,82 @@ def main(argv=None) -> int:
         return run(args.namelist, plots=plots)
 
     return run_main("pysoc-proda", go)
+
+
+def _sub(cmd: str, argv) -> int:
+    prog = f"pysoc-proda {cmd}"
+    p = argparse.ArgumentParser(prog=prog, description=(
+        "Apply a saved PRODA model (<run>_model.nc of pysoc-proda) to new sites: SOC profiles, stocks and "
+        "parameters with 5-95 % bands." if cmd == "predict" else
+        "Score a saved PRODA model on held-out profiles next to the baselines (seed 002 Table 1 + direct ML)."))
+    p.add_argument("model", type=Path, help="model file written by pysoc-proda (<run_name>_model.nc)")
+    p.add_argument("sites", type=Path, help="sites table (site_id, lat, lon; covariate columns optional)")
+    if cmd == "evaluate":
+        p.add_argument("layers", type=Path, help="layers table of the held-out profiles")
+        p.add_argument("--n-random", type=int, default=1000, help="vectors of the random-sampling method")
+        p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the sites (CIs)")
+        p.add_argument("--seed", type=int, default=0, help="seed of random sampling, forest and bootstrap")
+    else:
+        p.add_argument("--ensemble", choices=("draws", "boot", "best"), default=None,
+                       help="ensemble of the bands (default: draws if the model has it, else boot)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="output prefix (default: the sites file name without .csv, + '_predicted'/'_scored')")
+    p.add_argument("--grid-file", type=Path, default=None, help="covariate grid (default: the model's)")
+    p.add_argument("--site-max-km", type=float, default=None,
+                   help="largest distance of a covariate sampled from the grid (default: the model's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    return run_main(prog, lambda: (predict if cmd == "predict" else evaluate)(args, prog))
+
+
+def _load(args):
+    from pysoc.errors import ConfigError
+    from pysoc.proda.model import ProdaModel
+    from pysoc.proda.sites import model_grid
+
+    if args.site_max_km is not None and args.site_max_km < 0:
+        raise ConfigError(f"--site-max-km must be >= 0, got {args.site_max_km:g}")
+    pm = ProdaModel.load(args.model)
+    grid = model_grid(pm, args.grid_file) if args.grid_file is not None else None
+    return pm, grid
+
+
+def _prefix(args, tag: str) -> Path:
+    if args.output is not None:
+        return args.output
+    s = Path(args.sites)
+    return s.with_name(s.stem + f"_{tag}")
+
+
+def predict(args, prog: str) -> int:
+    from pysoc.errors import DataError
+
+    pm, grid = _load(args)
+    pred = pm.predict(args.sites, grid=grid, max_km=args.site_max_km, ensemble=args.ensemble,
+                      progress=not args.no_progress)
+    for sid, reason in pred.failures:
+        print(f"{prog}: site {sid} not predicted: {reason}", file=sys.stderr)
+    if pred.n_predicted == 0:
+        raise DataError(f"{args.sites}: none of the {len(pred.sites)} sites could be predicted (reasons above)")
+    for w in pred.write(_prefix(args, "predicted")):
+        print(f"{prog}: wrote {w}", file=sys.stderr)
+    print(f"{prog}: {pred.n_predicted} of {len(pred.sites)} sites predicted; kernel process time "
+          f"{pred.kernel_seconds:.2f} s", file=sys.stderr)
+    return 0
+
+
+def evaluate(args, prog: str) -> int:
+    pm, grid = _load(args)
+    ev = pm.evaluate(args.sites, args.layers, n_random=args.n_random, n_boot=args.n_boot, seed=args.seed, grid=grid,
+                     max_km=args.site_max_km, progress=not args.no_progress)
+    for sid, reason in ev.failures:
+        print(f"{prog}: site {sid} not evaluated: {reason}", file=sys.stderr)
+    from pysoc.proda.scoring import metric_lines
+
+    print("\n".join(metric_lines(ev.metrics, ev.differences, indent="")))
+    for w in ev.write(_prefix(args, "scored")):
+        print(f"{prog}: wrote {w}", file=sys.stderr)
+    return 0
 
 
 def compare(a: Path, b: Path, prefix: Path | None) -> int:

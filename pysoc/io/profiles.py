@@ -240,6 +240,38 @@ def _read_sites(path) -> tuple[pd.DataFrame, list[str], list[str]]:
     return df, meta_cols, cov_cols
 
 
+def read_sites(sites_csv) -> list[Profile]:
+    """Read a sites table alone (same columns and checks as :func:`read_profiles`) as
+    profiles without layers: for predictions at sites with no observations.
+
+    Parameters
+    ----------
+    sites_csv : str or Path
+        The sites table (``site_id``, ``lat``, ``lon``, descriptive and covariate columns).
+
+    Returns
+    -------
+    list of Profile
+        One profile per row, with no layers (``n_layers == 0``).
+
+    Raises
+    ------
+    DataError
+        One line naming the file, the column and the line of the first problem.
+    """
+    sites, meta_cols, cov_cols = _read_sites(sites_csv)
+    out = []
+    for r in range(len(sites)):
+        meta = {"source": (str(sites_csv), "")}
+        for c in meta_cols:
+            v = sites[c].iloc[r]
+            meta[c] = None if (isinstance(v, float) and np.isnan(v)) else (v.item() if hasattr(v, "item") else v)
+        out.append(Profile(site_id=sites["site_id"].iloc[r], lat=float(sites["lat"].iloc[r]),
+                           lon=float(sites["lon"].iloc[r]), top=np.empty(0), bottom=np.empty(0), soc=np.empty(0),
+                           d14c=None, covariates={c: float(sites[c].iloc[r]) for c in cov_cols}, meta=meta))
+    return out
+
+
 def read_profiles(sites_csv, layers_csv) -> list[Profile]:
     """Read the two-table format (module docstring). Any problem raises one
     :class:`~pysoc.errors.DataError` line naming the file, the column and the line."""

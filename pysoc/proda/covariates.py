@@ -410,10 +410,17 @@ class SiteCovariates:
 
 
 def site_covariates(profiles, covs: Sequence[Covariate], grid: CovariateGrid | None = None,
-                    sites_file: str = "<sites table>", max_km: float = 250.0) -> SiteCovariates:
+                    sites_file: str = "<sites table>", max_km: float = 250.0, grid_fallback: bool = False
+                    ) -> SiteCovariates:
     """Covariates of profiles (objects with ``site_id``, ``lat``, ``lon``, ``covariates``,
     ``meta``). A covariate whose site column is absent from *every* profile is a DataError
-    (mismatched names); missing values at single sites stay NaN (reported)."""
+    (mismatched names); missing values at single sites stay NaN (reported).
+
+    ``grid_fallback=True`` (prediction at new sites): every covariate the table does not give
+    (column absent or value missing) is sampled from the nearest valid grid cell within
+    ``max_km``; ``report['nearest_km']`` then holds, per covariate still missing somewhere,
+    the distance (km) from each site to the nearest grid cell that has a value (NaN where the
+    value was found)."""
     n, k = len(profiles), len(covs)
     vals = np.full((n, k), np.nan)
     origin = np.full((n, k), "missing", dtype=object)
@@ -422,10 +429,10 @@ def site_covariates(profiles, covs: Sequence[Covariate], grid: CovariateGrid | N
         present_cols.update(p.covariates.keys())
     for j, c in enumerate(covs):
         for col in c.site.columns():
-            if col not in present_cols:
+            if col not in present_cols and not grid_fallback:
                 raise DataError(f"{sites_file}: column '{col}' missing from the sites table (needed for covariate "
                                 f"'{c.name}'; mapping table in pysoc.proda.covariates)")
-    need_grid = [j for j, c in enumerate(covs) if isinstance(c.site, AtSite)
+    need_grid = [j for j, c in enumerate(covs) if isinstance(c.site, AtSite) or grid_fallback
                  or (isinstance(c.site, Category) and c.site.fallback == "grid")]
     for i, p in enumerate(profiles):
         for j, c in enumerate(covs):
@@ -447,7 +454,7 @@ def site_covariates(profiles, covs: Sequence[Covariate], grid: CovariateGrid | N
             if np.isfinite(v):
                 vals[i, j] = v
                 origin[i, j] = "table"
-    report = {"grid_filled": {}, "missing": {}}
+    report = {"grid_filled": {}, "missing": {}, "nearest_km": {}}
     if need_grid:
         if grid is None:
             names = [covs[j].name for j in need_grid if isinstance(covs[j].site, AtSite)]
@@ -463,12 +470,16 @@ def site_covariates(profiles, covs: Sequence[Covariate], grid: CovariateGrid | N
                 if not todo.any():
                     continue
                 cellv = grid.cell_values([c])
-                got, _ = grid.nearest_valid(lat[todo], lon[todo], cellv, np.isfinite(cellv[:, 0]), max_km)
+                got, km = grid.nearest_valid(lat[todo], lon[todo], cellv, np.isfinite(cellv[:, 0]), max_km)
                 idx = np.flatnonzero(todo)
                 ok = np.isfinite(got[:, 0])
                 vals[idx[ok], j] = got[ok, 0]
                 origin[idx[ok], j] = "grid"
                 report["grid_filled"][c.name] = int(ok.sum())
+                if (~ok).any():
+                    d = np.full(n, np.nan)
+                    d[idx[~ok]] = km[~ok]
+                    report["nearest_km"][c.name] = d
     for j, c in enumerate(covs):
         nmiss = int((~np.isfinite(vals[:, j])).sum())
         if nmiss:

@@ -1,44 +1,33 @@
-"""Held-out evaluation of PRODA (spec methods.md §3.4; seed 002 Table 1).
+"""Cross-validated evaluation of PRODA (spec methods.md §3.4; seed 002 Table 1).
 
-Sites are split into K folds twice: at random, and spatially blocked (lat/lon blocks of
-``block_deg`` degrees assigned whole to folds, so held-out sites are geographically apart
-from the training sites). For every fold the methods below give parameters for the
-held-out sites, the kernel is run, and the modelled mean SOC density over every observed
-layer is compared with the observation:
+Sites are split into K folds, spatially blocked first (lat/lon blocks of ``block_deg``
+degrees assigned whole to folds, so held-out sites are geographically apart from the
+training sites: the headline) and at random (secondary: part of its skill is interpolation
+between nearby sites). For every fold a PRODA model is trained on the other folds exactly as
+the final model is (:func:`pysoc.proda.training.fit_model`, best-guess network only) and the
+held-out sites are scored with :func:`pysoc.proda.scoring.score_methods`: network, model
+defaults, one constant parameter set, random sampling of site optima, direct random forest,
+and -- when given -- one-batch DA and the sites' own posterior means (site-by-site DA, an
+in-sample reference as in Table 1). Metrics over all held-out layers, with bootstrap
+confidence intervals over sites (:func:`pysoc.proda.scoring.metrics_table`).
 
-- ``default``: the model's default parameter set (CLM5: the CLM5 values);
-- ``one_batch``: the posterior mean of a one-batch calibration (all sites share one
-  vector; from the engine's one-batch output when given);
-- ``random_sampling``: seed 002's "random sampling of site optima": ``n_random`` vectors
-  whose parameters are drawn independently from the empirical distributions of the
-  training sites' posterior modes (means when no mode is available); the modelled profile
-  is the mean over the vectors;
-- ``neural_network``: a PRODA network trained on the training folds (posterior means);
-- ``site_by_site``: each held-out site's own posterior mean (in-sample reference, as in
-  Table 1).
-
-Metrics (pooled over all held-out layers, SOC density in kg C m-3 as Table 1): R^2 of the
-regression line (= r^2), Pearson r, RMSE, plus NSE, bias and the counts.
+Parameter skill per split: held-out R² (1 - SSE/SST) and r of every predicted kp against the
+site's posterior mean, and the spread ratio sd(predicted) / sd(posterior means) over the
+held-out sites (1 = the network reproduces the site-to-site variation; an unbiased predictor
+with R² = r² has a ratio near r).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pysoc.errors import ConfigError
-from pysoc.proda.network import ProdaNetwork
 from pysoc.proda.parallel import SerialComm, owner
-from pysoc.profiles import interval_means
+from pysoc.proda.scoring import BASE_METHODS, LayerValues, metrics_table, score_methods
 
-METHODS = ("default", "one_batch", "random_sampling", "neural_network", "site_by_site")
-#: seed 002 Table 1 (CLM5, conterminous USA): R^2, r, RMSE (kg C m-3)
-SEED002_TABLE1 = {
-    "default": (0.32, 0.57, 15.86), "one_batch": (0.43, 0.65, 11.41), "site_by_site": (0.95, 0.98, 3.32),
-    "random_sampling": (0.36, 0.60, 12.39), "neural_network": (0.62, 0.79, 8.95),
-}
+METHODS = BASE_METHODS + ("one_batch", "site_by_site")
+SPLITS = ("blocked", "random")
 
 
 def random_folds(n: int, k: int, seed: int = 0) -> np.ndarray:
@@ -75,174 +64,120 @@ def blocked_folds(lat, lon, k: int, block_deg: float = 10.0, seed: int = 0) -> n
     return bfold[inv]
 
 
-def layer_means(model, soc_profiles: np.ndarray, profiles, sites) -> list[np.ndarray]:
-    """Modelled mean SOC density (g C m-3) over the observed layers of each site."""
-    out = []
-    for row, s in zip(soc_profiles, sites):
-        p = profiles[s]
-        out.append(interval_means(row[None, :], model.bounds, p.bounds)[0])
-    return out
-
-
-def run_sites(model, prep, theta, sites) -> tuple[np.ndarray, np.ndarray]:
-    """SOC profiles (n, nlev) and status (n,) of parameter vectors theta at ``sites``."""
-    res = model.evaluate(prep, theta, observables=("soc_profile",), site_index=np.asarray(sites, np.int32))
-    soc = np.where(res.ok[:, None], res.outputs["soc_profile"], np.nan)
-    return soc, np.asarray(res.status)
-
-
-@dataclass
-class Pairs:
-    """Observed and modelled layer values of one method (g C m-3) with their site index."""
-
-    obs: list
-    mod: list
-    site: list
-    failed_sites: int = 0          #: kernel failed for the site's parameters
-    layers_below_column: int = 0   #: observed layers entirely below the model column (no model value)
-
-    def arrays(self):
-        if not self.obs:
-            return np.array([]), np.array([]), np.array([], int)
-        return (np.concatenate(self.obs), np.concatenate(self.mod),
-                np.concatenate([np.full(len(o), s) for o, s in zip(self.obs, self.site)]))
-
-
-def _collect(pairs: Pairs, model, soc, status, profiles, sites):
-    for row, st, s in zip(soc, status, sites):
-        p = profiles[s]
-        m = interval_means(row[None, :], model.bounds, p.bounds)[0]
-        pairs.obs.append(p.soc)
-        pairs.mod.append(m)
-        pairs.site.append(s)
-        if st != 0:
-            pairs.failed_sites += 1
-        else:
-            pairs.layers_below_column += int((~np.isfinite(m)).sum())
-
-
-def random_sampling_theta(model, post, optima_kp: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """n physical vectors with every calibrated parameter drawn independently from the
-    empirical distribution of the training sites' optima (kp)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, optima_kp.shape[0], (n, optima_kp.shape[1]))
-    kp = optima_kp[idx, np.arange(optima_kp.shape[1])[None, :]]
-    return model.to_physical(post.full_kp(kp))
-
-
-def mean_profile_over_vectors(model, prep, theta_set: np.ndarray, sites) -> np.ndarray:
-    """Mean SOC profile (n_sites, nlev) of every site over all vectors of ``theta_set``
-    (failed evaluations left out)."""
-    nv = theta_set.shape[0]
-    out = np.full((len(sites), model.nlev), np.nan)
-    for i, s in enumerate(sites):
-        soc, st = run_sites(model, prep, theta_set, np.full(nv, s))
-        ok = st == 0
-        if ok.any():
-            out[i] = soc[ok].mean(axis=0)
-    return out
-
-
-def evaluate_heldout(model, profiles, prep, X, post, network_params: dict, *, folds: int = 5,
-                     block_deg: float = 10.0, seed: int = 0, n_random: int = 1000, one_batch_kp=None,
-                     splits=("random", "blocked"), comm=None, progress=None) -> dict:
-    """Run the held-out comparison (module docstring). ``profiles`` (list, aligned with
-    the rows of ``X`` and ``post``), ``prep`` the prepared forcing of these sites (site i =
-    row i). Returns {'metrics': DataFrame, 'pairs': DataFrame, 'parameters': DataFrame}
-    on rank 0 (None elsewhere)."""
-    comm = comm or SerialComm()
-    n = len(profiles)
+def make_folds(profiles, splits, folds: int, block_deg: float, seed: int) -> dict:
     lat = np.array([p.lat for p in profiles])
     lon = np.array([p.lon for p in profiles])
-    fold_ids = {}
+    out = {}
     for sp in splits:
         if sp == "random":
-            fold_ids[sp] = random_folds(n, folds, seed)
+            out[sp] = random_folds(len(profiles), folds, seed)
         elif sp == "blocked":
-            fold_ids[sp] = blocked_folds(lat, lon, folds, block_deg, seed)
+            out[sp] = blocked_folds(lat, lon, folds, block_deg, seed)
         else:
-            raise ConfigError(f"unknown split {sp!r} (known: random, blocked)")
-    optima = post.mode if post.mode is not None else post.mean
-    tasks = [(sp, f) for sp in splits for f in range(folds)]
+            raise ConfigError(f"unknown split {sp!r} (known: {', '.join(SPLITS)})")
+    return out
+
+
+def _fold(task, data, fold_ids, cfg):
+    """Train on the other folds, score the held-out fold: (LayerValues, kp_pred, test)."""
+    from pysoc.proda.training import fit_model
+
+    sp, f, t = task
+    model, profiles, forcings, X, post = data
+    test = np.flatnonzero(fold_ids[sp] == f)
+    train = np.flatnonzero(fold_ids[sp] != f)
+    pm = fit_model(model, post.subset(train), [profiles[i] for i in train], X[train], cfg["covs"], cfg["netp"],
+                   seed=cfg["seed"] + 1000 * (1 + t), n_bootstrap=0, settings=cfg.get("settings"),
+                   options=cfg.get("options"))
+    prep = model.prepare([forcings[i] for i in test])
+    extra = {"site_by_site": model.to_physical(post.full_kp(post.mean[test]))}
+    if cfg.get("one_batch_kp") is not None:
+        extra["one_batch"] = np.repeat(model.to_physical(np.asarray(cfg["one_batch_kp"], float))[None, :],
+                                       test.size, axis=0)
+    lv = score_methods(pm, [profiles[i] for i in test], prep, X[test], n_random=cfg["n_random"],
+                       seed=cfg["seed"] + 7 * t + 1, extra=extra)
+    return lv, pm.predict_kp(X[test], "best")[0], test
+
+
+def evaluate_heldout(model, profiles, forcings, X, post, network_params: dict, covs, *, folds: int = 5,
+                     block_deg: float = 10.0, seed: int = 0, n_random: int = 1000, one_batch_kp=None,
+                     splits=SPLITS, n_boot: int = 1000, options: dict | None = None, comm=None,
+                     progress=None) -> dict | None:
+    """K-fold evaluation (module docstring).
+
+    Parameters
+    ----------
+    model : SoilCarbonModel
+    profiles, forcings : list
+        Profiles and their site-forcing datasets (aligned with the rows of X and post).
+    X : ndarray (n, ncov)
+    post : SitePosteriors
+    network_params : dict
+        Keyword arguments of :class:`~pysoc.proda.network.ProdaNetwork`.
+    covs : sequence of Covariate
+    folds, block_deg, seed, n_random, one_batch_kp, splits, n_boot
+        See the ``&evaluation`` namelist group.
+    options : dict, optional
+        Training options of :func:`pysoc.proda.training.fit_model`.
+    comm : communicator, optional
+        Folds are spread round-robin over the ranks.
+    progress : callable, optional
+
+    Returns
+    -------
+    dict or None
+        On rank 0: 'metrics', 'differences', 'pairs', 'parameters' (DataFrames, column
+        'split') and 'folds'; None on the other ranks.
+    """
+    comm = comm or SerialComm()
+    fold_ids = make_folds(profiles, splits, folds, block_deg, seed)
+    cfg = dict(covs=covs, netp=network_params, seed=seed, n_random=n_random, one_batch_kp=one_batch_kp,
+               options=options)
+    tasks = [(sp, f, t) for t, (sp, f) in enumerate((sp, f) for sp in splits for f in range(folds))]
     local = {}
-    for t, (sp, f) in enumerate(tasks):
-        if owner(t, comm.size) != comm.rank:
+    for task in tasks:
+        if owner(task[2], comm.size) != comm.rank:
             continue
-        test = np.flatnonzero(fold_ids[sp] == f)
-        train = np.flatnonzero(fold_ids[sp] != f)
-        net = ProdaNetwork(**{**network_params, "random_state": seed + 1000 * (1 + t)})
-        net.fit(X[train], post.mean[train])
-        kp_nn = net.predict(X[test])
-        soc_nn, st_nn = run_sites(model, prep, model.to_physical(post.full_kp(kp_nn)), test)
-        rs_theta = random_sampling_theta(model, post, optima[train], n_random, seed + 7 * t + 1)
-        soc_rs = mean_profile_over_vectors(model, prep, rs_theta, test)
-        local[(sp, f)] = dict(test=test, kp_nn=kp_nn, soc_nn=soc_nn, st_nn=st_nn, soc_rs=soc_rs)
+        local[task[:2]] = _fold(task, (model, profiles, forcings, X, post), fold_ids, cfg)
         if progress is not None:
-            progress(f"{sp} fold {f + 1}/{folds}")
+            progress(f"{task[0]} fold {task[1] + 1}/{folds}")
     gathered = comm.gather(local, root=0)
     if comm.rank != 0:
         return None
-    results = {}
+    res = {}
     for d in gathered:
-        results.update(d)
-
-    rows, pair_rows, par_rows = [], [], []
-    # split-independent methods
-    fixed = {}
-    theta_def = np.repeat(model.param_vector(None, warn_prior=False)[None, :], n, axis=0)
-    fixed["default"] = run_sites(model, prep, theta_def, np.arange(n))
-    if one_batch_kp is not None:
-        th = np.repeat(model.to_physical(np.asarray(one_batch_kp, float))[None, :], n, axis=0)
-        fixed["one_batch"] = run_sites(model, prep, th, np.arange(n))
-    fixed["site_by_site"] = run_sites(model, prep, model.to_physical(post.full_kp(post.mean)), np.arange(n))
-
-    from pysoc.da.diagnostics import metrics as fit_metrics
-
+        res.update(d)
+    out = {k: [] for k in ("metrics", "differences", "pairs", "parameters")}
     for sp in splits:
-        per_method = {}
-        for meth in METHODS:
-            pairs = Pairs([], [], [])
-            for f in range(folds):
-                r = results[(sp, f)]
-                test = r["test"]
-                if meth in fixed:
-                    soc, st = fixed[meth][0][test], fixed[meth][1][test]
-                elif meth == "neural_network":
-                    soc, st = r["soc_nn"], r["st_nn"]
-                elif meth == "random_sampling":
-                    soc = r["soc_rs"]
-                    st = np.where(np.isfinite(soc).all(axis=1), 0, 5)
-                else:
-                    soc = None
-                if soc is None:
-                    break
-                _collect(pairs, model, soc, st, profiles, test)
-            else:
-                per_method[meth] = pairs
-        for meth, pairs in per_method.items():
-            o, m, s = pairs.arrays()
-            ok = np.isfinite(o) & np.isfinite(m)
-            mt = fit_metrics(o[ok] / 1000.0, m[ok] / 1000.0)
-            ref = SEED002_TABLE1.get(meth, (np.nan,) * 3)
-            rows.append(dict(split=sp, method=meth, n_sites=int(np.unique(s[ok]).size), n_layers=int(ok.sum()),
-                             failed_sites=pairs.failed_sites, layers_below_column=pairs.layers_below_column,
-                             r2=mt["r2"], r=mt["r"], rmse_kg_m3=mt["rmse"],
-                             nse=mt["nse"], bias_kg_m3=float(np.mean(m[ok] - o[ok]) / 1000.0) if ok.any() else np.nan,
-                             seed002_r2=ref[0], seed002_r=ref[1], seed002_rmse=ref[2]))
-            for oo, mm, ss in zip(o, m, s):
-                pair_rows.append(dict(split=sp, method=meth, site_id=profiles[ss].site_id, obs_g_m3=oo, mod_g_m3=mm))
-        # parameter skill of the network (kp, held-out)
-        kp_pred = np.full_like(post.mean, np.nan)
+        lv = LayerValues.concat([res[(sp, f)][0] for f in range(folds)])
+        met, diff = metrics_table(lv, n_boot, seed)
+        for k, df in (("metrics", met), ("differences", diff), ("pairs", lv.pairs_table())):
+            df.insert(0, "split", sp)
+            out[k].append(df)
+        kp = np.full_like(post.mean, np.nan)
         for f in range(folds):
-            r = results[(sp, f)]
-            kp_pred[r["test"]] = r["kp_nn"]
-        for j, name in enumerate(post.param_names):
-            t, pr = post.mean[:, j], kp_pred[:, j]
-            sst = ((t - t.mean()) ** 2).sum()
-            par_rows.append(dict(split=sp, parameter=name,
-                                 r2=float(1 - ((t - pr) ** 2).sum() / sst) if sst > 0 else np.nan,
-                                 r=float(np.corrcoef(t, pr)[0, 1]) if t.std() > 0 and pr.std() > 0 else np.nan,
-                                 posterior_sd_kp=float(np.nanmean(post.draws[:, :, j].std(axis=1)))
-                                 if post.draws is not None else np.nan))
-    return {"metrics": pd.DataFrame(rows), "pairs": pd.DataFrame(pair_rows), "parameters": pd.DataFrame(par_rows),
-            "folds": fold_ids}
+            kp[res[(sp, f)][2]] = res[(sp, f)][1]
+        ps = parameter_skill(post, kp)
+        ps.insert(0, "split", sp)
+        out["parameters"].append(ps)
+    out = {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+    out["folds"] = fold_ids
+    return out
+
+
+def parameter_skill(post, kp_pred: np.ndarray) -> pd.DataFrame:
+    """Held-out skill of the predicted kp against the posterior means, per parameter."""
+    rows = []
+    for j, name in enumerate(post.param_names):
+        t, p = post.mean[:, j], kp_pred[:, j]
+        ok = np.isfinite(t) & np.isfinite(p)
+        t, p = t[ok], p[ok]
+        sst = float(((t - t.mean()) ** 2).sum()) if t.size else 0.0
+        rows.append(dict(parameter=name, r2=float(1 - ((t - p) ** 2).sum() / sst) if sst > 0 else np.nan,
+                         r=float(np.corrcoef(t, p)[0, 1]) if t.size > 2 and t.std() > 0 and p.std() > 0 else np.nan,
+                         sd_posterior_means=float(t.std()) if t.size else np.nan,
+                         sd_predicted=float(p.std()) if p.size else np.nan,
+                         spread_ratio=float(p.std() / t.std()) if t.size and t.std() > 0 else np.nan,
+                         posterior_sd_kp=float(np.nanmean(post.draws[ok, :, j].std(axis=1)))
+                         if post.draws is not None else np.nan))
+    return pd.DataFrame(rows)

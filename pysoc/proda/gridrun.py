@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pysoc.proda.components import COMPONENTS, system_components
-from pysoc.proda.ensemble import broadcast_member
 from pysoc.proda.forcing import cell_climate, npp_of, prepared_forcing
 from pysoc.proda.parallel import SerialComm, chunk, gather_chunks
 from pysoc.profiles import STANDARD_INTERVALS, interval_integrals, interval_labels
@@ -99,9 +98,10 @@ class GridRunner:
         c = system_components(self.model, self.prep, theta, pools, self.site_index, status)
         return {k: c[k] for k in COMPONENTS}
 
-    def best(self, net) -> BestRun | None:
-        """The best-guess network over all cells (gathered on rank 0)."""
-        kp = net.predict(self.X) if self.local.size else np.empty((0, net.n_outputs_))
+    def best(self, ens) -> BestRun | None:
+        """The best-guess network (a one-member :class:`~pysoc.proda.model.NetworkEnsemble`)
+        over all cells (gathered on rank 0)."""
+        kp = ens.predict(self.X)[0] if self.local.size else np.empty((0, ens.n_outputs))
         theta = self.model.to_physical(self.full_kp(kp))
         stocks, status, pools = self._run(theta, want_pools=True) if self.local.size else \
             (np.empty((0, len(self.intervals))), np.empty(0, int), None)
@@ -111,8 +111,10 @@ class GridRunner:
         out = BestRun(g(kp), g(theta), g(stocks), g(status), {k: g(v) for k, v in comps.items()}, g(npp))
         return out if self.comm.rank == 0 else None
 
-    def ensemble(self, nets: dict, member_ids, components: bool = False, progress=None) -> EnsembleRun | None:
-        """Every member network over all cells; networks are broadcast by their owners."""
+    def ensemble(self, ens, member_ids=None, components: bool = False, progress=None) -> EnsembleRun | None:
+        """Every member of a :class:`~pysoc.proda.model.NetworkEnsemble` (known on every rank)
+        over all cells; ``member_ids`` label the members (default 1..n)."""
+        member_ids = list(range(1, ens.n_members + 1)) if member_ids is None else list(member_ids)
         nint, npar = len(self.intervals), len(self.model.parameters)
         nloc = self.local.size
         stocks = np.full((len(member_ids), nint, nloc), np.nan, dtype=np.float32)
@@ -122,9 +124,8 @@ class GridRunner:
         s2 = np.zeros((nloc, npar))
         failed = np.zeros(len(member_ids), dtype=np.int64)
         for i, m in enumerate(member_ids):
-            net = broadcast_member(self.comm, nets, m)
             if nloc:
-                theta = self.model.to_physical(self.full_kp(net.predict(self.X)))
+                theta = self.model.to_physical(self.full_kp(ens.subset([i]).predict(self.X)[0]))
                 st, status, pools = self._run(theta, want_pools=components)
                 stocks[i] = st.T
                 failed[i] = int((status != 0).sum())

@@ -181,6 +181,30 @@ class ProdaNetwork(RegressorMixin, BaseEstimator):
         self._check_fitted()
         return self._clip(self._raw_predict(self._scale(self._check_X(X))))
 
+    def layer_arrays(self) -> dict:
+        """The fitted network as plain arrays (what a saved PRODA model stores): ``x_min``,
+        ``x_range`` (ncov,), ``weights`` [(n_in, n_out), ...] and ``biases`` [(n_out,), ...]
+        of the ReLU layers (identity output layer), and ``clip_margin`` (None = no clipping).
+        ``relu(...relu(((X - x_min) / x_range) @ W0 + b0)...) @ WL + bL``, clipped, is
+        :meth:`predict` (both backends; dropout is inactive in prediction).
+
+        Returns
+        -------
+        dict
+            Copies of the arrays (float64).
+        """
+        self._check_fitted()
+        if self.backend == "sklearn":
+            weights = [np.array(c, float) for c in self.model_.coefs_]
+            biases = [np.array(b, float) for b in self.model_.intercepts_]
+        else:
+            lin = [m for m in self.model_ if hasattr(m, "weight")]
+            weights = [m.weight.detach().numpy().T.astype(float) for m in lin]
+            biases = [m.bias.detach().numpy().astype(float) for m in lin]
+        return {"x_min": np.array(self.x_min_, float), "x_range": np.array(self.x_range_, float),
+                "weights": weights, "biases": biases,
+                "clip_margin": float(self.clip_margin) if self.clip_output else None}
+
     # ---- backends ----------------------------------------------------------------------------
     def _epoch_loop(self, train_epoch, predict_val, y_val, get_state, set_state) -> None:
         best, best_state, best_epoch, since = np.inf, None, 0, 0

@@ -63,9 +63,16 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
                                                      "long_name": "latitude"})
     lon = xr.DataArray(grid.lon, dims="lon", attrs={"units": "degrees_east", "standard_name": "longitude",
                                                      "long_name": "longitude"})
+    intervals = np.asarray(intervals, float)
     ds = xr.Dataset(coords={"lat": lat, "lon": lon,
-                            "depth_interval": ("depth_interval", labels, {"long_name": "depth interval"}),
-                            "depth_interval_bnds": (("depth_interval", "nv"), intervals, {"units": "m"})})
+                            "depth_interval": ("depth_interval", intervals[:, 1], {
+                                "units": "m", "positive": "down", "standard_name": "depth", "axis": "Z",
+                                "bounds": "depth_interval_bnds",
+                                "long_name": "bottom of the depth interval (the stock is over its bounds)"})})
+    ds["depth_interval_bnds"] = (("depth_interval", "nv"), intervals, {
+        "units": "m", "long_name": "top and bottom of the depth interval"})
+    ds["depth_interval_label"] = (("depth_interval",), np.array(labels, dtype=object), {
+        "long_name": "depth interval"})
     gds = grid.ds
     if "lat_bnds" in gds and "lon_bnds" in gds:
         ds["lat"].attrs["bounds"] = "lat_bnds"
@@ -86,7 +93,7 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
     sv = np.asarray(best.stocks, float).T                                 # (nint, ncell)
     ds["soc_stock"] = (("depth_interval", "lat", "lon"), to_map(grid, cells, sv), {
         "units": "kg m-2", "long_name": "SOC stock (best-guess network)",
-        "standard_name": "mass_content_of_carbon_in_soil", "comment": "carbon mass per m2 of land"})
+        "standard_name": "soil_mass_content_of_carbon", "comment": "carbon mass per m2 of land"})
     a = table.area
     ds["soc_total"] = (("depth_interval",), area_total_pg(sv, a), {
         "units": "Pg", "long_name": "global SOC stock of the modelled cells (best guess)"})
@@ -102,11 +109,12 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
                 continue
             ds[f"soc_stock_{name}_{stat}"] = (("depth_interval", "lat", "lon"), to_map(grid, cells, arr), {
                 "units": "kg m-2", "long_name": f"SOC stock, bootstrap {stat} (networks trained on {what})"})
-        ds = ds.assign_coords({f"member_{name}": (f"member_{name}", np.asarray(run.members, int))})
+        ds = ds.assign_coords({f"member_{name}": (f"member_{name}", np.asarray(run.members, np.int32), {
+            "long_name": f"bootstrap member (networks trained on {what})", "units": "1"})})
         ds[f"soc_total_{name}"] = ((f"member_{name}", "depth_interval"), area_total_pg(st, a[None, None, :]), {
             "units": "Pg", "long_name": f"global SOC stock of each bootstrap member (trained on {what})"})
         if run.failed is not None:
-            ds[f"failed_cells_{name}"] = ((f"member_{name}",), np.asarray(run.failed, np.int64), {
+            ds[f"failed_cells_{name}"] = ((f"member_{name}",), np.asarray(run.failed, np.int32), {
                 "units": "1", "long_name": "cells where the kernel failed (left out of that member's total)"})
         if name == "boot" and run.theta_sd is not None:
             for j, spec in enumerate(model.parameters):
@@ -137,6 +145,13 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
     return ds
 
 
+def interval_label(ds, i: int) -> str:
+    """Text label ('0-100 cm') of depth interval ``i`` of a map file (older files: the coordinate)."""
+    if "depth_interval_label" in ds:
+        return str(ds["depth_interval_label"].values[i])
+    return str(ds["depth_interval"].values[i])
+
+
 def zonal_mean(ds, field: np.ndarray) -> np.ndarray:
     """Area-weighted mean over longitude per latitude row of (..., lat, lon) fields."""
     a = np.nan_to_num(ds["land_area"].values)
@@ -162,6 +177,9 @@ def write_maps(ds: xr.Dataset, path) -> Path:
     for name in ds.coords:
         if ds[name].dtype.kind == "f":
             enc[name] = {"_FillValue": None}
+    for name in ("lat_bnds", "lon_bnds", "depth_interval_bnds"):
+        if name in ds:
+            enc[name] = {"_FillValue": None}
     return write_netcdf_atomic(ds, path, encoding=enc)
 
 
@@ -169,8 +187,8 @@ def totals_table(ds: xr.Dataset) -> pd.DataFrame:
     """Global totals (Pg C) per depth interval: best guess, bootstrap spread of both
     ensembles and the widening of the 5–95 % band by the posterior draws."""
     rows = []
-    for i, lab in enumerate(ds["depth_interval"].values):
-        row = {"depth_interval": str(lab), "best_pg": float(ds["soc_total"].values[i])}
+    for i in range(ds.sizes["depth_interval"]):
+        row = {"depth_interval": interval_label(ds, i), "best_pg": float(ds["soc_total"].values[i])}
         for name in ("boot", "draws"):
             v = f"soc_total_{name}"
             if v in ds and ds[v].shape[0]:
@@ -233,7 +251,7 @@ def compare_maps(path_a, path_b, interval: int = 1) -> pd.DataFrame:
                                                                                        dsb["lon"].values):
         raise DataError(f"{path_b}: grid differs from {path_a}")
     rows = []
-    items = [("soc_stock", "log10 SOC stock " + str(dsa["depth_interval"].values[interval]))] + \
+    items = [("soc_stock", "log10 SOC stock " + interval_label(dsa, interval))] + \
         [(k, COMPONENTS[k][1]) for k in COMPONENTS] + [("litter_input", "plant carbon input")]
     for var, desc in items:
         if var not in dsa or var not in dsb:

@@ -11,10 +11,11 @@ import numpy as np
 
 from pysoc.proda.components import COMPONENTS
 from pysoc.proda.evaluate import METHODS
-from pysoc.proda.output import zonal_mean
+from pysoc.proda.output import interval_label, zonal_mean
 
 LABELS = {"default": "default parameters", "one_batch": "one-batch DA", "random_sampling": "random sampling",
-          "neural_network": "neural network (PRODA)", "site_by_site": "site-by-site DA (in-sample)"}
+          "neural_network": "neural network (PRODA)", "site_by_site": "site-by-site DA (in-sample)",
+          "constant": "one constant parameter set", "direct_rf": "direct random forest (no model)"}
 
 
 def _plt():
@@ -36,7 +37,7 @@ def _save(fig, path) -> Path:
 def scatter_figure(pairs, metrics, path, title: str = "") -> Path:
     """Observed vs modelled layer SOC density (kg C m-3, log axes) per method and split."""
     plt = _plt()
-    splits = list(dict.fromkeys(pairs["split"])) if len(pairs) else []
+    splits = sorted(dict.fromkeys(pairs["split"]), key=lambda s: s != "blocked") if len(pairs) else []
     methods = [m for m in METHODS if m in set(pairs["method"])]
     fig, axes = plt.subplots(max(len(splits), 1), max(len(methods), 1), figsize=(3.0 * max(len(methods), 1),
                                                                                   3.1 * max(len(splits), 1)),
@@ -103,7 +104,7 @@ def soc_map_figure(ds, path, interval: int = 1) -> Path:
     if "soc_stock_draws_sd" in ds:
         panels.append(("soc_stock_draws_sd", "bootstrap sd (trained on posterior draws)", "magma_r", False))
     fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, 3.2 * len(panels)), squeeze=False)
-    lab = str(ds["depth_interval"].values[interval])
+    lab = interval_label(ds, interval)
     sdmax = max([np.nanquantile(ds[v].values[interval], 0.98) for v, *_ in panels[1:]] or [None]) \
         if len(panels) > 1 else None
     for ax, (v, t, cm, lg) in zip(axes[:, 0], panels):
@@ -150,7 +151,7 @@ def latitude_figure(ds_list, path, interval: int = 1, labels=None) -> Path:
                 ax.fill_betweenx(lat, lo, hi, color=col, alpha=alpha, lw=0,
                                  label=f"{lab} 5-95 % ({'posterior means' if name == 'boot' else 'posterior draws'})")
     ax.set_ylim(-60, 85)
-    ax.set_xlabel(f"SOC {ds_list[0]['depth_interval'].values[interval]} (kg C m$^{{-2}}$)")
+    ax.set_xlabel(f"SOC {interval_label(ds_list[0], interval)} (kg C m$^{{-2}}$)")
     ax.set_ylabel("latitude (°N)")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)

@@ -33,6 +33,8 @@ class SitePosteriors:
     draws: (nsite, ndraw, npar) posterior draws or None.
     gelman_rubin: (nsite,) mean Gelman-Rubin statistic over parameters (NaN = unknown).
     nse: (nsite,) Nash-Sutcliffe efficiency of the posterior-mean fit (NaN = unknown).
+    converged: (nsite,) 1 when the calibration's own convergence test passed (pysoc-calibrate:
+    rank-normalised R-hat and bulk ESS), 0 when not, NaN = unknown.
     """
 
     model: str
@@ -47,6 +49,7 @@ class SitePosteriors:
     base_kp: np.ndarray | None = None
     all_names: tuple[str, ...] | None = None
     attrs: dict = field(default_factory=dict)
+    converged: np.ndarray | None = None
 
     def __post_init__(self):
         self.param_names = tuple(self.param_names)
@@ -75,7 +78,7 @@ class SitePosteriors:
             if self.draws.ndim != 3 or self.draws.shape[0] != n or self.draws.shape[2] != p:
                 raise DataError(f"{self.source}: posterior draws have shape {self.draws.shape}, expected "
                                 f"({n}, ndraw, {p})")
-        for name in ("gelman_rubin", "nse"):
+        for name in ("gelman_rubin", "nse", "converged"):
             v = getattr(self, name)
             setattr(self, name, np.full(n, np.nan) if v is None else np.asarray(v, dtype=float).reshape(n))
         if len(set(self.site_ids)) != n:
@@ -103,7 +106,7 @@ class SitePosteriors:
                               None if self.mode is None else self.mode[idx],
                               None if self.draws is None else self.draws[idx],
                               self.gelman_rubin[idx], self.nse[idx], self.source, self.base_kp, self.all_names,
-                              dict(self.attrs))
+                              dict(self.attrs), self.converged[idx])
 
     def select_sites(self, site_ids: Sequence[str]) -> SitePosteriors:
         pos = {s: i for i, s in enumerate(self.site_ids)}
@@ -112,15 +115,20 @@ class SitePosteriors:
             raise DataError(f"{self.source or 'site posteriors'}: no posterior for site {missing[0]!r}")
         return self.subset([pos[s] for s in site_ids])
 
-    def quality_filter(self, max_gelman_rubin: float | None = 1.05, min_nse: float | None = 0.0
-                       ) -> tuple[SitePosteriors, list[tuple[str, str]]]:
-        """Sites passing the seed-001 filters (G-R <= 1.05 and NSE >= 0; unknown values pass),
-        and [(site_id, reason), ...] for the removed ones."""
+    def quality_filter(self, max_gelman_rubin: float | None = 1.05, min_nse: float | None = 0.0,
+                       require_converged: bool = False) -> tuple[SitePosteriors, list[tuple[str, str]]]:
+        """Sites passing the filters -- the calibration's convergence test when
+        ``require_converged``, then the seed-001 filters G-R <= 1.05 and NSE >= 0 (unknown
+        values pass) -- and [(site_id, reason), ...] for the removed ones (the first failed
+        filter of each)."""
         keep = np.ones(self.n_sites, bool)
         removed = []
         for i, s in enumerate(self.site_ids):
             gr, nse = self.gelman_rubin[i], self.nse[i]
-            if max_gelman_rubin is not None and np.isfinite(gr) and gr > max_gelman_rubin:
+            if require_converged and self.converged[i] == 0:
+                keep[i] = False
+                removed.append((s, "not converged (the calibration's R-hat/ESS test)"))
+            elif max_gelman_rubin is not None and np.isfinite(gr) and gr > max_gelman_rubin:
                 keep[i] = False
                 removed.append((s, f"Gelman-Rubin {gr:.3f} > {max_gelman_rubin:g}"))
             elif min_nse is not None and np.isfinite(nse) and nse < min_nse:
@@ -265,6 +273,7 @@ def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
         pooled = pooled[:, keep]
     gr = np.asarray(root["gelman_rubin_mean"].values, float) if "gelman_rubin_mean" in root else None
     nse = np.asarray(root["soc_profile_nse"].values, float) if "soc_profile_nse" in root else None
+    conv = np.asarray(root["converged"].values, float) if "converged" in root else None
     sel = np.flatnonzero(ok)
     draws = pooled[sel]
     if not np.isfinite(draws).all():
@@ -272,7 +281,8 @@ def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
         draws = np.where(np.isfinite(draws), draws, mean[sel][:, None, :])
     sp = SitePosteriors(model.name, names, site_ids[sel], mean[sel], None if mode is None else mode[sel], draws,
                         None if gr is None else gr[sel], None if nse is None else nse[sel], source=str(path),
-                        base_kp=base, all_names=model.parameters.names)
+                        base_kp=base, all_names=model.parameters.names,
+                        converged=None if conv is None else conv[sel])
     sp.attrs["failed_sites"] = [str(s) for s in site_ids[~ok]]
     sp.attrs["fixed"] = fixed
     return sp

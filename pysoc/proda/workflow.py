@@ -44,6 +44,8 @@ PRODA = Group("proda", (
         "docs/proda.md)"),
     Key("site_max_km", "float", 250.0, "covariates sampled from the grid at a site use the nearest valid cell "
         "within this distance", min=0.0, max=20000.0, units="km"),
+    Key("require_converged", "bool", True, "leave out sites whose calibration did not pass its own convergence "
+        "test (pysoc-calibrate 'converged': rank-normalised R-hat and bulk ESS); files without it pass"),
     Key("max_gelman_rubin", "float", 1.05, "sites whose mean Gelman-Rubin statistic exceeds this are left out "
         "(seed 001)", min=1.0),
     Key("min_nse", "float", 0.0, "sites whose posterior fit has a lower NSE are left out (seed 001)", max=1.0),
@@ -77,12 +79,14 @@ NETWORK = Group("network", (
 
 EVALUATION = Group("evaluation", (
     Key("enabled", "bool", True, "run the held-out evaluation"),
-    Key("splits", "list[str]", ["random", "blocked"], "splits: 'random' K-fold and/or spatially 'blocked' K-fold",
-        choices=("random", "blocked")),
+    Key("splits", "list[str]", ["blocked", "random"], "splits: spatially 'blocked' K-fold (the headline) and/or "
+        "'random' K-fold", choices=("random", "blocked")),
     Key("folds", "int", 5, "number of folds K", min=2, max=100),
     Key("block_deg", "float", 10.0, "size of the lat/lon blocks of the blocked split", min=0.1, max=180.0,
         units="degrees"),
     Key("n_random", "int", 1000, "parameter vectors of the random-sampling method (seed 002: 1000)", min=1),
+    Key("n_boot", "int", 1000, "bootstrap resamples of the held-out sites for the confidence intervals", min=0,
+        max=100000),
 ), doc="Held-out evaluation against observed profiles (seed 002 Table 1).")
 
 GRID = Group("grid", (
@@ -138,18 +142,58 @@ def _match_sites(post, profiles, src):
     return post, [by_id[s] for s in post.site_ids], missing
 
 
+def _no_site_left(p, post0, removed) -> DataError:
+    """One line naming the filter(s) that removed every site."""
+    n_gr = sum(r.startswith("Gelman-Rubin") for _, r in removed)
+    n_nse = sum(r.startswith("NSE") for _, r in removed)
+    n_conv = sum(r.startswith("not converged") for _, r in removed)
+    parts = [f"{n_conv} did not converge (require_converged)"] if n_conv else []
+    if n_gr:
+        parts.append(f"{n_gr} have a mean Gelman-Rubin above max_gelman_rubin = {p['max_gelman_rubin']:g}")
+    if n_nse:
+        parts.append(f"{n_nse} an NSE below min_nse = {p['min_nse']:g}")
+    failed = len(post0.attrs.get("failed_sites", []))
+    return DataError(f"{p['posterior_file']}: no site passes the filters: of {post0.n_sites} calibrated sites"
+                     f"{f' ({failed} more failed)' if failed else ''}, " + " and ".join(parts) + " (&proda "
+                     + ", ".join(k for k, n in (("require_converged", n_conv), ("max_gelman_rubin", n_gr),
+                                                ("min_nse", n_nse)) if n) + ")")
+
+
+def _site_forcings(model, profs, complete):
+    from pysoc.io.site_forcing import site_forcing
+
+    forcings, ok = [], np.zeros(len(profs), bool)
+    for i, pr in enumerate(profs):
+        if not complete[i]:
+            forcings.append(None)
+            continue
+        try:
+            forcings.append(site_forcing(model, pr))
+            ok[i] = True
+        except DataError:
+            forcings.append(None)
+    return forcings, ok
+
+
 def prepare_sites(nml, model, log):
     """Posteriors, profiles, covariates and forcing of the usable sites."""
     from pysoc.io.profiles import read_profiles
-    from pysoc.io.site_forcing import site_forcing
     from pysoc.proda import covariates as cv
     from pysoc.proda.posteriors import load_site_posteriors
 
     p = nml["proda"]
-    post = load_site_posteriors(p["posterior_file"], model, max_draws=p["max_draws"])
-    report = {"posterior_sites": post.n_sites, "failed_calibrations": len(post.attrs.get("failed_sites", []))}
-    post, removed = post.quality_filter(p["max_gelman_rubin"], p["min_nse"])
+    post0 = load_site_posteriors(p["posterior_file"], model, max_draws=p["max_draws"])
+    report = {"posterior_sites": post0.n_sites, "failed_calibrations": len(post0.attrs.get("failed_sites", []))}
+    if post0.n_sites == 0:
+        raise DataError(f"{p['posterior_file']}: no successfully calibrated site ({report['failed_calibrations']} "
+                        f"failed)")
+    post, removed = post0.quality_filter(p["max_gelman_rubin"], p["min_nse"], p["require_converged"])
     report["removed_quality"] = len(removed)
+    for key, start in (("removed_not_converged", "not converged"), ("removed_gelman_rubin", "Gelman-Rubin"),
+                       ("removed_nse", "NSE")):
+        report[key] = sum(r.startswith(start) for _, r in removed)
+    if post.n_sites == 0:
+        raise _no_site_left(p, post0, removed)
     profiles = read_profiles(p["sites_file"], p["layers_file"])
     post, profs, missing = _match_sites(post, profiles, p["posterior_file"])
     report["not_in_profile_table"] = len(missing)
@@ -158,30 +202,24 @@ def prepare_sites(nml, model, log):
     grid.check(covs)
     sc = cv.site_covariates(profs, covs, grid, sites_file=p["sites_file"], max_km=p["site_max_km"])
     complete = sc.complete()
-    forcings, prep_ok = [], np.zeros(len(profs), bool)
-    for i, pr in enumerate(profs):
-        if not complete[i]:
-            continue
-        try:
-            forcings.append(site_forcing(model, pr))
-            prep_ok[i] = True
-        except DataError:
-            pass
+    forcings, prep_ok = _site_forcings(model, profs, complete)
     keep = np.flatnonzero(complete & prep_ok)
     report["dropped_missing_covariate"] = int((~complete).sum())
     report["dropped_no_forcing"] = int((complete & ~prep_ok).sum())
     report["sites_used"] = int(keep.size)
+    summary = (f"{report['sites_used']} sites used ({report['posterior_sites']} calibrated; removed: "
+               f"{report['removed_not_converged']} not converged, {report['removed_gelman_rubin']} by G-R, "
+               f"{report['removed_nse']} by NSE; {report['not_in_profile_table']} not in the profile table, "
+               f"{report['dropped_missing_covariate']} with a missing covariate, {report['dropped_no_forcing']} "
+               f"without site forcing)")
     if keep.size < 5:
-        raise DataError(f"{p['posterior_file']}: only {keep.size} usable sites (calibrated, passing the filters, with "
-                        f"all covariates and a forcing); PRODA needs at least 5")
+        raise DataError(f"{p['posterior_file']}: only {summary}; PRODA needs at least 5")
+    log(summary)
     post = post.subset(keep)
     profs = [profs[i] for i in keep]
+    forcings = [forcings[i] for i in keep]
     X = sc.values[keep]
     origin = sc.origin[keep]
-    prep = model.prepare(forcings)
-    log(f"{report['sites_used']} sites used ({report['posterior_sites']} calibrated, {report['removed_quality']} "
-        f"removed by G-R/NSE, {report['not_in_profile_table']} not in the profile table, "
-        f"{report['dropped_missing_covariate']} with a missing covariate)")
     cov_rows = []
     for j, c in enumerate(covs):
         cov_rows.append(dict(covariate=c.name, units=c.units, group=c.group, site_source=c.site.text(),
@@ -189,8 +227,8 @@ def prepare_sites(nml, model, log):
                              sites_from_grid=int((origin[:, j] == "grid").sum()),
                              sites_missing_before_drop=int(sc.report["missing"].get(c.name, 0)),
                              site_min=float(X[:, j].min()), site_max=float(X[:, j].max())))
-    return dict(post=post, profiles=profs, X=X, prep=prep, covs=covs, grid=grid, report=report,
-                cov_table=pd.DataFrame(cov_rows))
+    return dict(post=post, profiles=profs, X=X, forcings=forcings, prep=model.prepare(forcings), covs=covs,
+                grid=grid, report=report, cov_table=pd.DataFrame(cov_rows))
 
 
 def run(nml_path, plots=None) -> int:
@@ -203,12 +241,8 @@ def run_namelist(nml, plots=None) -> int:
     scatter_figure, soc_map_figure, components_figure, latitude_figure; the CLI passes
     :mod:`pysoc.proda.plots`); None writes no figures."""
     from pysoc.proda import covariates as cv
-    from pysoc.proda import output as out
-    from pysoc.proda.ensemble import member_specs, train_members
-    from pysoc.proda.evaluate import evaluate_heldout
-    from pysoc.proda.gridrun import GridRunner, stock_intervals, stock_labels
     from pysoc.proda.parallel import get_comm
-    from pysoc.proda.posteriors import load_one_batch
+    from pysoc.proda.training import fit_model
 
     p = nml["proda"]
     comm = get_comm(p["mpi"])
@@ -218,113 +252,192 @@ def run_namelist(nml, plots=None) -> int:
     outdir = Path(p["output_dir"])
     name = p["run_name"]
     netp = network_params(nml)
-    seed = p["seed"]
     if netp["backend"] == "torch":
         from pysoc.proda.network import _import_torch
         _import_torch()
     cv.resolve(p["covariates"])            # unknown covariate names fail before any work
     log(f"model {model.name}, {comm.size} rank(s), network {netp['backend']} {netp['hidden_layer_sizes']}")
     site = prepare_sites(nml, model, log)
-    post, X = site["post"], site["X"]
     written = []
-    summary = {"sites_used": site["report"]["sites_used"]}
     if comm.rank == 0:
-        written.append(out.write_csv(site["cov_table"], outdir / f"{name}_covariates.csv"))
-
-    # ---- held-out evaluation
-    ev = nml["evaluation"]
-    if ev["enabled"]:
-        ob = load_one_batch(p["one_batch_file"], model) if p["one_batch_file"] else None
-        log("held-out evaluation: " + ", ".join(ev["splits"]) + f" ({ev['folds']} folds)")
-        res = evaluate_heldout(model, site["profiles"], site["prep"], X, post, netp, folds=ev["folds"],
-                               block_deg=ev["block_deg"], seed=seed, n_random=ev["n_random"], one_batch_kp=ob,
-                               splits=tuple(ev["splits"]), comm=comm, progress=lambda m: log(f"  {m}"))
-        if comm.rank == 0:
-            written.append(out.write_csv(res["metrics"], outdir / f"{name}_evaluation.csv"))
-            written.append(out.write_csv(res["pairs"], outdir / f"{name}_evaluation_pairs.csv"))
-            written.append(out.write_csv(res["parameters"], outdir / f"{name}_parameter_skill.csv"))
-            if p["figures"] and plots is not None:
-                written.append(plots.scatter_figure(res["pairs"], res["metrics"], outdir / f"{name}_scatter.png",
-                                                    title=f"PRODA {model.name}: held-out profiles"))
-            for r in res["metrics"].itertuples():
-                log(f"  {r.split:8s} {r.method:16s} R2 {r.r2:5.2f}  r {r.r:5.2f}  RMSE {r.rmse_kg_m3:6.2f} kg C m-3 "
-                    f"({r.n_layers} layers, {r.n_sites} sites)")
-            summary["evaluation"] = res["metrics"]
-
-    # ---- grid
+        written.append(out_csv(site["cov_table"], outdir / f"{name}_covariates.csv"))
+    if nml["evaluation"]["enabled"]:
+        written += _evaluation(nml, model, site, netp, comm, log, plots)
     g = nml["grid"]
+    log(f"training the PRODA model: best-guess network and {g['n_bootstrap']} bootstrap members"
+        + (" (posterior means and draws)" if g["posterior_draws"] and site["post"].draws is not None else ""))
+    pm = fit_model(model, site["post"], site["profiles"], site["X"], site["covs"], netp, seed=p["seed"],
+                   n_bootstrap=g["n_bootstrap"], draws=g["posterior_draws"], settings=model_settings(nml, site),
+                   comm=comm, progress=lambda m: log(f"  member {m} trained") if m and m % 20 == 0 else None)
+    if comm.rank == 0:
+        written.append(pm.save(outdir / f"{name}_model.nc"))
     if g["enabled"]:
-        grid = site["grid"]
-        table = cv.grid_covariates(grid, site["covs"], fill=g["fill"], max_km=g["fill_max_km"],
-                                   max_ice_fraction=g["max_ice_fraction"], region=g["region"] or None)
-        if table.cells.size == 0:
-            raise DataError(f"{grid.path}: no land cell with a complete set of covariates in the domain")
-        log("grid: " + table.summary())
-        runner = GridRunner(model, table, comm, full_kp=post.full_kp)
-        nd = None if post.draws is None else post.draws.shape[1]
-        specs = member_specs(post.n_sites, g["n_bootstrap"], netp["validation_fraction"], seed, n_draws=nd)
-        log(f"training the best-guess network and {g['n_bootstrap']} bootstrap members on posterior means")
-        nets = train_members(specs, X, post.mean, post.draws, netp, "mean", comm,
-                             progress=lambda m: log(f"  member {m} trained") if m % 20 == 0 else None)
-        best = runner.best(_bcast_net(comm, nets, 0))
-        boot_ids = [s.index for s in specs[1:]]
-        log("forward runs of the bootstrap members (posterior means)")
-        boot = runner.ensemble(nets, boot_ids, components=g["member_components"]) if boot_ids else None
-        draws = None
-        if g["posterior_draws"] and boot_ids:
-            if post.draws is None:
-                log("no posterior draws in the posterior file: the draw-trained ensemble is skipped")
-            else:
-                log(f"training {len(boot_ids)} bootstrap members on posterior draws")
-                dnets = train_members(specs[1:], X, post.mean, post.draws, netp, "draws", comm)
-                draws = runner.ensemble(dnets, boot_ids, components=g["member_components"])
-        if comm.rank == 0:
-            intervals = stock_intervals(model)
-            attrs = {"sites_used": site["report"]["sites_used"], "covariates": ", ".join(table.names),
-                     "grid_cells_modelled": int(table.cells.size), "grid_cells_masked": int(table.masked.size),
-                     "grid_masked_area_m2": table.masked_area_m2, "grid_fill": g["fill"],
-                     "grid_ice_cells": int(table.ice.size), "grid_ice_area_m2": table.ice_area_m2,
-                     "grid_filled_cells": ", ".join(f"{k}: {v}" for k, v in table.filled.items()) or "none",
-                     "kernel_failed_cells_best": int((np.asarray(best.status) != 0).sum()),
-                     "network": str(netp), "n_bootstrap": g["n_bootstrap"], "seed": seed,
-                     "posterior_file": p["posterior_file"], "namelist": nml.text}
-            ds = out.maps_dataset(model, table, best, stock_labels(model), intervals, boot, draws, post, attrs)
-            ds = _add_zonal(ds, table, boot, draws)
-            written.append(out.write_maps(ds, outdir / f"{name}_maps.nc"))
-            tot = out.totals_table(ds)
-            written.append(out.write_csv(tot, outdir / f"{name}_totals.csv"))
-            wid = out.cell_widening(ds)
-            for r in tot.itertuples():
-                if "whole column" in r.depth_interval:
-                    continue                   # below the observations: reported in the CSV only
-                msg = f"  total {r.depth_interval}: best {r.best_pg:.0f} Pg C"
-                if hasattr(r, "boot_sd_pg"):
-                    msg += f"; bootstrap median {r.boot_median_pg:.0f} (5-95 % {r.boot_p05_pg:.0f}-{r.boot_p95_pg:.0f})"
-                if hasattr(r, "draws_sd_pg"):
-                    msg += f"; trained on posterior draws {r.draws_median_pg:.0f} ({r.draws_p05_pg:.0f}-" \
-                           f"{r.draws_p95_pg:.0f}, band x {r.widening_p05_p95:.2f})"
-                log(msg)
-            if wid:
-                log(f"  per-cell sd ratio draws/means (0-100 cm): median {wid['median_cell_sd_ratio']:.2f}")
-            summary["totals"] = tot
-            if p["figures"] and plots is not None:
-                written.append(plots.soc_map_figure(ds, outdir / f"{name}_soc_maps.png"))
-                written.append(plots.components_figure(ds, outdir / f"{name}_components.png"))
-                written.append(plots.latitude_figure([ds], outdir / f"{name}_latitude.png"))
+        written += _grid(nml, model, site, pm, comm, log, plots)
     if comm.rank == 0:
         for w in written:
             log(f"wrote {w}")
     return 0
 
 
-def _bcast_net(comm, nets, index):
-    from pysoc.proda.ensemble import broadcast_member
-    return broadcast_member(comm, nets, index)
+def out_csv(df, path):
+    from pysoc.proda.output import write_csv
+
+    return write_csv(df, path)
+
+
+def model_settings(nml, site) -> dict:
+    """What a saved model records about its training run (provenance and prediction settings)."""
+    from pysoc.proda.sites import portable_path
+
+    p = nml["proda"]
+    return {"grid_file": portable_path(p["grid_file"]), "site_max_km": p["site_max_km"],
+            "site_forcing": "pysoc.io.site_forcing.site_forcing (defaults, as the calibration)",
+            "posterior_file": str(p["posterior_file"]), "sites_file": str(p["sites_file"]),
+            "max_gelman_rubin": p["max_gelman_rubin"], "min_nse": p["min_nse"],
+            "sites_used": site["report"]["sites_used"], "namelist": nml.text}
+
+
+def warn(msg: str, rank: int = 0) -> None:
+    """A warning line on stderr (always shown, rank 0 only)."""
+    if rank == 0:
+        print(f"pysoc-proda: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _evaluation(nml, model, site, netp, comm, log, plots) -> list:
+    from pysoc.proda.evaluate import evaluate_heldout
+    from pysoc.proda.posteriors import load_one_batch
+
+    p, ev = nml["proda"], nml["evaluation"]
+    name, outdir = p["run_name"], Path(p["output_dir"])
+    ob = load_one_batch(p["one_batch_file"], model) if p["one_batch_file"] else None
+    log("held-out evaluation: " + ", ".join(ev["splits"]) + f" ({ev['folds']} folds)")
+    res = evaluate_heldout(model, site["profiles"], site["forcings"], site["X"], site["post"], netp, site["covs"],
+                           folds=ev["folds"], block_deg=ev["block_deg"], seed=p["seed"], n_random=ev["n_random"],
+                           one_batch_kp=ob, splits=tuple(ev["splits"]), n_boot=ev["n_boot"], comm=comm,
+                           progress=lambda m: log(f"  {m}"))
+    if comm.rank != 0:
+        return []
+    written = [out_csv(res[k], outdir / f"{name}_{f}.csv") for k, f in
+               (("metrics", "evaluation"), ("differences", "differences"), ("pairs", "evaluation_pairs"),
+                ("parameters", "parameter_skill"))]
+    if p["figures"] and plots is not None:
+        written.append(plots.scatter_figure(res["pairs"], res["metrics"], outdir / f"{name}_scatter.png",
+                                            title=f"PRODA {model.name}: held-out profiles"))
+    for line in evaluation_lines(res, ev["block_deg"]):
+        log(line)
+    return written
+
+
+def evaluation_lines(res, block_deg: float) -> list[str]:
+    """The log lines of the evaluation: spatially blocked split first (the headline)."""
+    from pysoc.proda.scoring import metric_lines
+
+    lines = []
+    met, diff, ps = res["metrics"], res["differences"], res["parameters"]
+    order = sorted(dict.fromkeys(met["split"]), key=lambda s: s != "blocked")
+    for sp in order:
+        head = f"spatially blocked folds ({block_deg:g} degree blocks; the headline)" if sp == "blocked" else \
+            "random folds (secondary: includes interpolation between nearby sites)"
+        lines.append(f"  {head}:")
+        lines += metric_lines(met[met["split"] == sp], diff[diff["split"] == sp], indent="    ")
+        p = ps[ps["split"] == sp]
+        if len(p):
+            best = p.sort_values("r2", ascending=False).head(6)
+            lines.append("    held-out parameter R2 (spread ratio predicted/posterior): " + ", ".join(
+                f"{r.parameter} {r.r2:.2f} ({r.spread_ratio:.2f})" for r in best.itertuples()))
+    return lines
+
+
+def _grid(nml, model, site, pm, comm, log, plots) -> list:
+    from pysoc.proda import covariates as cv
+    from pysoc.proda.gridrun import GridRunner
+
+    g = nml["grid"]
+    grid = site["grid"]
+    table = cv.grid_covariates(grid, site["covs"], fill=g["fill"], max_km=g["fill_max_km"],
+                               max_ice_fraction=g["max_ice_fraction"], region=g["region"] or None)
+    if table.cells.size == 0:
+        raise DataError(f"{grid.path}: no land cell with a complete set of covariates in the domain")
+    log("grid: " + table.summary())
+    runner = GridRunner(model, table, comm, full_kp=pm.full_kp)
+    best = runner.best(pm.ensemble("best"))
+    boot = draws = None
+    if "boot" in pm.ensembles:
+        log("forward runs of the bootstrap members (posterior means)")
+        boot = runner.ensemble(pm.ensemble("boot"), components=g["member_components"])
+    if "draws" in pm.ensembles:
+        log("forward runs of the bootstrap members (posterior draws)")
+        draws = runner.ensemble(pm.ensemble("draws"), components=g["member_components"])
+    elif g["posterior_draws"] and g["n_bootstrap"] and site["post"].draws is None:
+        log("no posterior draws in the posterior file: the draw-trained ensemble is skipped")
+    if comm.rank != 0:
+        return []
+    return _grid_outputs(nml, model, site, table, best, boot, draws, log, plots)
+
+
+def _grid_outputs(nml, model, site, table, best, boot, draws, log, plots) -> list:
+    from pysoc.proda import output as out
+    from pysoc.proda.gridrun import stock_intervals, stock_labels
+
+    p, g = nml["proda"], nml["grid"]
+    name, outdir = p["run_name"], Path(p["output_dir"])
+    attrs = {"sites_used": site["report"]["sites_used"], "covariates": ", ".join(table.names),
+             "grid_cells_modelled": int(table.cells.size), "grid_cells_masked": int(table.masked.size),
+             "grid_masked_area_m2": table.masked_area_m2, "grid_fill": g["fill"],
+             "grid_ice_cells": int(table.ice.size), "grid_ice_area_m2": table.ice_area_m2,
+             "grid_filled_cells": ", ".join(f"{k}: {v}" for k, v in table.filled.items()) or "none",
+             "kernel_failed_cells_best": int((np.asarray(best.status) != 0).sum()),
+             "network": str(network_params(nml)), "n_bootstrap": g["n_bootstrap"], "seed": p["seed"],
+             "posterior_file": p["posterior_file"], "proda_model": f"{name}_model.nc", "namelist": nml.text}
+    ds = out.maps_dataset(model, table, best, stock_labels(model), stock_intervals(model), boot, draws, site["post"],
+                          attrs)
+    ds = _add_zonal(ds, table, boot, draws)
+    written = [out.write_maps(ds, outdir / f"{name}_maps.nc")]
+    tot = out.totals_table(ds)
+    written.append(out.write_csv(tot, outdir / f"{name}_totals.csv"))
+    for line, wide in totals_lines(tot):
+        log(line)
+        if wide:
+            warn(wide)
+    wid = out.cell_widening(ds)
+    if wid:
+        log(f"  per-cell sd ratio draws/means (0-100 cm): median {wid['median_cell_sd_ratio']:.2f}")
+    if p["figures"] and plots is not None:
+        written.append(plots.soc_map_figure(ds, outdir / f"{name}_soc_maps.png"))
+        written.append(plots.components_figure(ds, outdir / f"{name}_components.png"))
+        written.append(plots.latitude_figure([ds], outdir / f"{name}_latitude.png"))
+    return written
+
+
+#: a bootstrap 5-95 % range of a total wider than this factor (p95 / p05) is warned about
+WIDE_BAND_FACTOR = 2.0
+
+
+def totals_lines(tot) -> list[tuple[str, str | None]]:
+    """(log line, warning or None) per depth interval of the totals table (whole column: CSV only)."""
+    out = []
+    for r in tot.itertuples():
+        if "whole column" in r.depth_interval:
+            continue                   # below the observations: reported in the CSV only
+        msg = f"  total {r.depth_interval}: best {r.best_pg:.0f} Pg C"
+        wide = []
+        for ens, what in (("boot", "bootstrap"), ("draws", "trained on posterior draws")):
+            if not hasattr(r, f"{ens}_p05_pg"):
+                continue
+            lo, hi, med = getattr(r, f"{ens}_p05_pg"), getattr(r, f"{ens}_p95_pg"), getattr(r, f"{ens}_median_pg")
+            msg += f"; {what} median {med:.0f} (5-95 % {lo:.0f}-{hi:.0f})"
+            if not (lo > 0 and hi / lo <= WIDE_BAND_FACTOR):
+                wide.append(f"{what} {lo:.0f}-{hi:.0f} Pg C")
+        warning = (f"the 5-95 % range of the {r.depth_interval} total spans more than a factor "
+                   f"{WIDE_BAND_FACTOR:g} ({'; '.join(wide)}): the global total is poorly constrained (too few or "
+                   f"too noisy sites?)") if wide else None
+        out.append((msg, warning))
+    return out
 
 
 def _add_zonal(ds, table, boot, draws, interval: int = 1):
     """Zonal (area-weighted) mean SOC of every member for the latitude figure."""
-    from pysoc.proda.output import to_map, zonal_mean
+    from pysoc.proda.output import interval_label, to_map, zonal_mean
 
     for name, run in (("boot", boot), ("draws", draws)):
         if run is None or not len(run.members):
@@ -332,6 +445,6 @@ def _add_zonal(ds, table, boot, draws, interval: int = 1):
         z = np.stack([zonal_mean(ds, to_map(table.grid, table.cells, run.stocks[m, interval]))
                       for m in range(len(run.members))])
         ds[f"soc_zonal_{name}"] = ((f"member_{name}", "lat"), z, {
-            "units": "kg m-2", "long_name": f"zonal mean SOC stock {ds['depth_interval'].values[interval]} of each "
+            "units": "kg m-2", "long_name": f"zonal mean SOC stock {interval_label(ds, interval)} of each "
                                            f"bootstrap member ({'posterior means' if name == 'boot' else 'draws'})"})
     return ds
