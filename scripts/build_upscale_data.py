@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pysoc.io.atomic import atomic_path
 from pysoc.upscale.srdb import KEEP_COLUMNS, apply_filters, read_srdb
 from pysoc.upscale.predictors import IGBP_TO_VEG, VEG_BASE_CLASSES
 
@@ -81,41 +82,53 @@ def _block(a: np.ndarray, f: int) -> np.ndarray:
     return b.reshape(*lead, ny // f, nx // f, f * f)
 
 
-def build_grid(grid_path: Path, factor: int) -> None:
-    src = xr.open_dataset(grid_path)
-    f = factor
-    lat05, lon05 = src["lat"].values, src["lon"].values
-    res = 0.5 * f
-    lat = lat05.reshape(-1, f).mean(axis=1)
-    lon = lon05.reshape(-1, f).mean(axis=1)
-    a05 = src["cell_area"].values.astype(np.float64)
-    land = (src["landmask_isimip"].values == 1).astype(np.float64)
-    lf = np.nan_to_num(src["land_fraction_modis"].values.astype(np.float64))
-    A = _block(a05, f)
-    Atot = A.sum(-1)
-    # exact spherical cell area of the coarse cells
-    latb = np.stack([lat - res / 2, lat + res / 2], axis=1)
-    lonb = np.stack([lon - res / 2, lon + res / 2], axis=1)
-    area = (R_EARTH**2 * np.deg2rad(res)
-            * (np.sin(np.deg2rad(latb[:, 1])) - np.sin(np.deg2rad(latb[:, 0]))))[:, None] * np.ones(lon.size)
-    w_land = A * _block(land * lf, f)
-    land_fraction = w_land.sum(-1) / Atot
-    igbp = np.nan_to_num(src["igbp_fraction"].values.astype(np.float64))  # (17, lat, lon)
-    veg_codes = [k for k, v in IGBP_TO_VEG.items() if v is not None]
-    vegetated = igbp[veg_codes].sum(0)
-    vegetated_fraction = (A * _block(land * vegetated, f)).sum(-1) / Atot
+class _Aggregator:
+    """Block aggregation of the 0.5 deg source grid by ``factor``."""
 
-    def mean_valid(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def __init__(self, src: xr.Dataset, factor: int):
+        self.src, self.f = src, factor
+        self.res = 0.5 * factor
+        self.lat = src["lat"].values.reshape(-1, factor).mean(axis=1)
+        self.lon = src["lon"].values.reshape(-1, factor).mean(axis=1)
+        self.A = _block(src["cell_area"].values.astype(np.float64), factor)
+        self.Atot = self.A.sum(-1)
+        self.land = (src["landmask_isimip"].values == 1).astype(np.float64)
+        self.common = (f"{factor}x{factor} block aggregation of the 0.5 deg file global_covariates.nc "
+                       f"(see pysoc/data/grids/SOURCE.md)")
+
+    def share(self, x: np.ndarray) -> np.ndarray:
+        """Area-weighted sum over the sub-cells of x (a fraction field) divided by the cell area."""
+        return (self.A * _block(x, self.f)).sum(-1) / self.Atot
+
+    def mean_valid(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         x = x.astype(np.float64)
         ok = np.isfinite(x) & (x > -9990)
         if mask is not None:
             ok &= mask > 0
-        w = A * _block(ok.astype(np.float64), f)
-        s = (w * _block(np.where(ok, x, 0.0), f)).sum(-1)
+        w = self.A * _block(ok.astype(np.float64), self.f)
+        s = (w * _block(np.where(ok, x, 0.0), self.f)).sum(-1)
         ws = w.sum(-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(ws > 0, s / ws, np.nan).astype(np.float32)
 
+    def put(self, out: xr.Dataset, name: str, data: np.ndarray, like: str, **extra) -> None:
+        attrs = {k: v for k, v in self.src[like].attrs.items() if k in ("units", "long_name", "standard_name",
+                                                                          "source", "license", "references")}
+        attrs.update(extra)
+        attrs["comment"] = (attrs.get("comment", "") + " " + self.common + "; mean over valid sub-cells").strip()
+        out[name] = (("lat", "lon"), data, attrs)
+
+
+def _base_fields(g: _Aggregator) -> xr.Dataset:
+    """Coordinates, bounds, cell area, land and vegetated fractions."""
+    src, res, lat, lon = g.src, g.res, g.lat, g.lon
+    latb = np.stack([lat - res / 2, lat + res / 2], axis=1)
+    lonb = np.stack([lon - res / 2, lon + res / 2], axis=1)
+    area = (R_EARTH**2 * np.deg2rad(res)
+            * (np.sin(np.deg2rad(latb[:, 1])) - np.sin(np.deg2rad(latb[:, 0]))))[:, None] * np.ones(lon.size)
+    lf = np.nan_to_num(src["land_fraction_modis"].values.astype(np.float64))
+    igbp = np.nan_to_num(src["igbp_fraction"].values.astype(np.float64))  # (17, lat, lon)
+    vegetated = igbp[[k for k, v in IGBP_TO_VEG.items() if v is not None]].sum(0)
     out = xr.Dataset(coords={
         "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude",
                              "long_name": "latitude", "bounds": "lat_bnds", "axis": "Y"}),
@@ -124,29 +137,32 @@ def build_grid(grid_path: Path, factor: int) -> None:
     })
     out["lat_bnds"] = (("lat", "nv"), latb)
     out["lon_bnds"] = (("lon", "nv"), lonb)
-    common = f"{f}x{f} block aggregation of the 0.5 deg file global_covariates.nc (see pysoc/data/grids/SOURCE.md)"
     out["cell_area"] = (("lat", "lon"), area.astype(np.float64), {
         "units": "m2", "long_name": "area of grid cell", "standard_name": "cell_area",
         "comment": f"spherical Earth R = {R_EARTH} m"})
-    out["land_fraction"] = (("lat", "lon"), land_fraction.astype(np.float32), {
+    out["land_fraction"] = (("lat", "lon"), g.share(g.land * lf).astype(np.float32), {
         "units": "1", "long_name": "land fraction (ISIMIP land mask x MODIS MCD12C1 2019 non-water fraction)",
         "standard_name": "land_area_fraction",
         "comment": "area-weighted mean over the 0.5 deg sub-cells of landmask_isimip*land_fraction_modis; "
-                   "Antarctica excluded (no ISIMIP climate). " + common,
+                   "Antarctica excluded (no ISIMIP climate). " + g.common,
         "source": src["land_fraction_modis"].attrs["source"] + "; " + src["landmask_isimip"].attrs["source"],
         "license": src["land_fraction_modis"].attrs["license"]})
-    out["vegetated_fraction"] = (("lat", "lon"), vegetated_fraction.astype(np.float32), {
+    out["vegetated_fraction"] = (("lat", "lon"), g.share(g.land * vegetated).astype(np.float32), {
         "units": "1", "long_name": "vegetated land fraction (IGBP classes 1-12 and 14 inside the ISIMIP land mask)",
         "comment": "excludes water (0), urban (13), snow/ice (15) and barren (16), standing in for the "
-                   "study's NDVI < 0.1 mask. " + common,
+                   "study's NDVI < 0.1 mask. " + g.common,
         "source": src["igbp_fraction"].attrs["source"], "license": src["igbp_fraction"].attrs["license"]})
-    # study vegetation classes (before the tundra rule) as area fractions of the cell's land
-    vf = np.zeros((len(VEG_BASE_CLASSES),) + land_fraction.shape)
+    return out
+
+
+def _classes(out: xr.Dataset, g: _Aggregator) -> xr.Dataset:
+    """Vegetation-class shares (study classes, before the tundra rule) and the Koppen class."""
+    src = g.src
+    igbp = np.nan_to_num(src["igbp_fraction"].values.astype(np.float64))
+    vf = np.zeros((len(VEG_BASE_CLASSES),) + g.Atot.shape)
     for code, cls in IGBP_TO_VEG.items():
-        if cls is None:
-            continue
-        i = VEG_BASE_CLASSES.index(cls)
-        vf[i] += (A * _block(land * igbp[code], f)).sum(-1)
+        if cls is not None:
+            vf[VEG_BASE_CLASSES.index(cls)] += (g.A * _block(g.land * igbp[code], g.f)).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         vsum = vf.sum(0)
         vf = np.where(vsum > 0, vf / np.where(vsum > 0, vsum, 1), 0.0)
@@ -157,42 +173,45 @@ def build_grid(grid_path: Path, factor: int) -> None:
     out["veg_fraction"] = (("veg_class", "lat", "lon"), vf.astype(np.float32), {
         "units": "1", "long_name": "share of the vegetated land of the cell in each study vegetation class",
         "comment": "IGBP -> class: 1 ENF, 2 EBF, 3 DNF, 4 DBF, 5 MF, 6-7 Shrub, 8-9 Savanna, 10 Grassland, "
-                   "11 Wetland, 12 and 14 Crop (the tundra rule, >55N, is applied by pysoc at run time). " + common,
+                   "11 Wetland, 12 and 14 Crop (the tundra rule, >55N, is applied by pysoc at run time). " + g.common,
         "source": src["igbp_fraction"].attrs["source"], "license": src["igbp_fraction"].attrs["license"],
         "references": "Friedl & Sulla-Menashe (2015) doi:10.5067/MODIS/MCD12C1.006"})
     kf = np.nan_to_num(src["koppen_main_fraction"].values.astype(np.float64))
-    kagg = np.stack([(A * _block(kf[i] * np.nan_to_num(src["koppen_land_fraction"].values), f)).sum(-1)
+    kagg = np.stack([(g.A * _block(kf[i] * np.nan_to_num(src["koppen_land_fraction"].values), g.f)).sum(-1)
                      for i in range(5)])
-    kcls = np.where(kagg.sum(0) > 0, kagg.argmax(0) + 1, 0).astype(np.int8)
-    out["koppen_main_class"] = (("lat", "lon"), kcls, {
+    out["koppen_main_class"] = (("lat", "lon"), np.where(kagg.sum(0) > 0, kagg.argmax(0) + 1, 0).astype(np.int8), {
         "long_name": "majority Koppen-Geiger main climate group", "flag_values": np.arange(6, dtype=np.int8),
         "flag_meanings": "none A_tropical B_arid C_temperate D_cold E_polar",
-        "comment": "class with the largest aggregated pixel share. " + common,
+        "comment": "class with the largest aggregated pixel share. " + g.common,
         "source": src["koppen_main_class"].attrs["source"], "license": src["koppen_main_class"].attrs["license"],
         "references": src["koppen_main_class"].attrs.get("references", "")})
+    return out
 
-    def put(name: str, data: np.ndarray, like: str, **extra) -> None:
-        attrs = {k: v for k, v in src[like].attrs.items() if k in ("units", "long_name", "standard_name",
-                                                                     "source", "license", "references")}
-        attrs.update(extra)
-        attrs["comment"] = (attrs.get("comment", "") + " " + common + "; mean over valid sub-cells").strip()
-        out[name] = (("lat", "lon"), data, attrs)
 
-    put("mat", mean_valid(src["mat"].values, land), "mat")
-    put("map", mean_valid(src["map"].values, land), "map")
+def _climate_soil(out: xr.Dataset, g: _Aggregator) -> None:
+    """The 19 bioclimatic variables (climate over ISIMIP land only), soil and biomass."""
+    src = g.src
+    g.put(out, "mat", g.mean_valid(src["mat"].values, g.land), "mat")
+    g.put(out, "map", g.mean_valid(src["map"].values, g.land), "map")
     bio = src["bioclim"].values
     for idx, name, units, ln in BIOCLIM:
-        if name in ("mat", "map"):
-            continue
-        put(name, mean_valid(bio[idx - 1], land), "bioclim", units=units, long_name=f"{ln} (BIO{idx}), 1980-2009")
+        if name not in ("mat", "map"):
+            g.put(out, name, g.mean_valid(bio[idx - 1], g.land), "bioclim", units=units,
+                  long_name=f"{ln} (BIO{idx}), 1980-2009")
     for v in ("clay_sg_5cm", "bulk_density_sg_5cm", "soc_stock_sg_5_15cm", "agb_carbon_2010",
               "bgb_carbon_2010", "sand_fraction_testbed", "silt_fraction_testbed", "clay_fraction_testbed"):
-        put(v, mean_valid(src[v].values), v)
+        g.put(out, v, g.mean_valid(src[v].values), v)
+
+
+def build_grid(grid_path: Path, factor: int) -> None:
+    g = _Aggregator(xr.open_dataset(grid_path), factor)
+    out = _classes(_base_fields(g), g)
+    _climate_soil(out, g)
     out.attrs = {
         "Conventions": "CF-1.8",
-        "title": f"Coarse ({res:g} deg) covariates for pysoc Rh upscaling",
+        "title": f"Coarse ({g.res:g} deg) covariates for pysoc Rh upscaling",
         "institution": "pysoc; compiled from public datasets (see per-variable source/license and SOURCE.md)",
-        "source": f"block aggregation ({f}x{f}) of global_covariates.nc (0.5 deg)",
+        "source": f"block aggregation ({factor}x{factor}) of global_covariates.nc (0.5 deg)",
         "history": "built by scripts/build_upscale_data.py",
         "missing_value_convention": "float variables NaN (_FillValue -9999) where no valid sub-cell",
     }
@@ -206,9 +225,9 @@ def build_grid(grid_path: Path, factor: int) -> None:
         enc[v]["_FillValue"] = None
     for c in ("lat", "lon", "veg_class"):
         enc[c] = {"_FillValue": None}
-    dst = REPO / "pysoc/data/grids" / f"upscale_covariates_{res:g}deg.nc"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    out.to_netcdf(dst, encoding=enc)
+    dst = REPO / "pysoc/data/grids" / f"upscale_covariates_{g.res:g}deg.nc"
+    with atomic_path(dst) as tmp:              # a reader holding the old file keeps it intact
+        out.to_netcdf(tmp, encoding=enc)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.2f} MB); land area "
           f"{float((out.cell_area * out.land_fraction).sum()) / 1e12:.2f} Mkm2, vegetated "
           f"{float((out.cell_area * out.vegetated_fraction).sum()) / 1e12:.2f} Mkm2")
