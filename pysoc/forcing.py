@@ -201,29 +201,8 @@ class ForcingSchema:
                 values = np.asarray(da.values, dtype=float)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
-            flat = values.reshape(ncol, -1)
-            bad = ~np.isfinite(flat)
-            unknown = (not spec.required and spec.default is not None and np.isnan(spec.default)
-                       & np.isnan(flat).all(axis=1)) if flat.shape[1] else np.zeros(ncol, bool)
-            for c in np.flatnonzero(bad.any(axis=1) & ~np.asarray(unknown, bool)):
-                idx = np.unravel_index(int(np.flatnonzero(bad[c])[0]), values.shape[1:])
-                fail(c, f"variable '{spec.name}': {int(bad[c].sum())} NaN/non-finite value(s), first at index "
-                        f"{dict(zip(spec.dims, (int(i) for i in idx)))}")
-            with np.errstate(invalid="ignore"):
-                lo = np.where(bad, np.inf, flat).min(axis=1) if flat.shape[1] else np.full(ncol, np.inf)
-                hi = np.where(bad, -np.inf, flat).max(axis=1) if flat.shape[1] else np.full(ncol, -np.inf)
-            if spec.valid_min is not None:
-                for c in np.flatnonzero(lo < spec.valid_min):
-                    fail(c, f"variable '{spec.name}': minimum {lo[c]:g} below the valid range "
-                            f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
-            if spec.valid_max is not None:
-                for c in np.flatnonzero(hi > spec.valid_max):
-                    fail(c, f"variable '{spec.name}': maximum {hi[c]:g} above the valid range "
-                            f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
-            if spec.integer:
-                for c in np.flatnonzero(np.any(np.where(bad, 0.0, flat) != np.round(np.where(bad, 0.0, flat)),
-                                               axis=1)):
-                    fail(c, f"variable '{spec.name}': values must be integers")
+            for c, text in _column_problems(spec, values, ncol):
+                fail(c, text)
             attrs = dict(da.attrs)
             attrs.setdefault("units", spec.units)
             attrs.setdefault("long_name", spec.long_name)
@@ -246,6 +225,37 @@ class ForcingSchema:
 
     def markdown(self) -> str:
         return "\n".join(f"- {v.describe()}" for v in self.variables.values())
+
+
+def _column_problems(spec: VariableSpec, values: np.ndarray, ncol: int):
+    """(column, message) of the first problems of every column of one variable
+    (values: column first): non-finite values, range, integers; the messages of
+    :meth:`ForcingSchema.validate`."""
+    flat = values.reshape(ncol, -1)
+    out = []
+    bad = ~np.isfinite(flat)
+    unknown = np.zeros(ncol, dtype=bool)
+    if not spec.required and spec.default is not None and np.isnan(spec.default) and flat.shape[1]:
+        unknown = np.isnan(flat).all(axis=1)          # an optional value given as 'unknown'
+    for c in np.flatnonzero(bad.any(axis=1) & ~unknown):
+        idx = np.unravel_index(int(np.flatnonzero(bad[c])[0]), values.shape[1:])
+        out.append((c, f"variable '{spec.name}': {int(bad[c].sum())} NaN/non-finite value(s), first at index "
+                       f"{dict(zip(spec.dims, (int(i) for i in idx)))}"))
+    if not flat.shape[1]:
+        return out
+    lo = np.where(bad, np.inf, flat).min(axis=1)
+    hi = np.where(bad, -np.inf, flat).max(axis=1)
+    rng = f"[{spec.valid_min}, {spec.valid_max}] {spec.units}"
+    if spec.valid_min is not None:
+        out += [(c, f"variable '{spec.name}': minimum {lo[c]:g} below the valid range {rng}")
+                for c in np.flatnonzero(lo < spec.valid_min)]
+    if spec.valid_max is not None:
+        out += [(c, f"variable '{spec.name}': maximum {hi[c]:g} above the valid range {rng}")
+                for c in np.flatnonzero(hi > spec.valid_max)]
+    if spec.integer:
+        v = np.where(bad, 0.0, flat)
+        out += [(c, f"variable '{spec.name}': values must be integers") for c in np.flatnonzero((v != np.round(v)).any(1))]
+    return out
 
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike, encoding: dict | None = None) -> Path:

@@ -37,8 +37,9 @@ def fields(ncol: int, nyears: int = 1, seed: int = 0):
     per_s = npp[None, :] / (365.0 * 86400.0)                             # g m-2 s-1 (constant rate)
     inputs = [np.broadcast_to(per_s[:, None, :] * f * prof[None, :, None], (nt, LEVGRND.size, ncol)).copy()
               for f in split]                                            # g m-3 s-1
-    alt = np.broadcast_to(rng.uniform(2.5, 9.0, ncol)[None, :], (nt, ncol)).copy()
-    return dict(tsoi=tsoi, w=w, o=o, fpi=fpi, inputs=inputs, alt=alt, npp=npp, split=split)
+    alt = np.broadcast_to(rng.uniform(0.8, 9.0, ncol)[None, :], (nt, ncol)).copy()   # < 2 m: cryoturbation
+    nbedrock = rng.integers(8, 21, ncol).astype(float)
+    return dict(tsoi=tsoi, w=w, o=o, fpi=fpi, inputs=inputs, alt=alt, npp=npp, split=split, nbedrock=nbedrock)
 
 
 def history(ncol: int = 4, nyears: int = 1, seed: int = 0, layout: str = "column", start_year: int = 1,
@@ -67,7 +68,7 @@ def history(ncol: int = 4, nyears: int = 1, seed: int = 0, layout: str = "column
         "FPI_vr": (("time", "levdcmp", "column"), put(f["fpi"]), {"units": "proportion"}),
         "ALTMAX": (("time", "column"), put(f["alt"]), {"units": "m"}),
         "ALTMAX_LASTYEAR": (("time", "column"), put(f["alt"]), {"units": "m"}),
-        "nbedrock": (("column",), put(np.full(ncol, 20.0)), {"long_name": "index of shallowest bedrock layer"}),
+        "nbedrock": (("column",), put(f["nbedrock"]), {"long_name": "index of shallowest bedrock layer"}),
         "DZSOI": (("levgrnd", "column"), put(np.repeat(DZSOI[:, None], ncol, axis=1)), {"units": "m"}),
     }
     for name, a in zip(("CWD", "LITR1", "LITR2", "LITR3"), f["inputs"]):
@@ -110,3 +111,32 @@ def _to_grid(ds: xr.Dataset, ncol: int) -> xr.Dataset:
     out = out.assign_coords(lat=("lat", np.array([40.0, 50.0]), {"units": "degrees_north"}),
                             lon=("lon", np.linspace(0.0, 10.0, nlon), {"units": "degrees_east"}))
     return out
+
+
+def main(argv=None) -> int:
+    """Write an example history file: ``python scripts/ctsm_example.py OUT.nc [--columns N]
+    [--years Y] [--layout column|grid] [--seed S] [--start-year YYYY]``. The shipped example
+    pysoc/data/ctsm/example_h0.nc is ``--columns 48 --years 2 --seed 14 --start-year 2000``
+    (column 7 is a lake: CTSM fill values only)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("out")
+    p.add_argument("--columns", type=int, default=48)
+    p.add_argument("--years", type=int, default=2)
+    p.add_argument("--layout", choices=("column", "grid"), default="column")
+    p.add_argument("--seed", type=int, default=14)
+    p.add_argument("--start-year", type=int, default=2000)
+    a = p.parse_args(argv)
+    ds = history(a.columns, a.years, seed=a.seed, layout=a.layout, start_year=a.start_year,
+                 spval_columns=(7,) if a.columns > 7 else ())
+    enc = {k: {"zlib": True, "complevel": 5} for k in ds.data_vars if ds[k].dtype.kind == "f"}
+    for k in enc:
+        enc[k]["_FillValue"] = ds[k].encoding.get("_FillValue")
+    ds.to_netcdf(a.out, encoding=enc)
+    print(a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

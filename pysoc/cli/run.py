@@ -183,34 +183,60 @@ class Estimate:
     text: str
 
 
-def estimate(model, forcing1: xr.Dataset, theta, nml, ncol: int, nproc: int) -> Estimate:
-    """Output size, peak memory and run time of a run, from a short probe of one column
-    (one year of a transient, or one steady state)."""
-    tr = nml["run"]["mode"] == "transient"
-    out = nml["output"]
-    t0 = time.process_time()
-    tracemalloc.start()
+def probe_run(model, forcing1: xr.Dataset, theta, nml, years: int = 1, traced: bool = False):
+    """(result, peak traced bytes or 0, wall seconds) of a short probe: ``years`` of a transient
+    of one column, or the steady state of one column or of a sample of columns."""
+    if traced:
+        tracemalloc.start()
+    t0 = time.perf_counter()             # wall clock: the progress bar runs on it too
     try:
-        if tr:
-            probe = model.transient(model.probe_forcing(forcing1), theta, n_years=1,
+        if nml["run"]["mode"] == "transient":
+            probe = model.transient(model.probe_forcing(forcing1), theta, n_years=years,
                                     initial=nml["transient"]["initial"])
+        elif "column" in forcing1.dims:              # a sample of columns, in one kernel call
+            probe = model.steady_state_columns(forcing1, theta)
         else:
             probe = model.steady_state(forcing1, theta, errors="ignore")
-        peak = tracemalloc.get_traced_memory()[1]
+        dt = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] if traced else 0
     finally:
-        tracemalloc.stop()
-    dt = time.process_time() - t0
-    if not tr:
-        per_col = netcdf.nbytes(probe)
-        return Estimate(per_col * ncol, peak * min(ncol, out["chunk_columns"]) + per_col * ncol,
-                        dt * ncol / nproc, 1, f"{ncol} column(s), steady state")
+        if traced:
+            tracemalloc.stop()
+    return probe, peak, dt
+
+
+def estimate(model, forcing1: xr.Dataset, theta, nml, ncol: int, nproc: int) -> Estimate:
+    """Output size, peak memory and run time of a run, from short probes of one column.
+
+    A one-year probe gives the output size per record and the time; when the run is long
+    and the probe cheap, a longer probe gives the time per step without the fixed costs;
+    when the memory may matter, traced probes of one and two years give the memory per step
+    (the kernel holds every step of a column)."""
+    out = nml["output"]
+    probe, _, t1 = probe_run(model, forcing1, theta, nml)
+    if nml["run"]["mode"] != "transient":
+        k = probe.sizes.get("column", 1)
+        per_col = netcdf.nbytes(probe) / k
+        return Estimate(per_col * ncol, 3.0 * per_col * min(ncol, out["chunk_columns"]) + per_col * ncol,
+                        t1 / k * ncol / nproc, 1, f"{ncol} column(s), steady state")
     nstep, spy = model.transient_steps(forcing1, nml["transient"]["n_years"])
     pstep = probe.sizes["time"]
     static, per_record = history.split_bytes(history.reduce(probe, out["frequency"]))
     records = history.output_steps(nstep, spy, out["frequency"], out["last_years"])
     out_bytes = ncol * (static + per_record * records)
-    mem = peak / pstep * nstep + out_bytes
-    secs = dt / pstep * nstep * ncol / nproc
+    per_sec = t1 / pstep
+    if per_sec * nstep > 2.0 and nstep > 2 * pstep and t1 < 0.2:
+        years = min(100 if t1 < 0.05 else 10, nstep // spy)     # long enough to outweigh the fixed costs
+        p2, _, t2 = probe_run(model, forcing1, theta, nml, years=years)
+        steps2 = p2.sizes["time"]
+        per_sec = (t2 - t1) / (steps2 - pstep) if t2 > t1 and steps2 > pstep else t2 / steps2
+    mem = 3.0 * history.split_bytes(probe)[1] * nstep + out_bytes               # rough: kernel + dataset + copy
+    if mem > 0.1 * out["max_memory_mb"] * history.MB and nstep > 2 * pstep:
+        _, peak1, _ = probe_run(model, forcing1, theta, nml, traced=True)
+        p2, peak2, _ = probe_run(model, forcing1, theta, nml, years=2, traced=True)
+        slope = max(peak2 - peak1, 0.0) / max(p2.sizes["time"] - pstep, 1)
+        mem = peak1 + slope * (nstep - pstep) + out_bytes
+    secs = (t1 + per_sec * (nstep - pstep)) * ncol / nproc
     text = f"{ncol} column(s) x {nstep} steps ({nstep // spy} years), {records} {out['frequency']} record(s)"
     return Estimate(out_bytes, mem, secs, records, text)
 
@@ -335,8 +361,10 @@ def run_columns(model, cf: ColumnForcing, theta, nml, ex, src: str):
         raise DataError(f"{source}: no column can be run ({len(bad)} with invalid forcing, {cf.ncol - todo.size} "
                         f"without data){': ' + next(iter(bad.values())) if bad else ''}")
     mode = nml["run"]["mode"]
-    first = _column(valid, 0, source, int(pos[0]))
-    est = estimate(model, first, theta, nml, len(pos), ex.size)
+    batched = type(model).steady_state_columns is not SoilCarbonModel.steady_state_columns
+    sample = (valid.isel(column=slice(0, min(32, len(pos)))) if mode == "steady_state" and batched
+              else _column(valid, 0, source, int(pos[0])))
+    est = estimate(model, sample, theta, nml, len(pos), ex.size)
     check_limits(est, nml, src)
     if ex.is_root and nml["run"]["progress"]:
         print(f"{PROG}: {model.name} {mode}, {est.text} ({len(codes)} not run), {ex.size} process(es): output "

@@ -190,9 +190,9 @@ def to_model_levels(da: xr.DataArray, zsoi: np.ndarray, levels: str, source: str
                             f"the model grid; use a grid with fewer layers or &ctsm levels = 'interpolate'")
         if z is not None and not np.allclose(z[:nlev], zsoi, rtol=1e-3, atol=1e-5):
             k = int(np.flatnonzero(~np.isclose(z[:nlev], zsoi, rtol=1e-3, atol=1e-5))[0])
-            raise DataError(f"{source}: variable '{name}': {vdim} node depth {z[k]:.4g} m at level {k + 1} differs from "
-                            f"the model's {zsoi[k]:.4g} m (&ctsm levels = 'match'); choose the matching grid or "
-                            f"&ctsm levels = 'interpolate'")
+            raise DataError(f"{source}: variable '{name}': {vdim} node depth {z[k]:.4g} m at level {k + 1} "
+                            f"differs from the model's {zsoi[k]:.4g} m (&ctsm levels = 'match'); choose the "
+                            f"matching grid or &ctsm levels = 'interpolate'")
         return da.isel({vdim: slice(0, nlev)}).rename({vdim: "level"}).drop_vars(vdim, errors="ignore")
     if z is None:
         raise DataError(f"{source}: variable '{name}': {vdim} has no node-depth coordinate to interpolate from")

@@ -105,7 +105,7 @@ def reduce(ds: xr.Dataset, frequency: str = "monthly", last_years: int = 0) -> x
     if frequency == "annual":
         ds = annual(ds)
     else:
-        ds.attrs["output_frequency"] = "every step"
+        ds.attrs["output_frequency"] = "monthly"
     return ds
 
 

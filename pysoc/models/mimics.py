@@ -617,7 +617,8 @@ class MIMICS(SoilCarbonModel):
                 fsom = cc[:, C14_IDX, :].sum(axis=1) / cp[:, C14_IDX, :].sum(axis=1)
             tend = t0 + (np.arange(nstep) + 1.0) / nt
             ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tend[:, None]), {
-                "units": netcdf.DELTA14C, "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step (per mil)"})
+                "units": netcdf.DELTA14C,
+                "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step (per mil)"})
             ds["f14c_atm_litter"] = (("time",), fatm, {"units": "1",
                                                        "long_name": "fraction modern of the litter input (lagged)"})
             dec = dd14.T * MG_CM3 * HOURS_PER_YEAR
