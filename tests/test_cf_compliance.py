@@ -137,17 +137,16 @@ def test_open_output_restores_labels(outputs):
 
 
 def test_multi_column_outputs_are_cf_compliant(tmp_path):
-    for layout in ("column", "grid"):
+    annual = "&transient\n  n_years = 2\n/\n&output\n  frequency = 'annual'\n/\n"
+    for layout, mode, extra in (("column", "steady_state", ""), ("grid", "transient", annual)):
         history(4, 1, layout=layout, spval_columns=(1,)).to_netcdf(tmp_path / f"h0_{layout}.nc")
-        for mode, extra in (("steady_state", ""), ("transient", "&transient\n  n_years = 2\n/\n"
-                                                                "&output\n  frequency = 'annual'\n/\n")):
-            nml = tmp_path / f"{layout}_{mode}.nml"
-            nml.write_text(f"&run\n  model = 'clm5'\n  mode = '{mode}'\n  forcing_file = 'h0_{layout}.nc'\n"
-                           f"  output_file = '{layout}_{mode}.nc'\n  progress = .false.\n/\n{extra}")
-            assert run_main([str(nml)]) == 0
-            path = tmp_path / f"{layout}_{mode}.nc"
-            assert_cf_compliant(path)
-            ds = opened(path)
-            assert ("column" in ds.dims) == (layout == "column")
-            assert ds["status"].attrs["flag_meanings"].split()[9] == "no_data"
-            assert "lat" in ds.coords and ds["lat"].attrs["standard_name"] == "latitude"
+        nml = tmp_path / f"{layout}_{mode}.nml"
+        nml.write_text(f"&run\n  model = 'clm5'\n  mode = '{mode}'\n  forcing_file = 'h0_{layout}.nc'\n"
+                       f"  output_file = '{layout}_{mode}.nc'\n  progress = .false.\n/\n{extra}")
+        assert run_main([str(nml)]) == 0
+        path = tmp_path / f"{layout}_{mode}.nc"
+        assert_cf_compliant(path)
+        ds = opened(path)
+        assert ("column" in ds.dims) == (layout == "column")
+        assert ds["status"].attrs["flag_meanings"].split()[9] == "no_data"
+        assert "lat" in ds.coords and ds["lat"].attrs["standard_name"] == "latitude"

@@ -79,6 +79,34 @@ def test_column_forcing_in_pysoc_format_through_pysoc_run(tmp_path, capsys):
         np.testing.assert_array_equal(ds.soc_stock.values[0], ref.soc_stock.values)
 
 
+def test_generic_column_path_for_mimics_and_century(tmp_path):
+    """Kernels without a batched steady state run column by column through the same CLI."""
+    pkg = REPO / "pysoc" / "data"
+    for name, src, opts in (("mimics", pkg / "mimics" / "forcing_bartlett_B2.nc", "&mimics\n  check_stability = "
+                                                                                   ".false.\n/\n"),
+                            ("century", pkg / "century" / "haibei_forcing.nc", "")):
+        with xr.open_dataset(src) as f:
+            stack = xr.concat([f.load()] * 2, dim="column", data_vars="all", coords="minimal", compat="override")
+        stack.to_netcdf(tmp_path / f"{name}_cols.nc")
+        p = nml(tmp_path, name, f"&run\n  model = '{name}'\n  forcing_file = '{name}_cols.nc'\n  output_file = "
+                                f"'{name}_out.nc'\n  progress = .false.\n/\n{opts}")
+        assert run_main([str(p)]) == 0
+        with xr.open_dataset(tmp_path / f"{name}_out.nc") as ds:
+            assert ds.sizes["column"] == 2 and list(ds.status.values) == [0, 0]
+            np.testing.assert_array_equal(ds.soc_stock.values[0], ds.soc_stock.values[1])
+
+
+def test_shipped_ctsm_namelists_run(tmp_path):
+    for name in ("clm5_ctsm_steady_state.nml", "clm5_ctsm_transient.nml"):
+        text = (REPO / "namelists" / name).read_text().replace("../output/", f"{tmp_path}/")
+        p = nml(tmp_path, name[:-4], text.replace("&run\n", "&run\n  progress = .false.\n", 1))
+        assert run_main([str(p)]) == 0
+        with xr.open_dataset(tmp_path / name.replace(".nml", ".nc")) as ds:
+            assert ds.sizes["column"] == 48 and int((ds.status == 0).sum()) == 47 and int(ds.status[7]) == 9
+            if "time" in ds.dims:
+                assert ds.sizes["time"] == 2 and int(ds.time.dt.year[0]) == 2000     # annual means of 2000, 2001
+
+
 def test_annual_means_and_last_years():
     m = get_model("clm5")
     tr = m.transient(synthetic_forcing(m, 2), m.param_vector(warn_prior=False), n_years=3, initial="zero")
