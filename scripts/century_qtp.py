@@ -2,7 +2,7 @@
 (SOC) vs Opt2 (SOC + annual tower NEP) vs Opt2 + GPP, one parameter vector for the plateau,
 judged on held-out observations, and the regional SOC stock 0-30 cm with its posterior band.
 
-Usage: python scripts/century_qtp.py [--splits N] [--out DIR] [--draws K] [--smoke]
+Usage: python scripts/century_qtp.py [--splits N] [--length F] [--out DIR] [--draws K] [--figure] [--smoke]
 
 Everything comes from shipped data (pysoc/data/century, SOURCE.md) and the shipped namelists
 (namelists/calibrate_century_opt1.nml, calibrate_century.nml, calibrate_century_opt2_gpp.nml:
@@ -13,7 +13,8 @@ Evaluation (seed 000 §2.4): the 25 SOC observations and the 8 tower-years are s
 random 60 / 40 into calibration and validation sets, separately (``split``; split 0 uses the
 seed of the namelists). Each option is calibrated on the calibration set (one batch); K
 posterior draws are run at every site and the posterior predictive mean is compared with the
-validation observations: R² = 1 - SSE/SST (seed eq. 8), RMSE, bias = mean(model - obs).
+validation observations: R² = 1 - SSE/SST (seed eq. 8), RMSE, bias = mean(model - obs), Pearson r
+and χ² = mean(((model - obs) / sigma)²) with the calibration's sigma (the misfit the cost minimises).
 ``--splits N`` repeats this for N splits (mean and range reported). Default = Table 1 defaults
 (meadow or steppe set by vegetation; towers meadow). The regional stock uses the posteriors of
 split 0 on the 757 plateau grassland cells (qtp_grid.nc).
@@ -96,14 +97,21 @@ def calibration_profiles(profiles, cal_soc: set, cal_ty: set, with_fluxes: bool)
 
 
 # ---- calibration and prediction -------------------------------------------------------------------------
-def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool) -> tuple[np.ndarray, dict]:
-    """One-batch calibration with the option's shipped namelist on ``profiles``; returns the
-    saved posterior draws as full physical parameter vectors (n, npar) and run facts."""
+def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool, length: float = 1.0
+              ) -> tuple[np.ndarray, dict]:
+    """One-batch calibration with the option's shipped namelist on ``profiles`` (chain lengths or
+    evaluation budget times ``length``); returns the saved posterior draws as full physical
+    parameter vectors (n, npar) and run facts."""
     path = NML / OPTIONS[option]
     nml, model_name = load_namelist(path)
     cfg = config_from_namelist(nml, model_name, str(path))
     repl = dict(output_dir=str(outdir), run_name=f"{tag}_{option.replace('+', '_')}", figures=False,
                 progress=False, write_output=False, resume=False)
+    if length != 1.0 and cfg.sampler == "am":
+        repl["am"] = dataclasses.replace(cfg.am, n_test=int(cfg.am.n_test * length),
+                                         n_formal=int(cfg.am.n_formal * length), t0=int(cfg.am.t0 * length))
+    elif length != 1.0:
+        repl["dream"] = dataclasses.replace(cfg.dream, max_evaluations=int(cfg.dream.max_evaluations * length))
     if smoke:
         if cfg.sampler == "am":
             repl["am"] = dataclasses.replace(cfg.am, n_test=20, n_formal=40, t0=10)
@@ -162,7 +170,8 @@ def records(profiles, pred: dict, cal_soc: set, cal_ty: set, tag: dict) -> list[
         y = p.covariates.get("socd_0_30_kg_m2", np.nan) if p.n_layers else np.nan
         if np.isfinite(y):
             m, lo, hi = q(e["soc"])
-            rows.append({**tag, "stream": "SOCD", "site_id": p.site_id, "year": np.nan, "obs": y, "pred": m,
+            rows.append({**tag, "stream": "SOCD", "site_id": p.site_id, "year": np.nan, "obs": y, "sigma": 0.3 * y,
+                         "pred": m,
                          "q05": lo, "q95": hi, "set": "calibration" if p.site_id in cal_soc else "validation",
                          "vegetation": p.meta.get("meta_vegetation", "tower")})
         fl = (p.meta or {}).get("annual_fluxes")
@@ -170,8 +179,10 @@ def records(profiles, pred: dict, cal_soc: set, cal_ty: set, tag: dict) -> list[
             for stream, key in (("NEP", "nep_annual"), ("GPP", "gpp_annual")):
                 m, lo, hi = q(e[stream.lower()])
                 for j, yr in enumerate(fl["year"]):
-                    rows.append({**tag, "stream": stream, "site_id": p.site_id, "year": int(yr),
-                                 "obs": fl[key][0][j], "sd": fl[key][1][j], "pred": m[j], "q05": lo[j], "q95": hi[j],
+                    y, sd = fl[key][0][j], fl[key][1][j]
+                    floor = 30.0 if stream == "NEP" else 0.2 * abs(y)         # as in the shipped namelists
+                    rows.append({**tag, "stream": stream, "site_id": p.site_id, "year": int(yr), "obs": y, "sd": sd,
+                                 "sigma": float(np.hypot(sd, floor)), "pred": m[j], "q05": lo[j], "q95": hi[j],
                                  "set": "calibration" if (p.site_id, int(yr)) in cal_ty else "validation",
                                  "vegetation": "tower"})
     return rows
@@ -185,7 +196,8 @@ def metrics(pred: pd.DataFrame) -> pd.DataFrame:
             h = g if st == "all" else g[g["set"] == st]
             sk = pooled_skill(h["obs"], h["pred"])
             mae = float(np.nanmean(np.abs(h["pred"] - h["obs"]))) if len(h) else np.nan
-            rows.append({"split": sp, "option": opt, "stream": stream, "set": st, **sk, "mae": mae})
+            chi2 = float(np.nanmean(((h["pred"] - h["obs"]) / h["sigma"]) ** 2)) if len(h) else np.nan
+            rows.append({"split": sp, "option": opt, "stream": stream, "set": st, **sk, "mae": mae, "chi2": chi2})
     return pd.DataFrame(rows)
 
 
@@ -240,14 +252,15 @@ def _cell(m: pd.DataFrame, opt, stream, st, key, fmt):
 
 def summary_markdown(m: pd.DataFrame, stock: dict, facts: dict, n_splits: int) -> str:
     """The default / Opt1 / Opt2 table of docs/century.md (split 0, [min, max] over splits)."""
-    cols = [("SOCD", "r2", "{:.2f}"), ("SOCD", "rmse", "{:.2f}"), ("NEP", "r2", "{:.2f}"), ("NEP", "rmse", "{:.0f}"),
-            ("NEP", "bias", "{:+.0f}"), ("GPP", "r2", "{:.2f}"), ("GPP", "rmse", "{:.0f}"), ("GPP", "bias", "{:+.0f}")]
-    head = ("| option | SOCD R² | SOCD RMSE (kg C m⁻²) | NEP R² | NEP RMSE (g C m⁻² yr⁻¹) | NEP bias | GPP R² | "
-            "GPP RMSE | GPP bias | SOC stock 0-30 cm (Pg C, 5-95 %) |")
+    cols = [("SOCD", "r2", "{:.2f}"), ("SOCD", "rmse", "{:.2f}"), ("SOCD", "r", "{:.2f}"), ("SOCD", "chi2", "{:.1f}"),
+            ("NEP", "r2", "{:.2f}"), ("NEP", "rmse", "{:.0f}"), ("NEP", "bias", "{:+.0f}"), ("GPP", "r2", "{:.2f}"),
+            ("GPP", "rmse", "{:.0f}"), ("GPP", "bias", "{:+.0f}")]
+    head = ("| option | SOCD R² | SOCD RMSE (kg C m⁻²) | SOCD r | SOCD χ² | NEP R² | NEP RMSE (g C m⁻² yr⁻¹) | NEP bias | "
+            "GPP R² | GPP RMSE | GPP bias | SOC stock 0-30 cm (Pg C, 5-95 %) |")
     out = []
     for st in ("validation", "calibration"):
         out += [f"**{st} set** (split 0" + (f"; [min, max] over {n_splits} random splits" if n_splits > 1 else "")
-                + ")", "", head, "|" + "---|" * 10]
+                + ")", "", head, "|" + "---|" * 12]
         for opt in ["default"] + list(OPTIONS):
             s = stock.get(opt)
             band = (f"{np.median(s):.2f} ({np.quantile(s, 0.05):.2f}-{np.quantile(s, 0.95):.2f})" if s is not None
@@ -363,7 +376,7 @@ def run_split(k, seed, profiles, forcing, model, args, prep, grid):
     rng = np.random.default_rng(seed)
     for opt in OPTIONS:
         cal = calibration_profiles(profiles, cal_soc, cal_ty, with_fluxes=opt != "Opt1")
-        theta, f = calibrate(opt, cal, Path(args.out) / "runs", f"qtp_split{k}", args.smoke)
+        theta, f = calibrate(opt, cal, Path(args.out) / "runs", f"qtp_split{k}", args.smoke, args.length)
         sub = theta[rng.choice(theta.shape[0], min(args.draws, theta.shape[0]), replace=False)]
         pred = predict(model, profiles, forcing, {p.site_id: sub for p in profiles})
         rows += records(profiles, pred, cal_soc, cal_ty, {**tag, "option": opt})
@@ -382,6 +395,8 @@ def main(argv=None) -> int:
     ap.add_argument("--draws", type=int, default=150, help="posterior draws run at every site and cell")
     ap.add_argument("--out", default=str(ROOT / "output" / "century_qtp"), help="output directory")
     ap.add_argument("--figure", action="store_true", help="write docs/figures/century_qtp.png")
+    ap.add_argument("--length", type=float, default=1.0, help="chain lengths (am) or evaluation budget "
+                    "(dream_zs) relative to the shipped namelists")
     ap.add_argument("--smoke", action="store_true", help="tiny chains (tests)")
     args = ap.parse_args(argv)
     out = Path(args.out)

@@ -514,6 +514,8 @@ class Century(SoilCarbonModel):
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta2 = as_2d(theta, len(self.parameters), "century parameters")
         nset = theta2.shape[0]
+        if nset == 0:
+            raise ConfigError("century evaluate: no parameter vector given (theta has 0 rows)")
         th = np.asfortranarray(theta2.T)
         idx = (np.zeros(nset, np.int32) if site_index is None else np.asarray(site_index, np.int32)) + 1
         st0, status = self.initial_state(prep, th, idx)
