@@ -178,7 +178,7 @@ def stream_figure(run):
     entries = _entries(run)
     skill = stream_skill(entries)
     names = list(skill)
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(3.8 * max(len(names), 1), 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(max(4.2 * len(names), 6.0), 4.3), squeeze=False)
     cmap = plt.get_cmap("tab20")
     for ax, name in zip(axes.flat, names):
         k = 0
@@ -206,8 +206,8 @@ def stream_figure(run):
         ax.tick_params(labelsize=7)
         if 1 < k <= 8:
             ax.legend(fontsize=5.5, loc="upper left")
-    fig.suptitle(f"{run.model.name} {cfg.method} ({cfg.mode}, run '{cfg.run_name}'): calibrated streams against "
-                 f"their observations (posterior predictive mean, 5-95 %)", fontsize=8.5)
+    fig.suptitle(f"{run.model.name} {cfg.method} ({cfg.mode}, run '{cfg.run_name}'):\ncalibrated streams against "
+                 f"their observations (posterior predictive mean and 5-95 %; horizontal bars: sigma)", fontsize=8.5)
     fig.tight_layout()
     return fig
 
