@@ -234,14 +234,15 @@ def test_cli_predict_and_evaluate(tmp_path, training, capsys):
     assert "1 of 3 sites predicted" in err
     p = pd.read_csv(out)
     assert p["status"].tolist() == ["ok", "not predicted", "not predicted"] and p["name"].tolist() == ["a", "b", "c"]
-    assert main(["predict", str(path), "45,10", "50.5,8.2", "--quiet"]) == 0
+    assert main(["predict", str(path), "-3.1,-60.0", "45,10", "--quiet"]) == 0      # negative: not an option
     table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
-    assert len(table) == 2 and table["rh"].notna().all()
+    assert len(table) == 2 and table["rh"].notna().all() and table["lat"].tolist() == [-3.1, 45.0]
     assert main(["predict", str(path), "0,-30"]) == 2                   # nothing predicted: error exit
     assert "no site could be predicted" in capsys.readouterr().err
     assert main(["evaluate", str(path), str(RECORDS)]) == 0
     text = capsys.readouterr().out
-    assert "outlier_window" in text and "linear MAT + MAP" in text and "records predicted:" in text
+    assert "outlier_window" in text and "(stored with the model)" in text and "linear MAT + MAP" in text
+    assert "records predicted:" in text
 
 
 @pytest.mark.slow
@@ -253,3 +254,25 @@ def test_bench_script_runs(tmp_path, training):
                         "--model", str(path), "--sites", "2000"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "2000 sites" in r.stdout and "s CPU" in r.stdout
+
+
+def test_proda_soc_map_becomes_a_predictor(tmp_path):
+    import xarray as xr
+    from pysoc.upscale.workflow import UPSCALE_NAMELIST, candidate_predictors
+    lat, lon = np.arange(-89.0, 90.0, 2.0), np.arange(-179.0, 180.0, 2.0)
+    soc = np.broadcast_to(5.0 + 0.1 * np.abs(lat)[:, None], (lat.size, lon.size))
+    xr.Dataset({"soc_0_100": (("lat", "lon"), soc, {"units": "kg m-2"})},
+               coords={"lat": lat, "lon": lon}).to_netcdf(tmp_path / "proda.nc")
+    nml = tmp_path / "p.nml"
+    nml.write_text("&predictors\n  predictors = 'MAT', 'SOC'\n  proda_soc_file = 'proda.nc'\n"
+                   "  proda_soc_var = 'soc_0_100'\n/\n")
+    n = UPSCALE_NAMELIST.read(nml)
+    preds = candidate_predictors(n)
+    assert preds == ["MAT", "SOC", "PRODA_SOC"]
+    g = CovariateGrid(GRID)
+    notes = add_derived_fields(g, preds, "", n["predictors"]["proda_soc_file"], "soc_0_100")
+    assert "PRODA SOC map proda.nc:soc_0_100" in notes[0]
+    s = g.sample([60.2], [25.0], preds, 300.0)
+    assert s["PRODA_SOC"][0] == pytest.approx(1000 * (5.0 + 0.1 * 61.0))     # g m-2, nearest 2-degree row
+    with pytest.raises(Exception, match="PRODA_SOC needs"):
+        add_derived_fields(CovariateGrid(GRID), ["PRODA_SOC"])

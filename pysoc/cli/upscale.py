@@ -14,12 +14,15 @@ documentation); see docs/upscale_rh.md.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
 
 from pysoc.cli import add_describe_namelist, add_version, run_main
 from pysoc.errors import DataError
+
+_COORD = re.compile(r"^-?\d+(\.\d*)?,-?\d+(\.\d*)?$")
 
 
 def _fit_main(argv: list[str]) -> int:
@@ -65,12 +68,20 @@ def _predict_main(argv: list[str]) -> int:
                                  description="Rh (g C m-2 yr-1) at sites from a saved model; predictors come "
                                              "from the covariate grid, no observations are needed.")
     ap.add_argument("model", help="saved model (rh_model.zip written by pysoc-upscale)")
-    ap.add_argument("sites", nargs="+", help="a CSV/TSV site table with latitude and longitude columns, or "
-                                             "one or more LAT,LON coordinates")
+    ap.add_argument("sites", nargs="*", help="a CSV/TSV site table with latitude and longitude columns, or "
+                                             "one or more LAT,LON coordinates (negative values allowed)")
     ap.add_argument("-o", "--output", help="output CSV (default: print the table)")
     ap.add_argument("--grid", help="covariate grid (default: the one stored in the model)")
     ap.add_argument("--quiet", action="store_true", help="no timing line")
-    args = ap.parse_args(argv)
+    args, extra = ap.parse_known_args(argv)
+    coords = [t for t in extra if _COORD.match(t)]
+    if len(coords) != len(extra):
+        ap.error(f"unrecognized arguments: {' '.join(t for t in extra if t not in coords)}")
+    # '-3.1,-60' looks like an option to argparse: collect the sites back in command-line order
+    wanted = set(args.sites) | set(coords)
+    args.sites = [t for t in argv[1:] if t in wanted]
+    if not args.sites:
+        ap.error("the following arguments are required: sites")
     from pysoc.upscale.sites import read_sites
     t0 = time.process_time()
     model, grid, notes = _load(args.model, args.grid)

@@ -1,9 +1,9 @@
 """Process-informed predictors and the process part of the hybrid Rh model.
 
 Both use the decomposition response of a soil-carbon model, asked from the model object
-(``model.decomposition_scalars(soil_temperature_k, water_scalar, params)``, see e.g. the
-CLM5 kernel); no model is named here, the model is the namelist key
-``&predictors decomposition_model``.
+(``model.decomposition_scalars(soil_temperature_k, water_scalar, params)``, a capability a
+model declares by providing the method, with ``decomposition_parameters``); no model is named
+here, the model is the namelist key ``&predictors decomposition_model``.
 
 Climate -> scalars, with the approximations of :mod:`pysoc.io.site_forcing` (the project's
 site forcing for places without land-model output):

@@ -47,10 +47,10 @@ class Settings:
     n_jobs: int = 1
     criterion: str = "RMSE"
     ntree: int = 200
-    leaf_sizes: tuple[int, ...] = (3, 8)
+    leaf_sizes: tuple[int, ...] = (5, 15)
     max_features: tuple[float, ...] = (0.33, 0.6)
-    xgb_depths: tuple[int, ...] = (2, 3)
-    xgb_rounds: tuple[int, ...] = (200, 400, 800)
+    xgb_depths: tuple[int, ...] = (1, 2, 3)
+    xgb_rounds: tuple[int, ...] = (100, 200, 400, 800)
     xgb_learning_rate: float = 0.03
     xgb_subsample: float = 0.8
     xgb_colsample: float = 0.6

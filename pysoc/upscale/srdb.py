@@ -112,6 +112,7 @@ class FilterReport:
     n_input: int
     steps: list[tuple[str, int, str]] = field(default_factory=list)  # (name, removed, doc)
     outlier_bounds: tuple[float, float] | None = None
+    outlier_stored: bool = False
 
     @property
     def n_output(self) -> int:
@@ -125,7 +126,8 @@ class FilterReport:
             out.append(f"  - {name:<17s} removed {n:5d}  (left {left:5d})  {doc}")
         if self.outlier_bounds is not None:
             lo, hi = self.outlier_bounds
-            out.append(f"  6-SD window: [{lo:.1f}, {hi:.1f}] g C m-2 yr-1")
+            how = "stored with the model" if self.outlier_stored else "mean ± outlier_sd SD of these records"
+            out.append(f"  outlier window: [{lo:.1f}, {hi:.1f}] g C m-2 yr-1 ({how})")
         out.append(f"SRDB records kept: {self.n_output}")
         return out
 
@@ -323,7 +325,7 @@ def apply_filters(df: pd.DataFrame, opts: FilterOptions | None = None) -> tuple[
         step("nonpositive", cur["Rh_annual"] > 0, "Rh_annual <= 0 (not a study filter)")
     if opts.outlier_window is not None:
         lo, hi = (float(b) for b in opts.outlier_window)
-        rep.outlier_bounds = (lo, hi)
+        rep.outlier_bounds, rep.outlier_stored = (lo, hi), True
         step("outlier_window", cur["Rh_annual"].between(lo, hi),
              f"Rh outside the stored training window [{lo:.1f}, {hi:.1f}]")
     elif opts.outlier_sd > 0 and len(cur) > 2:
