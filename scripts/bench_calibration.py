@@ -1,12 +1,19 @@
-"""Benchmark of one full site calibration: CLM5, 21 parameters, 3 chains x (20 000 test +
-50 000 formal) iterations on one core (spec methods.md §2 defaults), plus the cost of
-one batched kernel call and the engine's own overhead per iteration.
+"""Benchmark of the calibration samplers on the same sites in one run: the seed method
+(adaptive Metropolis, 3 chains x (20 000 test + 50 000 formal) iterations, spec methods.md
+§2) against the default DREAM(ZS) sampler (runs until every parameter has rank-normalised
+split-R-hat <= 1.05 and bulk ESS >= 400), plus the cost of one evaluation.
 
-    python scripts/bench_calibration.py [--site ID] [--n-test 20000] [--n-formal 50000] [--repeat 1]
+    python scripts/bench_calibration.py                 # the 48 shipped CLM5 profiles
+    python scripts/bench_calibration.py --sites 8 --model compas
+    python scripts/bench_calibration.py --skip-am       # DREAM(ZS) only
 
-The site is a shipped ISRaD profile (default: the first one) with forcing from its
-covariates. Prints wall times and sites per hour per core. Run it on an otherwise idle
-machine: the numbers scale with the load.
+Per sampler it prints: the share of sites converged (ArviZ on the posterior draws: every
+parameter R-hat <= 1.05 and bulk ESS >= 400), the median CPU seconds per site, the median
+over sites of the min-over-parameters bulk ESS per CPU second and per 1 000 model
+evaluations, and the ratio between the samplers. ESS is ArviZ's: for the adaptive
+Metropolis on all post-burn-in draws of its formal run, for DREAM(ZS) on the draws it
+returns (the ones written to the posterior file). CPU time is process time of this process
+(one core): run it on an otherwise idle machine for stable numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from pysoc.da import convergence as cv  # noqa: E402
 from pysoc.da import run as da_run  # noqa: E402
 from pysoc.da.likelihood import CostFunction  # noqa: E402
 from pysoc.da.sampler import AMSettings  # noqa: E402
@@ -28,62 +36,103 @@ from pysoc.io.namelist import PKGDATA  # noqa: E402
 from pysoc.io.profiles import read_profiles, select  # noqa: E402
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--site", default="", help="site_id of the shipped profiles (default: first usable)")
-    ap.add_argument("--n-test", type=int, default=20000)
-    ap.add_argument("--n-formal", type=int, default=50000)
-    ap.add_argument("--repeat", type=int, default=1)
-    args = ap.parse_args(argv)
-
+def site_costs(model: str, n: int):
     profiles = select(read_profiles(PKGDATA / "profiles" / "israd_sites.csv",
                                     PKGDATA / "profiles" / "israd_layers.csv"))
-    if args.site:
-        profiles = [p for p in profiles if p.site_id == args.site]
-        if not profiles:
-            ap.error(f"unknown site {args.site!r}")
-    prof = profiles[0]
-    cfg = da_run.CalibrationConfig(model="clm5", am=AMSettings(n_test=args.n_test, n_formal=args.n_formal),
-                                   write_output=False, progress=False, checkpoint_interval=1e9,
-                                   checkpoint_dir="/tmp/pysoc_bench_calibration_ckpt", resume=False)
-    ctx = da_run.prepare(cfg, [prof])
-    forcing, obs = ctx.site_setup(prof)
-    cost = CostFunction(ctx.model, [forcing], [obs], ctx.mapper)
+    cfg = da_run.CalibrationConfig(model=model, write_output=False, progress=False, checkpoint_dir="/tmp/pysoc_bench",
+                                   resume=False)
+    ctx = da_run.prepare(cfg, profiles[:n] if n else profiles)
+    out = []
+    for p in ctx.profiles:
+        try:
+            forcing, obs = ctx.site_setup(p)
+        except Exception as exc:                          # noqa: BLE001  (report and go on)
+            print(f"  {p.site_id}: skipped ({exc})")
+            continue
+        out.append((p.site_id, CostFunction(ctx.model, [forcing], [obs], ctx.mapper)))
+    return ctx, out
 
-    # kernel call for 3 parameter vectors, and the whole cost function
-    kp = np.random.default_rng(0).uniform(0.2, 0.8, (3, len(ctx.free)))
+
+def run_one(ctx, sampler_name, cost, key, am):
+    cfg = da_run.CalibrationConfig(model=ctx.config.model, sampler=sampler_name, am=am, write_output=False,
+                                   progress=False, checkpoint_dir="/tmp/pysoc_bench", resume=False).check()
+    fn = lambda kp: cost(kp)[0]  # noqa: E731
+    t = time.process_time()
+    n0 = cost.n_evaluations
+    try:
+        s = da_run.make_sampler(cfg, len(ctx.free), fn, key)
+        s.run()
+    except Exception as exc:                              # noqa: BLE001
+        return {"ok": False, "error": str(exc)}
+    cpu = time.process_time() - t
+    if sampler_name == "am":
+        draws = s.posterior(0.5)
+    else:
+        draws = s.posterior()
+    d = cv.arviz_diagnostics(draws)
+    ess = float(np.min(d["ess_bulk"]))
+    rhat = float(np.max(d["rhat"]))
+    evals = cost.n_evaluations - n0
+    return {"ok": True, "cpu": cpu, "evals": evals, "ess": ess, "rhat": rhat,
+            "converged": bool(rhat <= 1.05 and ess >= 400), "acc": float(np.median(s.acceptance_rate(1)))}
+
+
+def overhead(ctx, cost, n=16, reps=2000):
+    """CPU microseconds per evaluation: model.evaluate alone, the whole cost function."""
+    kp = np.random.default_rng(0).uniform(0.2, 0.8, (n, len(ctx.free)))
     theta = ctx.mapper(kp)
-    n = 2000
-    t = time.perf_counter()
-    for _ in range(n):
-        ctx.model.evaluate(cost.prepared[0], theta, observables=cost.observables)
-    t_eval = (time.perf_counter() - t) / n
-    t = time.perf_counter()
-    for _ in range(n):
-        cost(kp)
-    t_cost = (time.perf_counter() - t) / n
+    for name, fn in (("model.evaluate", lambda: ctx.model.evaluate(cost.prepared[0], theta,
+                                                                   observables=cost.observables)),
+                     ("cost function", lambda: cost(kp))):
+        fn()
+        t = time.process_time()
+        for _ in range(reps):
+            fn()
+        yield name, 1e6 * (time.process_time() - t) / (reps * n)
 
-    iters = args.n_test + args.n_formal
-    times = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        res = da_run.calibrate_site(ctx, 0)
-        times.append(time.perf_counter() - t)
-        if not res.ok:
-            raise SystemExit(f"site failed: {res.error}")
-    wall = min(times)
-    d = res.data
-    evals = d["n_evaluations"]
-    print(f"site {prof.site_id}: {len(prof.top)} layers, {len(ctx.free)} parameters, 3 chains x "
-          f"({args.n_test} + {args.n_formal}) iterations")
-    print(f"  model.evaluate (3 parameter sets):      {1e6 * t_eval:8.1f} us")
-    print(f"  cost function (map + evaluate + J):     {1e6 * t_cost:8.1f} us")
-    print(f"  full site calibration (one core):       {wall:8.2f} s  ({1e6 * wall / iters:.1f} us per iteration)")
-    print(f"  model runs: {evals} for {3 * iters} proposals (proposals outside the prior box are rejected "
-          f"without a run; includes start points and the posterior predictive)")
-    print(f"  sites per hour per core:                {3600.0 / wall:8.0f}")
-    print(f"  acceptance (formal): {np.round(d['acceptance_rate'], 3).tolist()}, mean G-R {d['gr_mean']:.3f}, "
-          f"NSE {d['sites'][0]['obs']['soc_profile']['metrics']['nse']:.3f}")
+
+def summary(name, res):
+    ok = [r for r in res if r["ok"]]
+    conv = np.mean([r["converged"] for r in ok]) if ok else float("nan")
+    cpu = np.median([r["cpu"] for r in ok])
+    per_s = np.median([r["ess"] / r["cpu"] for r in ok])
+    per_k = np.median([1000 * r["ess"] / r["evals"] for r in ok])
+    print(f"{name:22s} sites {len(ok):3d}  converged {100 * conv:5.1f} %  median CPU/site {cpu:6.2f} s  "
+          f"min-ESS per CPU-s {per_s:7.1f}  min-ESS per 1000 evaluations {per_k:5.2f}  "
+          f"median evaluations {np.median([r['evals'] for r in ok]):9.0f}  median acceptance "
+          f"{np.median([r['acc'] for r in ok]):.3f}")
+    return per_s, per_k, cpu
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="clm5")
+    ap.add_argument("--sites", type=int, default=0, help="first N shipped profiles (0: all)")
+    ap.add_argument("--am-test", type=int, default=20000)
+    ap.add_argument("--am-formal", type=int, default=50000)
+    ap.add_argument("--skip-am", action="store_true")
+    args = ap.parse_args(argv)
+    ctx, costs = site_costs(args.model, args.sites)
+    print(f"{args.model}: {len(costs)} sites, {len(ctx.free)} parameters")
+    for name, us in overhead(ctx, costs[0][1]):
+        print(f"  {name:16s} {us:6.2f} us CPU per evaluation (16 parameter vectors per call)")
+    am = AMSettings(n_test=args.am_test, n_formal=args.am_formal)
+    samplers = ["dream_zs"] + ([] if args.skip_am else ["am"])
+    res = {s: [] for s in samplers}
+    for sid, cost in costs:
+        line = [f"{sid:32s}"]
+        for s in samplers:
+            r = run_one(ctx, s, cost, da_run.site_key(sid), am)
+            res[s].append(r)
+            line.append(f"{s} " + (f"conv {int(r['converged'])} R-hat {r['rhat']:.3f} ESS {r['ess']:5.0f} "
+                                   f"{r['cpu']:6.2f} s {r['evals']:8d} ev" if r["ok"] else f"failed: {r['error']}"))
+        print("  " + " | ".join(line), flush=True)
+    print()
+    stats = {s: summary(s, res[s]) for s in samplers}
+    if "am" in stats:
+        d, a = stats["dream_zs"], stats["am"]
+        print(f"ratio dream_zs / am: min-ESS per CPU-s {d[0] / a[0]:.1f}x, per evaluation {d[1] / a[1]:.1f}x, "
+              f"CPU per site {d[2] / a[2]:.2f}x")
     return 0
 
 

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 def small_namelist(tmp_path, alias: bool) -> Path:
     text = (REPO / "namelists" / "calibrate_compas.nml").read_text()
     for old, new in [("'../output'", f"'{tmp_path}/out'"), ("max_sites = 6", "max_sites = 1"),
-                     ("n_test = 2000", "n_test = 60"), ("n_formal = 6000", "n_formal = 120"),
-                     ("t0 = 1000", "t0 = 30"), ("n_chains = 3", "n_chains = 2")]:
+                     ("ess_target = 400", "ess_target = 100\n  n_chains = 8\n  min_generations = 200\n"
+                                          "  draws_saved = 20"),
+                     ("max_evaluations = 2000000", "max_evaluations = 100000")]:
         assert old in text, old
         text = text.replace(old, new)
     text = text.replace("legacy_kp13_alias = .false.", f"legacy_kp13_alias = {'.true.' if alias else '.false.'}")

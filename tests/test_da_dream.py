@@ -134,7 +134,7 @@ def test_flat_posterior_is_uniform_on_the_prior_box():
 
 # ---- behaviour -------------------------------------------------------------------------------------------
 def quick(**kw):
-    base = dict(n_chains=8, min_generations=200, ess_target=200, max_evaluations=400_000, block_size=150)
+    base = dict(n_chains=8, min_generations=200, ess_target=200, max_evaluations=400_000, block_size=60)
     base.update(kw)
     return DreamSettings(**base)
 

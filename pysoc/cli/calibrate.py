@@ -86,7 +86,8 @@ MCMC = Group("mcmc", (
         "if not converged, and the site is flagged)", min=1),
     Key("min_generations", "int", 500, "dream_zs: generations before the first convergence check", min=8),
     Key("delta_max", "int", 1, "dream_zs: largest number of archive-difference pairs per proposal", min=1, max=5),
-    Key("n_cr", "int", 3, "dream_zs: number of crossover values CR = m / n_cr (adapted during burn-in)", min=1,
+    Key("n_cr", "int", 1, "dream_zs: number of crossover values CR = m / n_cr, adapted during burn-in (1: no "
+        "crossover, every coordinate moves; best on the correlated soil-carbon posteriors, docs/calibration.md)", min=1,
         max=20),
     Key("p_unit", "float", 0.2, "dream_zs: probability of a unit jump rate (gamma = 1) between modes", min=0.0,
         max=1.0),
@@ -109,8 +110,9 @@ MCMC = Group("mcmc", (
     Key("block_size", "int", 1000, "iterations (generations) per block of random numbers; checkpoints and MPI "
         "service happen between blocks", min=1),
     Key("max_start_tries", "int", 100, "redraws of a starting point whose kernel run fails", min=0),
-    Key("burn_in", "float", 0.5, "fraction of the run discarded as burn-in (am: of the formal run; dream_zs: of "
-        "all generations, and never less than the adaptation period)", min=0.0, max=0.99),
+    Key("burn_in", "float", -1.0, "fraction of the run discarded as burn-in (-1: the sampler's default; am: 0.5 "
+        "of the formal run as in the seeds; dream_zs: 0.25 of all generations, and never less than its adaptation "
+        "period)", min=-1.0, max=0.99),
     Key("posterior_samples", "str", "chain", "am: 'chain': the Markov chain after burn-in (repeated states "
         "count); 'accepted': only accepted states, burn-in = first half of them (PRODA convention)",
         choices=("chain", "accepted")),

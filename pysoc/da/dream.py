@@ -53,18 +53,18 @@ class DreamSettings:
 
     n_chains: int = 16            #: chains of the population, evaluated together
     delta_max: int = 1            #: pairs of archive differences per proposal, δ ~ U{1..delta_max}
-    n_cr: int = 3                 #: crossover values CR = m / n_cr
+    n_cr: int = 1                 #: crossover values CR = m / n_cr (1: no crossover, all coordinates move)
     p_unit: float = 0.2           #: probability of a unit jump rate (γ = 1, all coordinates)
     p_snooker: float = 0.1        #: probability of a snooker update
     c_lambda: float = 0.1         #: λ ~ U(−c, c) per coordinate
     c_zeta: float = 1e-6          #: ζ ~ N(0, c*²) per coordinate (logit units)
     jump_scale: float = 1.0       #: β0: γ = β0 2.38 / sqrt(2 δ d')
-    prune_archive: bool = False   #: during adaptation, draw only from archive rows of the last half
+    archive_recent: float = 0.5   #: proposals draw from the archive rows of the generations >= r t (0: all)
     archive_thin: int = 10        #: states join the archive every k generations
     archive_init: int = 0         #: prior draws in the initial archive (0: 10 d)
     rhat_target: float = 1.05
     ess_target: float = 400.0
-    burn_in: float = 0.5          #: fraction of the generations discarded
+    burn_in: float = 0.25         #: fraction of the generations discarded (never less than the adaptation)
     draws_per_chain: int = 100    #: posterior draws per chain (evenly spaced in the window)
     min_generations: int = 500
     max_evaluations: int = 2_000_000
@@ -97,6 +97,8 @@ class DreamSettings:
             bad("p_unit + p_snooker", "<= 1", self.p_unit + self.p_snooker)
         if self.archive_thin < 1:
             bad("archive_thin", ">= 1", self.archive_thin)
+        if not 0.0 <= self.archive_recent < 1.0:
+            bad("archive_recent", "in [0, 1)", self.archive_recent)
         if not 0.0 <= self.burn_in < 1.0:
             bad("burn_in", "in [0, 1)", self.burn_in)
         if self.draws_per_chain < 4:
@@ -157,7 +159,6 @@ class DreamZS(PopulationSampler):
         self.user_start = None if start is None else np.asarray(start, float).reshape(s.n_chains, d)
         self.buffers = [ChainBuffer(s.n_chains, d, 0)]
         self.archive = GrowableArray(d, max(256, 4 * self._m0()))
-        self.archive_start = 0             #: first archive row used by the proposals
         self.adapting = True
         self.adapt_end = 0                 #: generation at which adaptation stopped
         self.last_reset = 0                #: generation of the last outlier reset
@@ -210,21 +211,7 @@ class DreamZS(PopulationSampler):
         self._set_archive()
 
     def _set_archive(self) -> None:
-        self.move.archive = self.archive.data[self.archive_start:self.archive.n]
-
-    def _prune_archive(self, T: int) -> None:
-        """During adaptation only: proposals draw from the archive rows recorded in the last
-        half of the run (the initial prior draws and the early burn-in states make jumps far
-        too long once the chains have found the posterior). The posterior window starts after
-        the adaptation, so it never sees a pruned archive change."""
-        s = self.settings
-        if not s.prune_archive:
-            return
-        g0 = T // 2
-        start = self._m0() + self.nchain * (-(-(g0 + 1) // s.archive_thin) - 1)
-        if self.archive.n - start >= max(2 * s.delta_max + 1, 2 * self.ndim):
-            self.archive_start = max(self.archive_start, start)
-            self._set_archive()
+        self.move.archive = self.archive.data[:self.archive.n]
 
     def run(self, callback: Callable[["DreamZS"], None] | None = None) -> "DreamZS":
         """Run (or continue) until converged or out of budget; ``callback(self)`` after every
@@ -247,7 +234,10 @@ class DreamZS(PopulationSampler):
     def _run_block(self, nb: int) -> None:
         T = self.generations
         s = self.settings
-        self.move.schedule = (T, self.archive.n - self.archive_start, self.nchain, s.archive_thin)
+        if self.archive.n != self._m0() + self.nchain * (T // s.archive_thin):
+            raise ConfigError("internal: archive rows out of step with the generations")
+        self.move.schedule = (T, self._m0(), self.nchain, s.archive_thin, s.archive_recent,
+                              max(2 * s.delta_max + 1, 2 * self.ndim))
         kp0 = self.state.kp.copy()
         scale = kp0.std(axis=0) if self.adapting else None
         rnd = self._block(self.move, self.buffers[0], 0, T, nb, after_step=self._after_step)
@@ -287,7 +277,6 @@ class DreamZS(PopulationSampler):
         if self.adapting:
             self.move.adapt()
             self._reset_outliers(T)
-            self._prune_archive(T)
         lo_adapt = max(int(math.floor(s.burn_in * T)), self.last_reset)
         if self.adapting and T - lo_adapt >= 8:
             idx = lo_adapt + np.floor((np.arange(min(s.draws_per_chain, T - lo_adapt)) + 0.5) *
@@ -309,7 +298,20 @@ class DreamZS(PopulationSampler):
         elif T >= self.max_generations:
             self.stop_reason = "max_evaluations"
         else:
-            self.next_check = min(self.max_generations, max(T + s.check_min, int(math.ceil(T * (1 + s.check_growth)))))
+            self.next_check = self._next_check(T, emin, rmax)
+
+    def _next_check(self, T: int, ess: float, rhat: float) -> int:
+        """Generation of the next check: where the window should hold ``ess_target`` if the
+        ESS keeps growing in proportion to the window length (with a 10 % margin), bounded
+        to [5 %, 100 %] growth; ``check_growth`` while adapting or without an ESS."""
+        s = self.settings
+        grow = T * (1.0 + s.check_growth)
+        if not self.adapting and ess > 0 and rhat <= 1.2:
+            lo, hi = self.window()
+            need = (hi - lo) * 1.1 * s.ess_target / ess
+            grow = max(self.adapt_end + need, need / (1.0 - s.burn_in))
+            grow = min(max(grow, T * 1.05), T * 2.0)
+        return int(min(self.max_generations, max(T + s.check_min, math.ceil(grow))))
 
     def _reset_outliers(self, T: int) -> None:
         """Vrugt 2016's IQR rule on the mean log density of each chain over the last half."""
@@ -364,12 +366,11 @@ class DreamZS(PopulationSampler):
                 "last_reset": self.last_reset, "n_resets": self.n_resets, "next_check": self.next_check,
                 "stop_reason": self.stop_reason, "history": list(self.history),
                 "n_accepted": self.n_accepted.copy(), "archive_rows": self.archive.n,
-                "archive_start": self.archive_start,
                 "last_diagnostics": dict(self.last_diagnostics)}
 
     def _load_extra(self, d: dict) -> None:
         self.move.load_state_dict(d["move"])
-        for k in ("archive_start", "adapting", "adapt_end", "last_reset", "n_resets", "next_check", "stop_reason"):
+        for k in ("adapting", "adapt_end", "last_reset", "n_resets", "next_check", "stop_reason"):
             setattr(self, k, d[k])
         self.history = list(d["history"])
         self.n_accepted = d["n_accepted"].copy()

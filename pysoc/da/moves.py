@@ -176,9 +176,29 @@ class DEMove(Move):
         self.cr_jump = np.zeros(self.n_cr)      #: summed normalised squared jump distance per CR
         self.cr_count = np.zeros(self.n_cr)     #: number of DE proposals per CR
         self.archive = None                     #: archive rows the proposals draw from (set by the sampler)
-        self.schedule = None                    #: (t0, rows at t0, rows added per append, append every k)
+        self.schedule = None                    #: (t0, prior rows, rows per append, every k, recent, min rows)
 
     # ---- randomness of a block ---------------------------------------------------------------
+    def archive_rows(self, t0: int, nb: int):
+        """First and last (exclusive) archive rows used at steps t0 .. t0 + nb − 1.
+
+        The archive holds ``m0`` prior draws, then ``per`` rows appended after every
+        ``every``-th generation, so it has m0 + per ⌊t / every⌋ rows at step t. With
+        ``recent`` = r > 0 the proposals draw from the rows recorded at generations
+        ≥ ⌊r t⌋ (a window that slides as the run grows, so that burn-in states and prior draws
+        drop out; a deterministic function of t, so the kernel at each step is fixed), or from
+        the whole archive while that window holds fewer than ``min_rows`` rows."""
+        _, m0, per, every, recent, min_rows = self.schedule
+        t = t0 + np.arange(nb)
+        M = m0 + per * (t // every)
+        lo = np.zeros(nb, np.int64)
+        if recent > 0:
+            g0 = np.floor(recent * t).astype(np.int64)
+            j0 = np.maximum(-(-(g0 + 1) // every) - 1, 0)
+            lo = m0 + per * j0
+            lo = np.where(M - lo >= min_rows, lo, 0)
+        return lo, M
+
     def draw(self, rngs, nb: int):
         """Random numbers and scale factors of ``nb`` generations: kind (0 parallel, 1 unit,
         2 snooker), archive indices (nb, n, 2 δmax + 1) for the archive size at each step,
@@ -196,13 +216,13 @@ class DEMove(Move):
         zeta = g.standard_normal((nb, n, d)) * self.c_zeta
         gsnook = g.uniform(1.2, 2.2, (nb, n))
         kind = np.where(u_kind < self.p_snooker, 2, np.where(u_kind < self.p_snooker + self.p_unit, 1, 0))
-        # archive size at each step of the block
-        t0, m0, per, every = self.schedule
-        t = t0 + np.arange(nb)
-        M = m0 + per * (t // every - t0 // every)
-        ia = (u_pick[:, :, :k] * M[:, None, None]).astype(np.intp)
-        ib = (ia + 1 + (u_pick[:, :, k:2 * k] * (M[:, None, None] - 1)).astype(np.intp)) % M[:, None, None]
-        iz = (u_pick[:, :, 2 * k] * M[:, None]).astype(np.intp)
+        # the archive rows each step draws from: [lo, M)
+        lo, M = self.archive_rows(t0 := self.schedule[0], nb)
+        size = (M - lo)[:, None, None]
+        ia = lo[:, None, None] + (u_pick[:, :, :k] * size).astype(np.intp)
+        ib = lo[:, None, None] + (ia - lo[:, None, None] + 1 +
+                                  (u_pick[:, :, k:2 * k] * (size - 1)).astype(np.intp)) % size
+        iz = lo[:, None] + (u_pick[:, :, 2 * k] * size[:, :, 0]).astype(np.intp)
         # crossover (fixed p_cr within a block: the sampler adapts it between blocks)
         m = np.minimum(np.searchsorted(np.cumsum(self.p_cr), u_cr, side="right"), self.n_cr - 1)
         cross = u_cross < self.cr_values[m][..., None]

@@ -625,18 +625,31 @@ def _encoding(ds: xr.Dataset) -> dict:
     return enc
 
 
+def _canonical_units(ds: xr.Dataset) -> xr.Dataset:
+    """The project's UDUNITS spellings (pysoc.io.netcdf: 'g C m-3' -> 'g m-3', 'per mil' ->
+    '1e-3'); an amount per month keeps 'per month' in its long_name."""
+    from pysoc.io.netcdf import canonical_units
+
+    for var in ds.variables.values():
+        if "units" in var.attrs:
+            units, cell = canonical_units(str(var.attrs["units"]))
+            if cell and units != var.attrs["units"]:
+                var.attrs["long_name"] = f"{var.attrs.get('long_name', '')} (amount per month)".strip()
+            var.attrs["units"] = units
+    return ds
+
+
 def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
     """Write the groups to one NetCDF-4 file (root group '/' first), atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        root = groups.get("/", xr.Dataset())
-        root = root.copy()
+        root = _canonical_units(groups.get("/", xr.Dataset()).copy())
         root.attrs.update(attrs)
         root.to_netcdf(tmp, mode="w", format="NETCDF4", encoding=_encoding(root))
         for name, ds in groups.items():
             if name == "/":
                 continue
-            ds = ds.copy()
+            ds = _canonical_units(ds.copy())
             ds.attrs.update({k: attrs[k] for k in ("created_at", "inference_library", "inference_library_version")
                              if k in attrs})
             ds.to_netcdf(tmp, mode="a", group=name, format="NETCDF4", encoding=_encoding(ds))

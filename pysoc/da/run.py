@@ -48,6 +48,9 @@ SAMPLERS = ("dream_zs", "am")
 MODES = ("site_by_site", "one_batch")
 #: acceptance-rate window that is healthy for each sampler (flags outside it; not a convergence test)
 ACCEPTANCE_WINDOWS = {"am": (0.15, 0.5), "dream_zs": (0.05, 0.5)}
+#: default burn-in fraction: the seeds' first half of the formal run for am; for dream_zs the first
+#: quarter of the generations, and never less than its adaptation period (docs/calibration.md)
+BURN_IN = {"am": 0.5, "dream_zs": 0.25}
 ONE_BATCH_KEY = 0xFFFFFFFF
 INJECT_ENV = "PYSOC_CALIBRATE_INJECT"
 
@@ -69,7 +72,7 @@ class CalibrationConfig:
     depth_weights: DepthWeights = DepthWeights()
     am: AMSettings = AMSettings()
     dream: DreamSettings = DreamSettings()
-    burn_in: float = 0.5
+    burn_in: float = -1.0                   #: < 0: the sampler's default (BURN_IN)
     posterior_samples: str = "chain"
     draws_saved: int = 100
     acceptance_min: float = -1.0            #: < 0: the sampler's window (ACCEPTANCE_WINDOWS)
@@ -118,8 +121,9 @@ class CalibrationConfig:
         lo, hi = self.acceptance_window
         if not 0.0 <= lo < hi <= 1.0:
             raise ConfigError(f"mcmc: acceptance_min = {lo!r} and acceptance_max = {hi!r}: need 0 <= min < max <= 1")
-        if not 0.0 <= self.burn_in < 1.0:
-            raise ConfigError(f"mcmc: burn_in must lie in [0, 1), got {self.burn_in}")
+        if not (self.burn_in < 0 or 0.0 <= self.burn_in < 1.0):
+            raise ConfigError(f"mcmc: burn_in = {self.burn_in!r}: must lie in [0, 1) (or -1 for the sampler's "
+                              f"default)")
         if self.posterior_samples not in ("chain", "accepted"):
             raise ConfigError(f"mcmc: posterior_samples must be 'chain' or 'accepted', got {self.posterior_samples!r}")
         if self.draws_saved < 1:
@@ -154,8 +158,12 @@ class CalibrationConfig:
     def dream_settings(self) -> DreamSettings:
         """The DREAM(ZS) settings with the shared targets of this configuration."""
         from dataclasses import replace
-        return replace(self.dream, rhat_target=self.rhat_target, ess_target=self.ess_target, burn_in=self.burn_in,
+        return replace(self.dream, rhat_target=self.rhat_target, ess_target=self.ess_target, burn_in=self.burn_in_fraction,
                        draws_per_chain=self.draws_saved).check()
+
+    @property
+    def burn_in_fraction(self) -> float:
+        return BURN_IN[self.sampler] if self.burn_in < 0 else self.burn_in
 
     @property
     def acceptance_window(self) -> tuple[float, float]:
@@ -316,20 +324,19 @@ def _mcmc_callback(ctx: Context, key: str, label: str, t_start: float, save: boo
     return cb
 
 
-def make_sampler(ctx: Context, cost_fn, key_int: int):
-    """The configured sampler for one site (or the one-batch run) with its random streams:
-    keyed by the seed and the site, never by the MPI rank."""
-    cfg = ctx.config
+def make_sampler(cfg: CalibrationConfig, ndim: int, cost_fn, key_int: int):
+    """The configured sampler of ``ndim`` parameters for one site (or the one-batch run),
+    with its random streams keyed by the seed and the site, never by the MPI rank."""
     if cfg.sampler == "am":
         chains, start = seeds_for(cfg.seed, key_int, cfg.am.n_chains)
-        return AdaptiveMetropolis(cost_fn, len(ctx.free), cfg.am, chains, start)
-    return DreamZS(cost_fn, len(ctx.free), cfg.dream, np.random.SeedSequence(cfg.seed, spawn_key=(key_int, 4)))
+        return AdaptiveMetropolis(cost_fn, ndim, cfg.am, chains, start)
+    return DreamZS(cost_fn, ndim, cfg.dream, np.random.SeedSequence(cfg.seed, spawn_key=(key_int, 4)))
 
 
 def run_mcmc(ctx: Context, cost_fn, key_int: int, ckpt_key: str, label: str, save: bool = True):
     """Run (or resume from its checkpoint) the sampler of one site."""
     cfg = ctx.config
-    sampler = make_sampler(ctx, cost_fn, key_int)
+    sampler = make_sampler(cfg, len(ctx.free), cost_fn, key_int)
     resumed = cfg.resume and sampler.restore(ctx.store.backend(ckpt_key),
                                              lambda extra: extra.get("fingerprint") == ctx.fingerprint)
     if resumed:
@@ -343,8 +350,8 @@ def _posterior_draws(ctx: Context, sampler):
     cfg = ctx.config
     if isinstance(sampler, DreamZS):
         return sampler.window_chains(), None, sampler.posterior(), sampler.posterior_cost()
-    post = sampler.posterior(cfg.burn_in, cfg.posterior_samples)          # (K, N, d) kp
-    post_cost = sampler.posterior_cost(cfg.burn_in, cfg.posterior_samples)
+    post = sampler.posterior(cfg.burn_in_fraction, cfg.posterior_samples)          # (K, N, d) kp
+    post_cost = sampler.posterior_cost(cfg.burn_in_fraction, cfg.posterior_samples)
     if post.shape[1] < 2:
         raise DataError(f"fewer than 2 posterior draws per chain ({cfg.posterior_samples} samples after burn-in)")
     idx = dg.thin_indices(post.shape[1], cfg.draws_saved)

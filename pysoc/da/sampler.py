@@ -355,26 +355,31 @@ class PopulationSampler:
             return np.log(self.rngs[0].random((nb, self.nchain)))
 
     def _block(self, move: Move, buf: ChainBuffer, phase: int, t0: int, nb: int, temper_offset=None,
-               after_step=None) -> None:
+               after_step=None):
         """Run ``nb`` steps of ``move`` from step ``t0`` of the phase, recording into ``buf``
-        (rows t0 .. t0 + nb − 1)."""
+        (rows t0 .. t0 + nb − 1). Returns the block's random numbers (for adaptation).
+
+        The loop keeps Python to a minimum: the state arrays are updated in place, the
+        chains are recorded in the sampling coordinates and mapped to kp once per block,
+        and the counts of proposals outside the box / failing in the kernel are taken
+        from per-block scratch arrays."""
         rnd = move.draw(self.rngs, nb)
         logu = self._logu(nb)
         buf.reserve(nb)
         st = self.state
-        x, kp, J, lp = st.x, st.kp, st.cost, st.lp
+        x, J, lp = st.x.copy(), st.cost.copy(), st.lp.copy()
         before = move.adapts_before_step
-        rec_kp, rec_cost, rec_acc = buf.kp, buf.cost, buf.acc
-        n_out = np.zeros(self.nchain, np.int64)
-        n_inv = np.zeros(self.nchain, np.int64)
-        inf = np.inf
+        rec_x, rec_cost, rec_acc = buf.kp, buf.cost, buf.acc
+        scratch_J = np.empty((nb, self.nchain))
+        scratch_in = np.empty((nb, self.nchain), bool)
+        evaluate, propose, copyto = self._evaluate, move.propose, np.copyto
         with np.errstate(invalid="ignore", over="ignore"):
             for i in range(nb):
                 t = t0 + i
                 if before:
-                    move.before_step(t, rec_kp)
-                prop, logh = move.propose(x, rnd, i)
-                kpn, Jn, lpn, inb = self._evaluate(prop)
+                    move.before_step(t, rec_x)
+                prop, logh = propose(x, rnd, i)
+                _, Jn, lpn, inb = evaluate(prop)
                 delta = lpn - lp
                 if logh is not None:
                     delta = delta + logh
@@ -382,21 +387,23 @@ class PopulationSampler:
                     delta = delta * math.log(temper_offset + t + 2)
                 acc = logu[i] < delta
                 if acc.any():
-                    x = np.where(acc[:, None], prop, x)
-                    kp = x if kpn is prop else np.where(acc[:, None], kpn, kp)
-                    J = np.where(acc, Jn, J)
-                    lp = np.where(acc, lpn, lp)
-                n_out += ~inb
-                n_inv += inb & (Jn == inf)
-                rec_kp[t] = kp
+                    copyto(x, prop, where=acc[:, None])
+                    copyto(J, Jn, where=acc)
+                    copyto(lp, lpn, where=acc)
+                rec_x[t] = x
                 rec_cost[t] = J
                 rec_acc[t] = acc
+                scratch_J[i] = Jn
+                scratch_in[i] = inb
                 if after_step is not None:
                     after_step(t, x)
-        st.x, st.kp, st.cost, st.lp = x, kp, J, lp
+        if self.space.has_jacobian:                       # recorded in y: kp once per block
+            rec_x[t0:t0 + nb] = self.space.to_kp(rec_x[t0:t0 + nb])
+        st.x, st.cost, st.lp = x, J, lp
+        st.kp = self.space.to_kp(x) if self.space.has_jacobian else x
         buf.n = max(buf.n, t0 + nb)
-        self.n_outside[phase] += n_out
-        self.n_invalid[phase] += n_inv
+        self.n_outside[phase] += (~scratch_in).sum(axis=0)
+        self.n_invalid[phase] += (scratch_in & (scratch_J == np.inf)).sum(axis=0)
         return rnd
 
     # ---- checkpoints -----------------------------------------------------------------------------------

@@ -316,7 +316,7 @@ class CLM5(SoilCarbonModel):
             self.dz, self.zisoi, self.zsoi, theta, idx, prep["tsoi"], prep["w_scalar"], prep["o_scalar"],
             prep["fpi"], prep["litter_input"], prep["altmax"], prep["altmax_lastyear"], prep["nbedrock"],
             int(self.options["normalize_q10_to_century_tfunc"]), float(self.options["advection"]))
-        pools = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                  # (nset, 7, nlev)
+        pools = x.transpose(2, 1, 0)                                   # (nset, 7, nlev), a view
         soc = pools[:, 4:7, :].sum(axis=1)
         outputs = {"soc_profile": soc, "pools": pools, "rh": rh, "input": inp}
         if "soc_0_30" in observables:

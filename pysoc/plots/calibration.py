@@ -44,7 +44,7 @@ def trace_figure(run, result=None, label: str = ""):
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 1.9 * nrow), sharex=True, squeeze=False)
     if res.data.get("sampler", cfg.sampler) == "am":
         n_test = cfg.am.n_test
-        burn = n_test + int(cfg.burn_in * cfg.am.n_formal)
+        burn = n_test + int(cfg.burn_in_fraction * cfg.am.n_formal)
     else:                               # dream_zs: no test run; the posterior window starts at burn
         n_test, burn = None, res.data["window"][0]
     for j, name in enumerate(names):
