@@ -11,8 +11,8 @@ Needs the saved model of a run of the namelist (``pysoc-upscale NAMELIST`` first
    site, and record-level (the seed's design) -- how much of a skill number is site memory.
 2. **Nested grouped CV** (``--nested K``): the whole selection pipeline (predictor families,
    hyperparameters, model class) repeated inside each of K outer folds, scored on the outer
-   test fold it never saw -- the honest estimate of the skill of the procedure; inner folds
-   10 x 1 repeat.
+   test fold it never saw -- the honest estimate of the skill of the procedure; inside, the
+   same tuning and reporting folds (10 x repeats each) as the main run.
 3. **FLUXNET2015** (``--fluxnet``, the annual site-years of the rh-changes repository): the
    saved model's Rh at the flux-tower sites against their ecosystem respiration and GPP
    (site means, night-time partitioning). Rh is part of RECO, so an independent check is
@@ -73,7 +73,7 @@ def nested(W, run, data, k: int) -> pd.DataFrame:
     outer = W.fold_sets(run, data.table, offset=2000, repeats=1, n_folds=k)[0]
     tab, choices = S.nested_cv(data.table, data.y, W.candidate_predictors(run.nml), run.nml["models"]["candidates"],
                                run.settings(),
-                               outer, lambda sub: W.fold_sets(run, sub, offset=3000, repeats=1),
+                               outer, lambda sub: (W.fold_sets(run, sub, offset=3000), W.fold_sets(run, sub, offset=4000)),
                                run.nml["predictors"]["select_predictors"])
     for i, c in enumerate(choices):
         print(f"  outer fold {i + 1}: {c.candidate} {c.config} on {len(c.predictors)} predictors", flush=True)

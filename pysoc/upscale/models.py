@@ -8,7 +8,7 @@ permutation importance, partial dependence and PCA group importance (methods.md 
 Skill scores (on the pooled out-of-fold predictions):
 
 - ``R2``  — squared Pearson correlation of predicted vs observed (the study's "goodness of
-  fit", which is why its R² 0.62 can be below its NSE 0.63);
+  fit", which is why its R² can be below its NSE);
 - ``NSE`` — Nash-Sutcliffe efficiency, 1 - SSE / SST;
 - ``RMSE`` in g C m-2 yr-1.
 

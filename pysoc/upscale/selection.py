@@ -4,7 +4,11 @@ Every candidate is scored on the same repeated grouped folds (:func:`pysoc.upsca
 grouped_folds`), next to the two baselines (training mean, linear MAT + MAP) on the same
 folds. Scores are those of the pooled out-of-fold predictions of each repeat, averaged over
 the repeats (± SD over repeats). The selection criterion (RMSE by default) picks the
-hyperparameters of each candidate, then the candidate.
+hyperparameters of each candidate; the candidate is picked by the one-standard-error rule
+(:func:`pick`): the first of :data:`PREFERENCE` (physically constrained first) whose test-fold
+MSE is within one standard error of the best one's. Nested grouped CV (:func:`nested_cv`)
+showed that picking the plain best among close candidates, and eliminating predictor
+families, chases fold noise on ~200 grid cells (docs/upscale_rh.md).
 
 Candidates (:data:`CANDIDATES`):
 
@@ -36,6 +40,9 @@ from pysoc.upscale import models as M
 from pysoc.upscale.predictors import ALL_PREDICTORS, families, predictor_of_column
 
 CANDIDATES = ("rf", "extra_trees", "xgb", "xgb_monotone", "hybrid")
+#: order of preference of the one-standard-error rule: physically constrained learners first
+#: (monotone constraints, process part), then the unconstrained ones by increasing flexibility
+PREFERENCE = ("xgb_monotone", "hybrid", "xgb", "rf", "extra_trees")
 METRICS = ("R2", "NSE", "RMSE", "bias")
 
 
@@ -57,6 +64,7 @@ class Settings:
     xgb_min_child_weight: float = 5.0
     decomposition_model: str = ""
     progress: bool = False
+    one_se: bool = True
 
 
 @dataclass
@@ -67,24 +75,56 @@ class Score:
     sd: dict[str, float]
     oof: np.ndarray                 # out-of-fold predictions of the first repeat
     config: dict = field(default_factory=dict)
+    fold_mse: np.ndarray | None = None   # test-fold MSE of every fold of every repeat
+
+
+def _fold_mse(y: np.ndarray, oof: np.ndarray, folds) -> np.ndarray:
+    return np.array([np.mean((oof[te] - y[te]) ** 2) for _, te in folds])
 
 
 def score_repeats(factory: Callable[[], object], X: np.ndarray, y: np.ndarray, fold_sets) -> Score:
     """Pooled out-of-fold skill per repeat, mean and SD over repeats."""
-    rows, first = [], None
+    rows, first, mse = [], None, []
     for folds in fold_sets:
         cv = M.cross_validate(factory, X, y, folds)
         rows.append(cv.skill)
+        mse.append(_fold_mse(np.asarray(y, float), cv.oof, folds))
         first = cv.oof if first is None else first
     d = pd.DataFrame(rows)
     sd = d[list(METRICS)].std(ddof=1) if len(d) > 1 else pd.Series(0.0, index=list(METRICS))
     return Score({k: float(d[k].mean()) for k in METRICS} | {"n": int(d["n"].iloc[0])},
-                 {k: float(sd[k]) for k in METRICS}, first)
+                 {k: float(sd[k]) for k in METRICS}, first, fold_mse=np.concatenate(mse))
 
 
 def better(a: dict, b: dict, criterion: str) -> bool:
     """True when score ``a`` is at least as good as ``b`` by ``criterion``."""
     return a[criterion] <= b[criterion] if criterion == "RMSE" else a[criterion] >= b[criterion]
+
+
+def pick(best: dict[str, Score], criterion: str, one_se: bool = True) -> str:
+    """The selected candidate: the best by ``criterion``, or with the one-standard-error rule
+    the first candidate in :data:`PREFERENCE` whose test-fold MSE is within one standard error
+    of the best's (paired over the folds of all repeats).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Score({"RMSE": 10.0}, {}, None, fold_mse=np.array([100.0, 101.0, 99.0, 100.0]))
+    >>> b = Score({"RMSE": 9.9}, {}, None, fold_mse=np.array([95.0, 104.0, 96.0, 101.0]))
+    >>> pick({"rf": b, "xgb_monotone": a}, "RMSE"), pick({"rf": b, "xgb_monotone": a}, "RMSE", False)
+    ('xgb_monotone', 'rf')
+    """
+    top = None
+    for name, sc in best.items():
+        if top is None or not better(best[top].mean, sc.mean, criterion):
+            top = name
+    if not one_se:
+        return top
+    for name in sorted(best, key=lambda n: PREFERENCE.index(n) if n in PREFERENCE else len(PREFERENCE)):
+        d = best[name].fold_mse - best[top].fold_mse
+        if d.mean() <= d.std(ddof=1) / np.sqrt(d.size):
+            return name
+    return top
 
 
 def _best(scores: list[Score], criterion: str) -> Score:
@@ -144,13 +184,14 @@ def _xgb_staged(name, cfg, X, y, fold_sets, columns, st) -> list[Score]:
             for r in rounds:
                 oof[r][te] = m.predict(X[te], iteration_range=(0, r))
         for r in rounds:
-            per[r].append((M.skill(y, oof[r]), oof[r]))
+            per[r].append((M.skill(y, oof[r]), oof[r], _fold_mse(y, oof[r], folds)))
     out = []
     for r in rounds:
-        d = pd.DataFrame([s for s, _ in per[r]])
+        d = pd.DataFrame([s for s, _, _ in per[r]])
         sd = d[list(METRICS)].std(ddof=1) if len(d) > 1 else pd.Series(0.0, index=list(METRICS))
         out.append(Score({k: float(d[k].mean()) for k in METRICS} | {"n": len(y)},
-                         {k: float(sd[k]) for k in METRICS}, per[r][0][1], cfg | {"n_estimators": r}))
+                         {k: float(sd[k]) for k in METRICS}, per[r][0][1], cfg | {"n_estimators": r},
+                         np.concatenate([m for _, _, m in per[r]])))
     return out
 
 
@@ -249,25 +290,42 @@ def choose(tab: pd.DataFrame, y: np.ndarray, predictors: list[str], candidates, 
         X, cols = design_matrix(tab, preds, name)
         best[name], t = tune(name, X, y, fold_sets, cols, st)
         tabs.append(t)
-    sel = None
-    for name, sc in best.items():
-        if sel is None or not better(best[sel].mean, sc.mean, st.criterion):
-            sel = name
+    sel = pick(best, st.criterion, st.one_se)
     return Choice(preds, sel, dict(best[sel].config), best, pd.concat(tabs, ignore_index=True), trials)
 
 
+def select_procedure(tab: pd.DataFrame, y: np.ndarray, predictors: list[str], candidates, st: Settings,
+                     tune_sets, report_sets, select: bool = False) -> tuple[Choice, dict[str, Score]]:
+    """The selection procedure of ``pysoc-upscale``: :func:`choose` on the tuning folds, every
+    candidate's best configuration re-scored on other fold assignments (the reporting folds),
+    the candidate picked there by :func:`pick`. Returns the choice and the reporting scores."""
+    ch = choose(tab, y, predictors, candidates, st, tune_sets, select)
+    rescored = {}
+    for name, sc in ch.best.items():
+        X, cols = design_matrix(tab, ch.predictors, name)
+        rescored[name] = score_repeats(lambda: estimator(name, sc.config, cols, st), X, y, report_sets)
+        rescored[name].config = dict(sc.config)
+    ch.candidate = pick(rescored, st.criterion, st.one_se)
+    ch.config = dict(rescored[ch.candidate].config)
+    return ch, rescored
+
+
 def nested_cv(tab: pd.DataFrame, y: np.ndarray, predictors: list[str], candidates, st: Settings,
-              outer, inner_folds: Callable[[pd.DataFrame], list], select: bool = True) -> tuple[pd.DataFrame, list]:
-    """Nested grouped CV of the whole pipeline: for each outer fold, :func:`choose` runs on
-    the outer training records only (inner folds from ``inner_folds``), the chosen model is
-    fitted there and predicts the outer test fold; the baselines are fitted on the same
-    outer training records. Returns the skill table (pooled outer predictions) and the
-    choices made per outer fold."""
+              outer, inner_folds: Callable[[pd.DataFrame], tuple[list, list]],
+              select: bool = False) -> tuple[pd.DataFrame, list]:
+    """Nested grouped CV of the whole procedure: for each outer fold,
+    :func:`select_procedure` runs on the outer training records only (tuning and reporting
+    folds from ``inner_folds``), the chosen model is fitted there and predicts the outer test
+    fold; the baselines are fitted on the same outer training records. Returns the skill
+    table (pooled outer predictions) and the choices made per outer fold."""
+    import warnings
     oof = {k: np.full(len(y), np.nan) for k in ("selected pipeline", "training mean", "linear MAT + MAP")}
     choices = []
     for k, (tr, te) in enumerate(M._progress(outer, st.progress, desc="nested CV (outer folds)")):
         sub = tab.iloc[tr]
-        ch = choose(sub, y[tr], predictors, candidates, st, inner_folds(sub), select)
+        with warnings.catch_warnings():   # joblib worker threads reused across forests: benign, repeated
+            warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed. should be used")
+            ch, _ = select_procedure(sub, y[tr], predictors, candidates, st, *inner_folds(sub), select=select)
         choices.append(ch)
         Xa, cols = design_matrix(tab, ch.predictors, ch.candidate)
         m = estimator(ch.candidate, ch.config, cols, st).fit(Xa[tr], y[tr])

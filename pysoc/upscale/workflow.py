@@ -74,7 +74,8 @@ UPSCALE_NAMELIST = NamelistSpec([
             "candidate predictors (all mappable predictors of the grid by default; selection by grouped CV)"),
         Key("process_predictors", "bool", True, "add DecompIndex and SOCxDecomp (with decomposition_model) and "
             "PRODA_SOC (with proda_soc_file) to the candidates"),
-        Key("select_predictors", "bool", True, "backward elimination of predictor families by grouped CV"),
+        Key("select_predictors", "bool", False, "backward elimination of predictor families by grouped CV (off: "
+            "nested CV showed it chases fold noise; the learners' regularisation handles weak predictors)"),
         Key("decomposition_model", "str", "", "soil-carbon model whose temperature and water scalars make the "
             "decomposition index and the hybrid model's process part ('' = none); see pysoc-run --list-models"),
         Key("proda_soc_file", "str", "", "NetCDF with a PRODA SOC map (lat, lon) for the PRODA_SOC predictor",
@@ -100,6 +101,8 @@ UPSCALE_NAMELIST = NamelistSpec([
         Key("repeats", "int", 2, "repeats of the grouped CV with different fold assignments", min=1, max=20),
         Key("criterion", "str", "RMSE", "grouped-CV score that selects hyperparameters, predictors and the model",
             choices=("RMSE", "NSE", "R2")),
+        Key("one_se_rule", "bool", True, "pick the first candidate of " + ", ".join(S.PREFERENCE) + " whose "
+            "test-fold MSE is within one standard error of the best (else: the best)"),
         Key("record_cv", "bool", True, "also report record-level CV (the seed's design) as a secondary line"),
         Key("nested_folds", "int", 0, "outer folds of a nested grouped CV of the whole selection pipeline "
             "(0 = off; slow: the selection runs once per outer fold)", min=0, max=20),
@@ -189,7 +192,8 @@ class Run:
                           xgb_depths=tuple(Mo["xgb_depths"]), xgb_rounds=tuple(Mo["xgb_rounds"]),
                           xgb_learning_rate=Mo["xgb_learning_rate"], xgb_subsample=Mo["xgb_subsample"],
                           xgb_colsample=Mo["xgb_colsample"], xgb_min_child_weight=Mo["xgb_min_child_weight"],
-                          decomposition_model=P["decomposition_model"], progress=R["progress"])
+                          decomposition_model=P["decomposition_model"], progress=R["progress"],
+                          one_se=C["one_se_rule"])
 
 
 @dataclass
@@ -386,23 +390,15 @@ def evaluate(run: Run, data: SiteData, candidates: list[str]) -> Evaluation:
     C, Mo = run.nml["cv"], run.nml["models"]
     st = run.settings()
     tune_folds, folds = fold_sets(run, data.table), fold_sets(run, data.table, offset=1000)
-    ch = S.choose(data.table, data.y, candidates, Mo["candidates"], st, tune_folds,
-                  run.nml["predictors"]["select_predictors"])
+    ch, best = S.select_procedure(data.table, data.y, candidates, Mo["candidates"], st, tune_folds, folds,
+                                  run.nml["predictors"]["select_predictors"])
     if ch.trials is not None:
         O.write_csv(ch.trials, run.out / "predictor_selection.csv", float_format="%.4f")
         dropped = sorted(set(candidates) - set(ch.predictors))
         run.log(f"Predictor selection (backward elimination of families, grouped CV): kept {len(ch.predictors)} "
                 f"of {len(candidates)}" + (f"; dropped {', '.join(dropped)}" if dropped else ""))
     base = S.baseline_scores(data.table, data.y, folds)
-    best = {}
-    for name, sc in ch.best.items():
-        X, cols = S.design_matrix(data.table, ch.predictors, name)
-        best[name] = S.score_repeats(lambda: S.estimator(name, sc.config, cols, st), X, data.y, folds)
-        best[name].config = dict(sc.config)
-    sel = None
-    for name, sc in best.items():
-        if sel is None or not S.better(best[sel].mean, sc.mean, C["criterion"]):
-            sel = name
+    sel = ch.candidate
     label = cv_label(run.nml)
     rows = [_score_row(k, v, label) for k, v in base.items()]
     rows += [_score_row(k, v, label, config=json.dumps(v.config), selected=(k == sel)) for k, v in best.items()]
@@ -430,11 +426,11 @@ def nested(run: Run, data: SiteData, candidates: list[str]) -> pd.DataFrame | No
         return None
     outer = fold_sets(run, data.table, offset=2000, repeats=1, n_folds=C["nested_folds"])[0]
     tab, res = S.nested_cv(data.table, data.y, candidates, run.nml["models"]["candidates"], run.settings(), outer,
-                           lambda sub: fold_sets(run, sub, offset=3000, repeats=1),
+                           lambda sub: (fold_sets(run, sub, offset=3000), fold_sets(run, sub, offset=4000)),
                            run.nml["predictors"]["select_predictors"])
     O.write_csv(tab, run.out / "cv_nested.csv", float_format="%.4f")
-    run.log(f"Nested grouped CV ({C['nested_folds']} outer folds, {cv_label(run.nml)}; selection repeated inside "
-            f"each outer training set; chosen: {', '.join(c.candidate for c in res)}):")
+    run.log(f"Nested grouped CV ({C['nested_folds']} outer folds, {cv_label(run.nml)}; the whole selection "
+            f"procedure repeated inside each outer training set; chosen: {', '.join(c.candidate for c in res)}):")
     for r in tab.itertuples():
         run.log(f"  {r.model:<17s} R2 {r.R2:.3f}  NSE {r.NSE:.3f}  RMSE {r.RMSE:.1f}  bias {r.bias:+.1f}")
     run.res["nested_cv"] = tab.to_dict(orient="records")
@@ -451,6 +447,12 @@ def report_evaluation(run: Run, ev: Evaluation) -> None:
         mark = "  <- selected" if r.selected else ""
         run.log(f"  {r.model:<17s} [{r.cv}]: R2 {r.R2:.3f} ± {r.R2_sd:.3f}  NSE {r.NSE:.3f}  RMSE {r.RMSE:.1f}  "
                 f"bias {r.bias:+.1f}{mark}")
+    g = ev.table[(ev.table["cv"] == ev.table["cv"].iloc[0]) & ev.table["model"].isin(S.CANDIDATES)]
+    crit = run.nml["cv"]["criterion"]
+    top = g.loc[g[crit].idxmin() if crit == "RMSE" else g[crit].idxmax(), "model"]
+    if top != ev.selected:
+        run.log(f"  best by {crit}: {top}; the one-standard-error rule picks {ev.selected} (within 1 SE of the "
+                f"best test-fold MSE, first in the order {', '.join(S.PREFERENCE)})")
     lin = ev.scores["linear MAT + MAP"]["R2"]
     gain = ev.scores["selected"]["R2"] - lin
     verdict = "met" if gain >= 0.10 else "NOT met"
