@@ -28,3 +28,7 @@ class KernelError(PysocError):
         super().__init__(message)
         self.code = code
         self.reason = reason
+
+
+class PysocWarning(UserWarning):
+    """A configuration that runs but probably not as intended (the CLIs print one line)."""

@@ -23,6 +23,71 @@ _UNIT_ALIASES = {
 }
 
 
+#: unit spellings of temperatures in degrees Celsius (converted explicitly to and from K)
+_CELSIUS = {"degC", "deg_C", "C", "celsius", "Celsius", "degree_Celsius", "degrees_Celsius", "degree_C", "°C"}
+#: spellings of dimensionless units: a variable in these units may come without a units attribute
+_DIMENSIONLESS = _UNIT_ALIASES["1"]
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
+def open_netcdf(path: str | os.PathLike, what: str = "forcing file") -> xr.Dataset:
+    """Read a NetCDF file into memory with one-line errors naming the file: not found, a
+    directory, empty, not NetCDF (e.g. a CSV table), or unreadable (the first line of the
+    reader's message).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    what : str
+        What the file is, for the messages.
+
+    Returns
+    -------
+    xarray.Dataset
+        The loaded dataset (the file is closed).
+
+    Raises
+    ------
+    DataError
+        One line naming the file.
+
+    Examples
+    --------
+    >>> open_netcdf("/nonexistent.nc")
+    Traceback (most recent call last):
+    pysoc.errors.DataError: /nonexistent.nc: forcing file not found
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a {what}")
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the {what} ({os.strerror(exc.errno) if exc.errno else exc})") from None
+    if not head:
+        raise DataError(f"{path}: the {what} is empty (0 bytes), not NetCDF")
+    if not head.startswith(_NETCDF_MAGIC):
+        text = head.decode("ascii", "replace")
+        hint = (" (it looks like a text or CSV file)" if all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+                else "")
+        raise DataError(f"{path}: the {what} is not a NetCDF file{hint}; it starts with {text[:8]!r}")
+    try:
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    except Exception as exc:  # noqa: BLE001  (netCDF4/HDF5/xarray raise many types)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read the {what} as NetCDF ({first})") from None
+
+
+def is_celsius(units: str) -> bool:
+    """True for spellings of degrees Celsius ('degC', 'deg_C', 'celsius', ...)."""
+    return str(units).strip() in _CELSIUS
+
+
 def units_equal(a: str, b: str) -> bool:
     a, b = a.strip(), b.strip()
     if a == b:
@@ -94,11 +159,9 @@ class ForcingSchema:
                 n = sizes.setdefault(d, da.sizes[d])
                 if da.sizes[d] != n:
                     raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
-            units = da.attrs.get("units")
-            if units is not None and not units_equal(str(units), spec.units):
-                raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
+                _check_not_empty(where, d, n)
             try:
-                values = np.asarray(da.values, dtype=float)
+                values = _in_units(da, spec, where)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
             unknown_ok = (not spec.required and spec.default is not None and np.isnan(spec.default)
@@ -119,9 +182,7 @@ class ForcingSchema:
                                 f"[{spec.valid_min}, {spec.valid_max}] {spec.units}")
             if spec.integer and np.any(values != np.round(values)):
                 raise DataError(f"{where}: values must be integers")
-            attrs = dict(da.attrs)
-            attrs.setdefault("units", spec.units)
-            attrs.setdefault("long_name", spec.long_name)
+            attrs = _attrs(da, spec)
             out[spec.name] = (spec.dims, values, attrs)
         for name, coord in ds.coords.items():
             if all(d in out.dims for d in coord.dims):
@@ -194,18 +255,14 @@ class ForcingSchema:
                 n = sizes.setdefault(d, da.sizes[d])
                 if da.sizes[d] != n:
                     raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
-            units = da.attrs.get("units")
-            if units is not None and not units_equal(str(units), spec.units):
-                raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
+                _check_not_empty(where, d, n)
             try:
-                values = np.asarray(da.values, dtype=float)
+                values = _in_units(da, spec, where)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
             for c, text in _column_problems(spec, values, ncol):
                 fail(c, text)
-            attrs = dict(da.attrs)
-            attrs.setdefault("units", spec.units)
-            attrs.setdefault("long_name", spec.long_name)
+            attrs = _attrs(da, spec)
             out[spec.name] = ((dim,) + spec.dims, values, attrs)
         for name, coord in ds.coords.items():
             if all(d in out.dims for d in coord.dims):
@@ -213,18 +270,52 @@ class ForcingSchema:
         return out, failures
 
     def load(self, path: str | os.PathLike, sizes: dict | None = None) -> xr.Dataset:
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"{path}: forcing file not found")
-        try:
-            with xr.open_dataset(path) as ds:
-                ds = ds.load()
-        except Exception as exc:
-            raise DataError(f"{path}: cannot read as NetCDF ({exc})") from None
-        return self.validate(ds, source=str(path), sizes=sizes)
+        """Read (:func:`open_netcdf`) and :meth:`validate` a forcing file."""
+        return self.validate(open_netcdf(path), source=str(path), sizes=sizes)
 
     def markdown(self) -> str:
         return "\n".join(f"- {v.describe()}" for v in self.variables.values())
+
+
+def _check_not_empty(where: str, dim: str, n: int) -> None:
+    if n == 0:
+        what = " (no time steps)" if dim == "time" else ""
+        raise DataError(f"{where}: dimension '{dim}' has length 0{what}")
+
+
+def _in_units(da: xr.DataArray, spec: VariableSpec, where: str) -> np.ndarray:
+    """Values of ``da`` as floats in the schema's units. A variable without a ``units``
+    attribute is accepted only when the schema's units are dimensionless (the values are
+    never guessed); degrees Celsius and kelvin are converted explicitly; other units must
+    equal the schema's."""
+    units = da.attrs.get("units")
+    values = np.asarray(da.values, dtype=float)
+    if units is None:
+        unknown = not spec.required and spec.default is not None and np.isnan(spec.default) and np.isnan(values).all()
+        if spec.units in _DIMENSIONLESS or unknown:       # dimensionless, or an optional value given as 'unknown'
+            return values
+        raise DataError(f"{where}: no 'units' attribute; expected '{spec.units}' ({spec.long_name}; units are "
+                        f"not guessed: set the attribute" + (", 'K' or 'degC'" if spec.units == "K" or
+                                                            is_celsius(spec.units) else "") + ")")
+    units = str(units)
+    if units_equal(units, spec.units):
+        return values
+    if spec.units == "K" and is_celsius(units):
+        return values + 273.15
+    if is_celsius(spec.units) and units_equal(units, "K"):
+        return values - 273.15
+    raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
+
+
+def _attrs(da: xr.DataArray, spec: VariableSpec) -> dict:
+    """Attributes of a validated variable: its own, with the schema's units (after any
+    conversion) and long name by default."""
+    attrs = dict(da.attrs)
+    if "units" in attrs and not units_equal(str(attrs["units"]), spec.units):
+        attrs["units"] = spec.units                     # converted by _in_units
+    attrs.setdefault("units", spec.units)
+    attrs.setdefault("long_name", spec.long_name)
+    return attrs
 
 
 def _column_problems(spec: VariableSpec, values: np.ndarray, ncol: int):

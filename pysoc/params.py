@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -77,20 +77,146 @@ class ParameterSpec:
         return (value - self.prior_min) / (self.prior_max - self.prior_min)
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint that involves several parameters (each may lie inside its own domain
+    while together they are inconsistent). Checked by :meth:`ParameterTable.check` before
+    any kernel runs; the message names the parameters and their values.
+
+    Build constraints with :func:`sum_at_most`, :func:`increasing` or :func:`positive`.
+
+    Parameters
+    ----------
+    names : tuple of str
+        The parameters involved (names of the table).
+    kind : str
+        'sum_at_most' (sum of the values <= ``bound``), 'increasing' (each value exceeds the
+        one before it, or is >= it when ``strict`` is False) or 'positive'
+        (``func(*values) > 0``).
+    description : str
+        Why the constraint holds (shown in the message).
+    bound : float
+        Upper bound of 'sum_at_most'.
+    strict : bool
+        Strict ordering for 'increasing'.
+    func : callable, optional
+        Scalar function of the values for 'positive'.
+    label : str
+        Short name of ``func`` in messages (e.g. 'the temperature function at 30 degC').
+
+    Examples
+    --------
+    >>> c = sum_at_most(("a", "b"), 1.0, "outgoing fractions")
+    >>> c.message([0.8, 0.6])
+    'a + b = 0.8 + 0.6 = 1.4 exceeds 1 (outgoing fractions)'
+    """
+
+    names: tuple[str, ...]
+    kind: str
+    description: str = ""
+    bound: float = 1.0
+    strict: bool = True
+    func: Callable[..., float] | None = None
+    label: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("sum_at_most", "increasing", "positive"):
+            raise ValueError(f"constraint on {self.names}: unknown kind {self.kind!r}")
+        if self.kind == "positive" and self.func is None:
+            raise ValueError(f"constraint on {self.names}: kind 'positive' needs func")
+
+    def violated(self, values: np.ndarray) -> np.ndarray:
+        """(n,) True where rows of ``values`` (n, len(names)) violate the constraint."""
+        v = np.asarray(values, dtype=float)
+        if self.kind == "sum_at_most":
+            return ~(v.sum(axis=1) <= self.bound)
+        if self.kind == "increasing":
+            d = np.diff(v, axis=1)
+            return ~((d > 0) if self.strict else (d >= 0)).all(axis=1)
+        return ~np.array([self.func(*row) > 0 for row in v], dtype=bool)
+
+    def message(self, row: Sequence[float]) -> str:
+        """One line naming the parameters, their values and the rule."""
+        row = [float(x) for x in row]
+        why = f" ({self.description})" if self.description else ""
+        if self.kind == "sum_at_most":
+            return (f"{' + '.join(self.names)} = {' + '.join(f'{x:g}' for x in row)} = {sum(row):g} exceeds "
+                    f"{self.bound:g}{why}")
+        if self.kind == "increasing":
+            rel = "must exceed" if self.strict else "must not be below"
+            for k in range(1, len(row)):
+                if not (row[k] > row[k - 1] if self.strict else row[k] >= row[k - 1]):
+                    return f"{self.names[k]} = {row[k]:g} {rel} {self.names[k - 1]} = {row[k - 1]:g}{why}"
+        vals = ", ".join(f"{n} = {x:g}" for n, x in zip(self.names, row))
+        label = self.label or "the combination"
+        if self.kind == "positive":
+            return f"{vals} give {label} = {self.func(*row):g}, which must be > 0{why}"
+        return f"{vals} violate the constraint{why}"
+
+
+def sum_at_most(names: Sequence[str], bound: float = 1.0, description: str = "") -> Constraint:
+    """Constraint: the parameters sum to at most ``bound`` (e.g. the fractions leaving a pool).
+
+    Examples
+    --------
+    >>> sum_at_most(("fs1s2", "fs1s3")).violated(np.array([[0.8, 0.6], [0.5, 0.1]]))
+    array([ True, False])
+    """
+    return Constraint(tuple(names), "sum_at_most", description, bound=float(bound))
+
+
+def increasing(names: Sequence[str], strict: bool = True, description: str = "") -> Constraint:
+    """Constraint: each parameter exceeds the one before it (``strict``) or is not below it.
+
+    Examples
+    --------
+    >>> increasing(("PPDF(1)", "PPDF(2)")).message([18.0, 15.0])
+    'PPDF(2) = 15 must exceed PPDF(1) = 18'
+    """
+    return Constraint(tuple(names), "increasing", description, strict=strict)
+
+
+def positive(names: Sequence[str], func: Callable[..., float], label: str, description: str = "") -> Constraint:
+    """Constraint: ``func(*values)`` of the parameters is positive.
+
+    Examples
+    --------
+    >>> positive(("a", "b"), lambda a, b: a - b, "a - b").violated(np.array([[1.0, 2.0]]))
+    array([ True])
+    """
+    return Constraint(tuple(names), "positive", description, func=func, label=label)
+
+
+def _key(name: str) -> str:
+    """Spelling-insensitive key of a parameter name: lower case, no blanks ('PRDX (1)' = 'prdx(1)')."""
+    return "".join(str(name).split()).lower()
+
+
 @dataclass
 class ParameterTable:
-    """Ordered parameters of one model plus named parameter sets (physical values)."""
+    """Ordered parameters of one model plus named parameter sets (physical values) and the
+    constraints that involve several parameters (:class:`Constraint`). Names are looked up
+    case-insensitively (namelists lowercase them)."""
 
     model: str
     specs: tuple[ParameterSpec, ...]
     named_sets: dict[str, Mapping[str, float]] = field(default_factory=dict)
     default_set: str = "default"
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self):
         self.names = tuple(s.name for s in self.specs)
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"{self.model}: duplicate parameter names")
         self._index = {n: i for i, n in enumerate(self.names)}
+        self._folded = {_key(n): i for i, n in enumerate(self.names)}
+        if len(self._folded) != len(self.names):
+            raise ValueError(f"{self.model}: parameter names that differ only in case")
+        self.constraints = tuple(self.constraints)
+        for c in self.constraints:
+            unknown = [n for n in c.names if n not in self._index]
+            if unknown:
+                raise ValueError(f"{self.model}: constraint on unknown parameters {unknown}")
         self.named_sets = dict(self.named_sets)
         self.named_sets.setdefault("default", {s.name: s.default for s in self.specs})
         for sname, values in self.named_sets.items():
@@ -109,11 +235,61 @@ class ParameterTable:
         return self.specs[self.index(name)]
 
     def index(self, name: str) -> int:
-        try:
-            return self._index[name]
-        except KeyError:
+        """Position of a parameter; the name is matched case-insensitively."""
+        i = self._index.get(name)
+        if i is None:
+            i = self._folded.get(_key(name))
+        if i is None:
             raise ParameterError(f"{self.model}: unknown parameter {name!r} "
-                                 f"(known: {', '.join(self.names)})") from None
+                                 f"(known: {', '.join(self.names)})")
+        return i
+
+    def lookup(self, name: str) -> str | None:
+        """The table's spelling of ``name`` (matched case-insensitively, blanks ignored), or
+        None when the model has no such parameter.
+
+        Examples
+        --------
+        >>> t = ParameterTable("demo", (ParameterSpec("PRDX(1)", "1", 1.0, 0.5, 2.0, "demo"),))
+        >>> t.lookup("prdx(1)"), t.lookup("prdx")
+        ('PRDX(1)', None)
+        """
+        i = self._index.get(name)
+        if i is None:
+            i = self._folded.get(_key(name))
+        return None if i is None else self.names[i]
+
+    def namelist_group(self, group: str, doc: str):
+        """The namelist group of parameter overrides by name (``&parameters``, ``&kp``):
+        every parameter of the table is a key, matched case-insensitively, indexed names
+        such as ``PRDX(1)`` or ``FLIGNI(2,1)`` written as Fortran array elements; values
+        are real numbers (the caller's ``check`` applies the domains).
+
+        Parameters
+        ----------
+        group : str
+            Name of the group.
+        doc : str
+            Its documentation.
+
+        Returns
+        -------
+        pysoc.io.namelist.Group
+            A group with open keys restricted to the table's names.
+        """
+        from pysoc.errors import ConfigError
+        from pysoc.io.namelist import Group
+
+        def value(key: str, v: Any, where: str) -> float:
+            if self.lookup(key) is None:
+                raise ConfigError(f"{where}: unknown parameter of {self.model} (known: {', '.join(self.names)})")
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{where}: expected a real number, got {v!r}")
+            if not math.isfinite(float(v)):
+                raise ConfigError(f"{where}: value must be finite, got {v!r}")
+            return float(v)
+
+        return Group(group, (), doc, open_keys=value, open_names=self.lookup)
 
     @property
     def defaults(self) -> np.ndarray:
@@ -194,7 +370,23 @@ class ParameterTable:
                     warnings.warn(f"{where}{self.model} parameter {s.name} = {flat[out, i][0]:g} is outside "
                                   f"the calibration prior [{s.prior_min:g}, {s.prior_max:g}] {s.units}",
                                   OutsidePriorWarning, stacklevel=2)
+        for c in self.constraints:
+            cols = flat[:, [self._index[n] for n in c.names]]
+            bad = c.violated(cols)
+            if bad.any():
+                raise ParameterError(f"{where}{self.model} parameters {c.message(cols[bad][0])}")
         return v
+
+    def constraint_problems(self, values) -> list[str]:
+        """Messages of the constraints (:class:`Constraint`) that one parameter vector
+        violates; empty when it is consistent."""
+        v = np.asarray(values, dtype=float).reshape(1, len(self))
+        out = []
+        for c in self.constraints:
+            cols = v[:, [self._index[n] for n in c.names]]
+            if c.violated(cols)[0]:
+                out.append(c.message(cols[0]))
+        return out
 
     def as_records(self) -> list[dict]:
         return [dict(name=s.name, units=s.units, default=s.default, prior_min=s.prior_min,
@@ -218,13 +410,22 @@ def select(table: ParameterTable, names: Sequence[str] | None) -> list[int]:
 
 
 def as_2d(theta, n: int, what: str = "parameters") -> np.ndarray:
-    theta = np.asarray(theta, dtype=float)
+    """Parameter vectors as a (nset, n) float array; ParameterError for another shape or for
+    an empty batch (nset = 0: the kernels need at least one vector)."""
+    try:
+        theta = np.asarray(theta, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what}: expected an array of real numbers of shape (nset, {n}), got "
+                             f"{type(theta).__name__}") from None
     if theta.ndim == 1:
         theta = theta[None, :]
     if theta.ndim != 2 or theta.shape[1] != n:
         raise ParameterError(f"{what}: expected shape (nset, {n}), got {theta.shape}")
+    if theta.shape[0] == 0:
+        raise ParameterError(f"{what}: no parameter vector given (shape {theta.shape}); pass at least one row")
     return theta
 
 
-__all__ = ["ParameterSpec", "ParameterTable", "OutsidePriorWarning", "select", "as_2d"]
+__all__ = ["ParameterSpec", "ParameterTable", "Constraint", "sum_at_most", "increasing", "positive",
+           "OutsidePriorWarning", "select", "as_2d"]
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pysoc.cli import add_describe_namelist, add_version, run_main
-from pysoc.errors import ConfigError, DataError, PysocError
+from pysoc.errors import ConfigError, DataError, PysocWarning
+from pysoc.io.atomic import check_output_dir
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist, resolve_path
 from pysoc.models import REGISTRY, model_class
 
@@ -184,18 +186,11 @@ SYNTHETIC = Group("synthetic", (
 
 def build_spec(model_name: str) -> NamelistSpec:
     cls = model_class(model_name)
-    table = cls.parameters
-
-    def physical(key, value, where):
-        if key not in table.names:
-            raise ConfigError(f"{where}: unknown parameter (known: {', '.join(table.names)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a real number, got {value!r}")
-        return float(value)
-
     return NamelistSpec([CALIBRATE, MCMC, LIKELIHOOD, SCEUA, MORRIS, SYNTHETIC,
-                         Group("parameters", (), f"{cls.name}: values of the parameters that are not calibrated "
-                               "(physical units; `pysoc-run --list-parameters`)", open_keys=physical),
+                         cls.parameters.namelist_group("parameters", f"{cls.name}: values of the parameters that "
+                                                       "are not calibrated (physical units; names case-insensitive, "
+                                                       "indexed names as array elements, e.g. PRDX(1) = 0.5; "
+                                                       "`pysoc-run --list-parameters`)"),
                          cls.options_group], doc="Namelist of pysoc-calibrate.")
 
 
@@ -255,14 +250,27 @@ def config_from_namelist(nml, model_name: str, src: str):
         base = Path(src).resolve().parent
         forcing = str(resolve_path(forcing, base)) if "{site_id}" not in forcing else \
             str(resolve_path(forcing.replace("{site_id}", "@@SITE@@"), base)).replace("@@SITE@@", "{site_id}")
+    check_output_dir(c["output_dir"], f"{src}: &calibrate output_dir")
+    if c["checkpoint_dir"]:
+        check_output_dir(c["checkpoint_dir"], f"{src}: &calibrate checkpoint_dir")
+    if not c["run_name"] or "/" in c["run_name"] or c["run_name"] in (".", ".."):
+        raise ConfigError(f"{src}: &calibrate run_name = {c['run_name']!r}: must be a non-empty file-name prefix "
+                          f"without '/' (the outputs go to output_dir)")
+    table = model_class(model_name).parameters
+    names = []
+    for n in c["parameters"]:
+        if table.lookup(n) is None:
+            raise ConfigError(f"{src}: &calibrate parameters: {n!r} is not a parameter of {model_name} (known: "
+                              f"{', '.join(table.names)})")
+        names.append(table.lookup(n))
     inputs = [c["sites_file"], c["layers_file"]] if c["profiles"] == "files" else []
     if c["nep_file"]:
         inputs.append(c["nep_file"])
     if c["flux_file"]:
         inputs.append(c["flux_file"])
-    return CalibrationConfig(
+    config = CalibrationConfig(
         model=model_name, model_options=dict(nml[model_name]), method=method, sampler=sampler, mode=c["mode"],
-        parameters=tuple(c["parameters"]), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
+        parameters=tuple(names), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
         streams=specs, depth_weights=DepthWeights(lk["depth_weights"], lk["top_bottom_weight"]), am=am, dream=dream,
         rhat_target=m["rhat_target"], ess_target=m["ess_target"],
         burn_in=m["burn_in"], posterior_samples=m["posterior_samples"], draws_saved=m["draws_saved"],
@@ -275,7 +283,25 @@ def config_from_namelist(nml, model_name: str, src: str):
         output_dir=c["output_dir"], run_name=c["run_name"], checkpoint_dir=c["checkpoint_dir"],
         checkpoint_interval=c["checkpoint_interval"], resume=c["resume"], keep_checkpoint=c["keep_checkpoint"],
         progress=c["progress"], progress_interval=c["progress_interval"], figures=c["figures"],
-        figure_sites=c["figure_sites"], namelist_text=nml.text, input_files=tuple(inputs)).check()
+        figure_sites=c["figure_sites"], namelist_text=nml.text, input_files=tuple(inputs))
+    with in_file(src):
+        return config.check()
+
+
+class in_file:
+    """Context manager: a ConfigError raised inside gets the namelist file in front of its
+    message (the engine names the group and key, the CLI the file)."""
+
+    def __init__(self, src: str):
+        self.src = src
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, ConfigError) and not str(exc).startswith(self.src):
+            raise type(exc)(f"{self.src}: {exc}") from None
+        return False
 
 
 def load_profiles(nml, config, src: str) -> list:
@@ -428,41 +454,46 @@ def main(argv=None) -> int:
         p.error("a namelist file is required")
 
     from pysoc.da import run as da_run
-    from pysoc.da.parallel import abort_on_error, get_executor
+    from pysoc.da.parallel import abort_on_error, collective_setup, get_executor
     from pysoc.plots.calibration import all_figures
 
     ex = get_executor()
+    notes: list[str] = []
 
     def setup():
-        nml, model_name = load_namelist(args.namelist)
-        config = config_from_namelist(nml, model_name, str(args.namelist))
-        profiles = load_profiles(nml, config, str(args.namelist))
-        return da_run.prepare(config, profiles, ex)
+        src = str(args.namelist)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PysocWarning)
+            nml, model_name = load_namelist(args.namelist)
+            config = config_from_namelist(nml, model_name, src)
+            profiles = load_profiles(nml, config, src)
+            with in_file(src):
+                ctx = da_run.prepare(config, profiles, ex)
+        notes.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PysocWarning)))
+        return ctx
+
+    def report_notes():
+        if ex.is_root:
+            for text in notes:
+                print(f"{PROG}: warning: {args.namelist}: {text}", file=sys.stderr, flush=True)
 
     if ex.size == 1:
         def go():
-            run = da_run.execute(setup(), all_figures)
+            ctx = setup()
+            report_notes()
+            run = da_run.execute(ctx, all_figures)
             print(summary_text(run))
             return 0
         return run_main(PROG, go)
 
-    # several ranks: a setup error is gathered so that every rank stops together
-    ctx, err = None, None
-    try:
-        ctx = setup()
-    except PysocError as exc:
-        err = str(exc)
-    except BaseException as exc:  # noqa: BLE001  (any setup failure must reach the other ranks)
-        err = f"{type(exc).__name__}: {exc}"
-    errors = ex.allgather(err)
-    if any(errors):
-        if ex.is_root:
-            i = next(k for k, e in enumerate(errors) if e)
-            print(f"{PROG}: error{'' if i == 0 else f' (rank {i})'}: {errors[i]}", file=sys.stderr, flush=True)
+    # several ranks: a setup error is gathered so that every rank stops together (no MPI_Abort)
+    ctx = collective_setup(ex, PROG, setup)
+    if ctx is None:
         return 2
+    report_notes()
     try:
         run = da_run.execute(ctx, all_figures)
-    except da_run.CheckpointMismatch as exc:
+    except (da_run.CheckpointMismatch, da_run.NothingCalibrated) as exc:   # raised identically on every rank
         if ex.is_root:
             print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -38,9 +38,11 @@ import xarray as xr
 from pysoc import _status
 from pysoc.cli import add_describe_namelist, add_version, run_main
 from pysoc.columns import INVALID_FORCING, NO_DATA, ColumnForcing, assemble, chunks, layout_of
-from pysoc.da.parallel import abort_on_error, get_executor
+from pysoc.da.parallel import abort_on_error, collective_setup, get_executor
 from pysoc.errors import ConfigError, DataError, PysocError
+from pysoc.forcing import open_netcdf
 from pysoc.io import ctsm, history, netcdf
+from pysoc.io.atomic import check_output_file, describe_os_error
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist
 from pysoc.models import REGISTRY, model_class
 from pysoc.models.base import SoilCarbonModel, column_status_attrs, stack_columns
@@ -98,17 +100,11 @@ CTSM = Group("ctsm", (
 def build_spec(model_name: str) -> NamelistSpec:
     cls = model_class(model_name)
     table = cls.parameters
-
-    def physical(key, value, where):
-        if key not in table.names:
-            raise ConfigError(f"{where}: unknown parameter (known: {', '.join(table.names)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a real number, got {value!r}")
-        return float(value)
-
+    names = ("by parameter name, case-insensitive; indexed names as Fortran array elements, e.g. PRDX(1) = 0.5; "
+             "`pysoc-run --list-parameters`")
     groups = [RUN, TRANSIENT, OUTPUT, CTSM,
-              Group("parameters", (), f"{cls.name} parameter overrides (physical values)", open_keys=physical),
-              Group("kp", (), f"{cls.name} parameter overrides (normalised kp values)", open_keys=physical),
+              table.namelist_group("parameters", f"{cls.name} parameter overrides (physical values; {names})"),
+              table.namelist_group("kp", f"{cls.name} parameter overrides (normalised kp values; {names})"),
               cls.options_group]
     return NamelistSpec(groups, doc="Namelist of pysoc-run.")
 
@@ -164,13 +160,7 @@ def _looks_like_ctsm(path) -> bool:
 
 
 def _open(path) -> xr.Dataset:
-    if not Path(path).is_file():
-        raise DataError(f"{path}: forcing file not found")
-    try:
-        with xr.open_dataset(path) as ds:
-            return ds.load()
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read as NetCDF ({exc})") from None
+    return open_netcdf(path, "forcing file")
 
 
 # ---- estimates ------------------------------------------------------------------------------------------
@@ -295,48 +285,92 @@ def _bar(total: int, enabled: bool, desc: str):
 
 
 # ---- runs ------------------------------------------------------------------------------------------------
-def run(nml_path: Path) -> int:
+@dataclass
+class Setup:
+    """Everything a run needs, checked before any work starts (identical on every MPI rank)."""
+
+    nml: object
+    model: SoilCarbonModel
+    src: str
+    theta: np.ndarray
+    forcing: object
+    start: object
+    plan: object
+    warnings: list
+
+
+def setup(nml_path: Path, ex) -> Setup:
+    """Read and check the namelist, the output path, the parameters and the forcing, and plan
+    the run (estimates against the limits): every configuration error is raised here, before
+    any kernel runs and before anything is written."""
     nml, model_name = load(nml_path)
     cls = model_class(model_name)
     model = cls(**nml[cls.options_group.name])
     src = str(nml_path)
-    ex = get_executor()
+    check_output_file(nml["run"]["output_file"], f"{src}: &run output_file")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutsidePriorWarning)
         theta = model.parameters.check(parameter_vector(model, nml), source=src)
         warnings.simplefilter("ignore", OutsidePriorWarning)  # reported once, above
+        forcing, start = read_forcing(model, nml)
+        if isinstance(forcing, ColumnForcing):
+            plan = plan_columns(model, forcing, theta, nml, ex, src)
+        else:
+            plan = plan_single(model, forcing, theta, nml, src)
+    return Setup(nml, model, src, theta, forcing, start, plan, list(caught))
+
+
+def run(nml_path: Path) -> int:
+    ex = get_executor()
+    st = collective_setup(ex, PROG, lambda: setup(nml_path, ex))
+    if st is None:                   # a configuration error, reported once by rank 0; every rank stops
+        return 2
+    nml, model, src, theta = st.nml, st.model, st.src, st.theta
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", OutsidePriorWarning)      # reported once, by setup
         try:
-            forcing, start = read_forcing(model, nml)
-            if isinstance(forcing, ColumnForcing):
-                ds, failed = run_columns(model, forcing, theta, nml, ex, src)
+            if isinstance(st.forcing, ColumnForcing):
+                ds, failed = run_columns(model, st.forcing, theta, nml, ex, src, st.plan)
             else:
-                ds, failed = run_single(model, forcing, theta, nml, src, ex.is_root), {}
+                ds, failed = run_single(model, st.forcing, theta, nml, src, ex.is_root, st.plan), {}
         except PysocError as exc:
             if ex.size > 1:
                 abort_on_error(ex, PROG, exc)
             raise
     if not ex.is_root:
         return 0
-    for w in caught:
+    for w in st.warnings + list(caught):
         print(f"{PROG}: warning: {w.message}", file=sys.stderr)
-    start = nml["output"]["start_year"] or start
+    start = nml["output"]["start_year"] or st.start
     if start:
         netcdf.shift_time_origin(ds, int(start))
-    out = netcdf.write(ds, nml["run"]["output_file"], title=f"pysoc {model.name} {nml['run']['mode']} run",
-                       namelist_text=nml.text, source_files={"forcing_file": nml["run"]["forcing_file"],
-                                                             "namelist": Path(src).resolve()})
+    try:
+        out = netcdf.write(ds, nml["run"]["output_file"], title=f"pysoc {model.name} {nml['run']['mode']} run",
+                           namelist_text=nml.text, source_files={"forcing_file": nml["run"]["forcing_file"],
+                                                                 "namelist": Path(src).resolve()})
+    except OSError as exc:
+        raise DataError(f"{src}: &run output_file: cannot write {describe_os_error(exc)}") from None
     report_failures(failed)
     if nml["run"]["summary"]:
         print(summarize(ds, out))
     return 0
 
 
-def run_single(model, forcing: xr.Dataset, theta, nml, src: str, verbose: bool) -> xr.Dataset:
+def plan_single(model, forcing: xr.Dataset, theta, nml, src: str):
+    """The estimate of a one-site transient, checked against the limits (None for a steady state)."""
+    if nml["run"]["mode"] == "steady_state":
+        return None
+    est = estimate(model, forcing, theta, nml, 1, 1)
+    check_limits(est, nml, src)
+    return est
+
+
+def run_single(model, forcing: xr.Dataset, theta, nml, src: str, verbose: bool, est=None) -> xr.Dataset:
     """One site: the model's steady state, or its transient at the output frequency."""
     if nml["run"]["mode"] == "steady_state":
         return model.steady_state(forcing, theta)
-    est = estimate(model, forcing, theta, nml, 1, 1)
-    check_limits(est, nml, src)
+    if est is None:
+        est = plan_single(model, forcing, theta, nml, src)
     if verbose and est.seconds > 2.0:
         print(f"{PROG}: {model.name} transient, {est.text}: output ~{history.describe_bytes(est.output_bytes)}, "
               f"peak memory ~{history.describe_bytes(est.memory_bytes)}, ~{est.seconds:.0f} s", file=sys.stderr)
@@ -345,8 +379,19 @@ def run_single(model, forcing: xr.Dataset, theta, nml, src: str, verbose: bool) 
     return history.reduce(ds, nml["output"]["frequency"], nml["output"]["last_years"])
 
 
-def run_columns(model, cf: ColumnForcing, theta, nml, ex, src: str):
-    """Every column of a column or grid forcing: (dataset in the input's layout, failures)."""
+@dataclass
+class ColumnPlan:
+    """Validated columns of a column or grid forcing and the run's estimate."""
+
+    valid: xr.Dataset
+    pos: np.ndarray
+    codes: dict
+    msgs: dict
+    est: Estimate
+
+
+def plan_columns(model, cf: ColumnForcing, theta, nml, ex, src: str) -> ColumnPlan:
+    """Validate every column and estimate the run (checked against the limits)."""
     source = str(nml["run"]["forcing_file"])
     todo = np.flatnonzero(~cf.no_data)
     codes = {int(p): NO_DATA for p in np.flatnonzero(cf.no_data)}
@@ -366,6 +411,16 @@ def run_columns(model, cf: ColumnForcing, theta, nml, ex, src: str):
               else _column(valid, 0, source, int(pos[0])))
     est = estimate(model, sample, theta, nml, len(pos), ex.size)
     check_limits(est, nml, src)
+    return ColumnPlan(valid, pos, codes, msgs, est)
+
+
+def run_columns(model, cf: ColumnForcing, theta, nml, ex, src: str, plan: ColumnPlan | None = None):
+    """Every column of a column or grid forcing: (dataset in the input's layout, failures)."""
+    source = str(nml["run"]["forcing_file"])
+    if plan is None:
+        plan = plan_columns(model, cf, theta, nml, ex, src)
+    valid, pos, codes, msgs, est = plan.valid, plan.pos, plan.codes, plan.msgs, plan.est
+    mode = nml["run"]["mode"]
     if ex.is_root and nml["run"]["progress"]:
         print(f"{PROG}: {model.name} {mode}, {est.text} ({len(codes)} not run), {ex.size} process(es): output "
               f"~{history.describe_bytes(est.output_bytes)}, peak memory ~{history.describe_bytes(est.memory_bytes)},"

@@ -13,8 +13,10 @@ its own sites and the per-site costs are combined with one ``Allreduce`` of the
 (nsite, n) cost matrix (zeros outside a rank's sites, so the sum is exact) and summed in
 site order, which makes the total bitwise independent of the number of ranks.
 
-**Failure.** An exception that escapes on any rank ends the whole job with
-``MPI_Abort`` after printing one line (:func:`abort_on_error`), so a job never hangs.
+**Failure.** A configuration error found before work starts (the same on every rank) ends
+every rank cleanly with one line from rank 0 (:func:`collective_setup`). An exception that
+escapes on any rank during the work ends the whole job with ``MPI_Abort`` after printing one
+line (:func:`abort_on_error`), so a job never hangs.
 
 MPI is used only when the process was started by an MPI launcher (``mpirun``/``srun``
 environment variables) and mpi4py imports; otherwise everything runs serially.
@@ -198,6 +200,53 @@ def get_executor(use_mpi: bool | None = None):
         return SerialExecutor()
 
 
+def collective_setup(ex, prog: str, fn: Callable[[], Any]):
+    """Run the set-up ``fn`` (reading and checking the inputs, before any work) on every rank.
+
+    Serially the result is returned and errors propagate. Over MPI the errors of all ranks
+    are gathered: when any rank failed, rank 0 prints one line (``prog: error: ...``, naming
+    the rank when it is not 0) and every rank returns None, so the job ends cleanly with exit
+    status 2 on every rank instead of ``MPI_Abort``.
+
+    Parameters
+    ----------
+    ex : SerialExecutor or MPIExecutor
+        The executor.
+    prog : str
+        Program name of the error line.
+    fn : callable
+        The set-up; the same on every rank.
+
+    Returns
+    -------
+    object or None
+        ``fn()``, or None (MPI) when a rank failed.
+
+    Examples
+    --------
+    >>> collective_setup(SerialExecutor(), "demo", lambda: 42)
+    42
+    """
+    if ex.size == 1:
+        return fn()
+    from pysoc.errors import PysocError
+
+    result, err = None, None
+    try:
+        result = fn()
+    except PysocError as exc:
+        err = str(exc)
+    except BaseException as exc:  # noqa: BLE001  (any set-up failure must reach the other ranks)
+        err = f"{type(exc).__name__}: {exc}"
+    errors = ex.allgather(err)
+    if not any(errors):
+        return result
+    if ex.is_root:
+        i = next(k for k, e in enumerate(errors) if e)
+        print(f"{prog}: error{'' if i == 0 else f' (rank {i})'}: {errors[i]}", file=sys.stderr, flush=True)
+    return None
+
+
 def abort_on_error(ex, prog: str, exc: BaseException, code: int = 2) -> None:
     """Print one line naming the rank and the error, then end every rank of the job."""
     where = f" (rank {ex.rank} of {ex.size})" if ex.size > 1 else ""
@@ -253,4 +302,5 @@ def _hms(sec: float) -> str:
     return f"{sec // 3600:d}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
 
 
-__all__ = ["SerialExecutor", "MPIExecutor", "get_executor", "launched_by_mpi", "abort_on_error", "Progress"]
+__all__ = ["SerialExecutor", "MPIExecutor", "get_executor", "launched_by_mpi", "abort_on_error", "collective_setup",
+           "Progress"]

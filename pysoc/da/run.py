@@ -24,6 +24,7 @@ import hashlib
 import os
 import signal
 import time
+import warnings
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,13 +35,13 @@ import numpy as np
 from pysoc.da import convergence as cv
 from pysoc.da import diagnostics as dg
 from pysoc.da.dream import DreamSettings, DreamZS
-from pysoc.da.likelihood import (STREAMS, CostFunction, DepthWeights, ParameterMapper, StreamSpec,
+from pysoc.da.likelihood import (FLUX_COLUMNS, STREAMS, CostFunction, DepthWeights, ParameterMapper, StreamSpec,
                                  build_site_observations)
 from pysoc.da.morris import MorrisSettings, morris_screening
 from pysoc.da.optimize import SCEUASettings, sceua
 from pysoc.da.parallel import Progress, SerialExecutor
 from pysoc.da.sampler import AdaptiveMetropolis, AMSettings, CheckpointStore
-from pysoc.errors import ConfigError, DataError, PysocError
+from pysoc.errors import ConfigError, DataError, PysocError, PysocWarning
 from pysoc.models import get_model
 
 METHODS = ("mcmc", "sceua", "morris")
@@ -133,8 +134,17 @@ class CalibrationConfig:
         for s in self.streams:
             if s.name not in STREAMS:
                 raise ConfigError(f"likelihood: unknown stream {s.name!r} (known: {', '.join(STREAMS)})")
+            r = s.resolved()
+            if STREAMS[s.name].kind != "annual" and not (r.sigma_rel > 0 or r.sigma_abs > 0):
+                raise ConfigError(f"&likelihood sigma_rel = {r.sigma_rel:g} and sigma_abs = {r.sigma_abs:g} for stream "
+                                  f"{s.name}: sigma = max(sigma_rel |y|, sigma_abs) = 0 for every observation; set a "
+                                  f"positive sigma_rel or sigma_abs")
         if self.sampler == "am":
             self.am.check()
+            if self.method == "mcmc" and self.am.n_test == 0 and self.am.t0 >= self.am.n_formal:
+                warnings.warn(f"&mcmc t0 = {self.am.t0} >= n_formal = {self.am.n_formal} with n_test = 0: without a "
+                              f"test run C0 is the initial uniform-walk covariance and the proposal never adapts; "
+                              f"set t0 < n_formal or n_test > 0", PysocWarning, stacklevel=2)
         else:
             self.dream = self.dream_settings()
         self.sceua.check()
@@ -238,13 +248,13 @@ class Context:
         self.ex = executor or SerialExecutor()
         self.model = get_model(config.model, **config.model_options)
         table = self.model.parameters
-        names = list(config.parameters) or list(table.names)
-        for n in names:
-            table.index(n)
+        names = [table.names[table.index(n)] for n in config.parameters] or list(table.names)
         if len(set(names)) != len(names):
             raise ConfigError("calibrate: a parameter is listed twice in 'parameters'")
         self.param_names = names
         self.free = [table.index(n) for n in names]
+        check_streams(self.model, config.streams)
+        check_memory(self.config, len(self.free))
         theta = table.vector(config.parameter_set or None, overrides=config.fixed)
         self.theta_fixed = table.check(theta, source="calibrate &parameters", warn_prior=False)
         self.mapper = ParameterMapper(self.model, self.free, self.theta_fixed)
@@ -301,6 +311,112 @@ class Context:
         for arg in self.inject.get("kill", []):
             if self.ex.rank == 0 and arg == f"block={self.blocks}":
                 os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---- checks of everything that would fail every site (before any sampling) ------------------------------
+class NothingCalibrated(DataError):
+    """Every site failed (or none could be set up): raised identically on every rank."""
+
+
+def check_streams(model, specs) -> None:
+    """ConfigError when the model cannot produce the output a data stream compares with."""
+    obs = set(model.observables)
+    possible = [n for n, i in STREAMS.items() if i.output in obs and (i.kind != "weighted_profile" or
+                                                                      "soc_profile" in obs)]
+    for s in specs:
+        info = STREAMS[s.name]
+        if info.output not in obs:
+            raise ConfigError(f"&likelihood streams: {s.name!r} needs the model output {info.output!r}, which "
+                              f"{model.name} does not provide (streams possible with {model.name}: "
+                              f"{', '.join(possible)})")
+
+
+def _memory_bytes() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def _bytes_text(b: float) -> str:
+    for unit, f in (("TiB", 2.0 ** 40), ("GiB", 2.0 ** 30), ("MiB", 2.0 ** 20)):
+        if b >= f:
+            return f"{b / f:.3g} {unit}"
+    return f"{b / 1024:.3g} KiB"
+
+
+def sampler_memory(cfg: CalibrationConfig, ndim: int) -> tuple[float, str, str]:
+    """Estimated bytes of the chain buffers of one site (the largest arrays of a calibration),
+    the namelist key that sets them and a description: am keeps every iteration of the test and
+    formal runs of every chain; dream_zs, at worst (not converged), every generation up to
+    ``max_evaluations`` plus the archive."""
+    per_row = cfg.n_chains * (8.0 * ndim + 8.0 + 1.0)          # kp, cost, accepted flag
+    if cfg.method != "mcmc":
+        return 0.0, "", ""
+    if cfg.sampler == "am":
+        rows = float(cfg.am.n_test) + float(cfg.am.n_formal)
+        return rows * per_row, f"n_formal = {cfg.am.n_formal}", (
+            f"{cfg.n_chains} chains x {rows:.3g} iterations x {ndim} parameters")
+    gens = float(cfg.dream.max_evaluations) / cfg.n_chains
+    archive = gens * cfg.n_chains / cfg.dream.archive_thin * 8.0 * ndim
+    return gens * per_row + archive, f"max_evaluations = {cfg.dream.max_evaluations}", (
+        f"{cfg.n_chains} chains x {gens:.3g} generations x {ndim} parameters if a site does not converge")
+
+
+def check_memory(cfg: CalibrationConfig, ndim: int) -> None:
+    """ConfigError, before anything is allocated or written, when the chain buffers of one
+    site would not fit in the memory of the machine."""
+    need, key, text = sampler_memory(cfg, ndim)
+    have = _memory_bytes()
+    if need > 0.9 * have:
+        raise ConfigError(f"&mcmc {key}: the chains of one site would need about {_bytes_text(need)} of memory "
+                          f"({text}), more than the {_bytes_text(have)} of this machine; lower {key.split(' =')[0]}")
+
+
+def check_site_inputs(ctx: "Context") -> None:
+    """Inputs that every site needs, checked once before sampling: observations of the
+    requested streams exist at some site, the forcing shared by all sites can be read (loaded
+    once), per-site forcing files exist for at least one site, and the model can build forcing
+    from site covariates when no forcing file is given."""
+    cfg, profiles = ctx.config, ctx.profiles
+    names = {s.name for s in cfg.streams}
+    meta = [getattr(p, "meta", None) or {} for p in profiles]
+    if "nep_monthly" in names and not any(m.get("nep_monthly") is not None for m in meta):
+        raise ConfigError("&likelihood streams: 'nep_monthly' needs monthly NEP observations and no site has any: "
+                          "set &calibrate nep_file (CSV site_id, month, nep_g_m2_month)")
+    for st in ("nep_annual", "gpp_annual"):
+        if st in names and not any(st in (m.get("annual_fluxes") or {}) for m in meta):
+            raise ConfigError(f"&likelihood streams: {st!r} needs tower-year fluxes and no site has any: set "
+                              f"&calibrate flux_file (CSV site_id, year, {', '.join(FLUX_COLUMNS[st])})")
+    own = [bool(m.get("forcing_file")) for m in meta]
+    if all(own) or not profiles:
+        return
+    path = cfg.forcing_file
+    if path and "{site_id}" not in path:
+        ctx.forcing_for(profiles[own.index(False)])           # read and validated once, cached
+    elif path:
+        files = [path.replace("{site_id}", str(p.site_id)) for p, o in zip(profiles, own) if not o]
+        if not any(Path(f).is_file() for f in files):
+            raise DataError(f"{files[0]}: forcing file not found, nor for any other site (&calibrate forcing_file = "
+                            f"'{path}')")
+    else:
+        try:
+            from pysoc.io.site_forcing import BUILDERS
+        except ModuleNotFoundError:
+            return
+        if ctx.model.name not in BUILDERS:
+            raise ConfigError(f"&calibrate forcing_file = '': {ctx.model.name} forcing cannot be built from the site "
+                              f"covariates (possible for: {', '.join(BUILDERS)}); set forcing_file")
+
+
+def _nothing_calibrated(results: list) -> str | None:
+    """The error of a run in which every site failed (None when a site succeeded)."""
+    if not results or any(r.ok for r in results):
+        return None
+    first = results[0]
+    same = all(r.error == first.error for r in results)
+    return (f"no site was calibrated: all {len(results)} failed" + (" with the same error" if same and len(results) > 1
+                                                                   else "") + f"; site {first.site_id}: {first.error}")
 
 
 # ---- per-site methods -------------------------------------------------------------------------------
@@ -600,7 +716,8 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
         except PysocError as exc:
             failed.append(SiteResult(i, str(p.site_id), "failed", error=str(exc)))
     if not setups:
-        raise DataError("one-batch calibration: no usable site")
+        raise NothingCalibrated(f"one-batch calibration: no usable site" +
+                                (f"; site {failed[0].site_id}: {failed[0].error}" if failed else ""))
     ctx.progress.line(f"one-batch: {len(setups)} site(s), {len(failed)} excluded") if ctx.ex.is_root else None
     nsite = len(setups)
     mine = [k for k in range(nsite) if k % ctx.ex.size == ctx.ex.rank]
@@ -680,6 +797,7 @@ def prepare(config: CalibrationConfig, profiles: Sequence, executor=None) -> Con
                         f"{config.min_depth} m): {sel.summary()}")
     ctx = Context(config, list(sel), ex)
     ctx.removed = list(sel.removed)
+    check_site_inputs(ctx)
     return ctx
 
 
@@ -699,6 +817,11 @@ def execute(ctx: Context, figure_writer=None) -> RunResult | None:
     else:
         results, failed, one_batch_sites = run_one_batch(ctx)
         results = results + failed
+    nothing = ex.bcast(_nothing_calibrated(results) if ex.is_root else None)
+    if nothing:                       # every site failed: no outputs, no checkpoint, the same error on every rank
+        if ex.is_root:
+            _clear_store(ctx.store)
+        raise NothingCalibrated(nothing)
     if not ex.is_root:
         ex.barrier()
         return None
@@ -795,5 +918,6 @@ def recovery(run: RunResult) -> dict | None:
 
 __all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "run_calibration", "prepare", "execute",
            "make_sampler", "run_mcmc", "summarise_mcmc", "METHODS", "SAMPLERS", "ACCEPTANCE_WINDOWS",
-           "CheckpointMismatch", "calibrate_site",
+           "CheckpointMismatch", "NothingCalibrated", "calibrate_site", "check_memory", "check_site_inputs",
+           "check_streams", "sampler_memory",
            "summarise_run", "recovery", "site_key", "seeds_for"]

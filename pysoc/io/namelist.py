@@ -11,6 +11,7 @@ the package (``pysoc/data``), so shipped namelists work from any directory.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -85,12 +86,16 @@ class Key:
 class Group:
     """A namelist group. ``open_keys`` validates groups whose keys are not fixed
     (e.g. parameter overrides by parameter name): it receives (key, value, where)
-    and returns the checked value or raises ConfigError."""
+    and returns the checked value or raises ConfigError. ``open_names`` (optional) maps
+    a key as written (lower case from f90nml; Fortran array elements as ``name(i)`` or
+    ``name(i,j)``) to the name stored, or None when unknown; with it, indexed keys such as
+    ``PRDX(1) = 0.5`` and arrays such as ``PPDF = 1, 2`` become one key per element."""
 
     name: str
     keys: tuple[Key, ...]
     doc: str
     open_keys: Callable[[str, Any, str], Any] | None = None
+    open_names: Callable[[str], str | None] | None = None
 
     def key(self, name: str) -> Key | None:
         for k in self.keys:
@@ -138,6 +143,7 @@ class NamelistSpec:
         base_dir = Path(source).resolve().parent if source is not None else Path.cwd()
         out: dict[str, dict[str, Any]] = {}
         present: dict[str, set] = {}
+        _check_groups_once(raw, src)
         for gname, gvals in raw.items():
             gname = gname.lower()
             if gname not in groups:
@@ -147,6 +153,7 @@ class NamelistSpec:
                 raise ConfigError(f"{src}: namelist group &{gname} appears more than once")
             group = groups[gname]
             vals: dict[str, Any] = {}
+            starts = getattr(gvals, "start_index", None) or {}
             for kname, value in gvals.items():
                 kname = kname.lower()
                 where = f"{src}: &{gname} {kname}"
@@ -155,7 +162,10 @@ class NamelistSpec:
                     if group.open_keys is None:
                         known = ", ".join(k.name for k in group.keys)
                         raise ConfigError(f"{where}: unknown key (known keys: {known})")
-                    vals[kname] = group.open_keys(kname, value, where)
+                    for name, v in open_items(group, kname, value, starts.get(kname), where):
+                        if name in vals:
+                            raise ConfigError(f"{src}: &{gname} {name} is given twice")
+                        vals[name] = group.open_keys(name, v, f"{src}: &{gname} {name}")
                     continue
                 v = key.check(value, where)
                 if key.path and isinstance(v, str) and v:
@@ -186,16 +196,86 @@ class NamelistSpec:
         return "\n".join(lines)
 
 
+def open_items(group: Group, kname: str, value: Any, start, where: str) -> list[tuple[str, Any]]:
+    """(name, value) pairs of one key of an open group. With ``group.open_names``, Fortran
+    array syntax becomes one entry per element: ``PRDX(1) = 0.5`` (f90nml: key 'prdx', value
+    [0.5], start index [1]), ``FLIGNI(2,1) = 0.5`` (nested lists, outer = last index) and
+    ``PPDF = 1, 2, 3`` (elements 1, 2, 3 of an array whose elements are the names); an
+    array name given one value sets element 1, as in Fortran.
+
+    Examples
+    --------
+    >>> g = Group("p", (), "", open_keys=lambda k, v, w: v, open_names={"a(1)": "A(1)", "a(2)": "A(2)"}.get)
+    >>> open_items(g, "a", [1.0, 2.0], None, "")
+    [('A(1)', 1.0), ('A(2)', 2.0)]
+    """
+    canon = group.open_names
+    if canon is None:
+        return [(kname, value)]
+    if start is None:
+        if canon(kname) is not None:
+            return [(canon(kname), value)]
+        if canon(f"{kname}(1)") is None:
+            if canon(f"{kname}(1,1)") is not None:
+                raise ConfigError(f"{where}: give the elements of the array one by one, e.g. {kname}(1,1) = ...")
+            return [(kname, value)]                     # unknown: open_keys names the known keys
+        start = [1]
+    items = []
+    for idx, v in _elements(value, list(start)):
+        if v is None:
+            continue
+        written = f"{kname}({','.join(str(i) for i in idx)})"
+        items.append((canon(written) or written, v))
+    return items
+
+
+def _elements(value: Any, start: list) -> list[tuple[tuple, Any]]:
+    """(index tuple, value) of an f90nml array value starting at index ``start``."""
+    outer = value if isinstance(value, list) else [value]
+    if len(start) == 1:
+        return [((start[0] + i,), v) for i, v in enumerate(outer)]
+    out = []
+    for j, inner in enumerate(outer):
+        if inner is not None:
+            out += [(idx + (start[-1] + j,), v) for idx, v in _elements(inner, start[:-1])]
+    return out
+
+
 def read_raw(path: str | Path):
-    """Parse a namelist file with f90nml (unchecked): (raw namelist, text)."""
+    """Parse a namelist file with f90nml (unchecked): (raw namelist, text). Values f90nml
+    would drop with a warning (e.g. ``X(3) = 1.0, 2.0``) are an error."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a namelist file")
     if not path.is_file():
         raise ConfigError(f"{path}: namelist file not found")
     try:
         text = path.read_text()
-        return f90nml.reads(text), text
-    except Exception as exc:  # f90nml raises several types on syntax errors
-        raise ConfigError(f"{path}: cannot parse the namelist ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the namelist ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = f90nml.reads(text)
+        except Exception as exc:  # f90nml raises several types on syntax errors
+            msg = " ".join(str(exc).split())
+            raise ConfigError(f"{path}: cannot parse the namelist ({msg})") from None
+    for w in caught:
+        msg = " ".join(str(w.message).replace("f90nml: warning:", "").split())
+        raise ConfigError(f"{path}: {msg[:1].lower() + msg[1:]} (give one value per array element, e.g. "
+                          f"X(3) = 1.0 and X(4) = 2.0 on separate lines)")
+    return raw, text
+
+
+def _check_groups_once(raw, source) -> None:
+    """ConfigError when a group appears twice (f90nml makes a 'Cogroup' of it)."""
+    seen = set()
+    for gname in raw.keys():
+        g = str(gname).lower()
+        if g in seen or isinstance(raw[gname], list):
+            raise ConfigError(f"{source}: namelist group &{g} appears more than once (give each group once)")
+        seen.add(g)
 
 
 def read_model_namelist(path: str | Path, group: str, allowed, build_spec: Callable[[str], "NamelistSpec"],
@@ -203,6 +283,7 @@ def read_model_namelist(path: str | Path, group: str, allowed, build_spec: Calla
     """Read a namelist whose groups depend on the model named by ``&<group> model``:
     returns (checked namelist, model name). ``build_spec(model)`` gives the registry."""
     raw, text = read_raw(path)
+    _check_groups_once(raw, path)
     name = str(raw.get(group, {}).get("model", default)).lower()
     if name not in allowed:
         raise ConfigError(f"{path}: &{group} model: {name!r} is not one of {', '.join(map(repr, allowed))}")
