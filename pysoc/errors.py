@@ -21,6 +21,11 @@ class DataError(PysocError):
     """Invalid or missing input data: forcing files, observations, covariates."""
 
 
+class InputTypeError(PysocError, TypeError):
+    """An argument of the Python API of the wrong type (e.g. ``steady_state(None)``); a
+    TypeError as well, so ``except TypeError`` keeps working."""
+
+
 class KernelError(PysocError):
     """A kernel returned a non-ok status for a single evaluation."""
 

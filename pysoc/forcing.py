@@ -161,7 +161,7 @@ class ForcingSchema:
                     raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
                 _check_not_empty(where, d, n)
             try:
-                values = _in_units(da, spec, where)
+                values, where = _in_units(da, spec, where)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
             unknown_ok = (not spec.required and spec.default is not None and np.isnan(spec.default)
@@ -257,7 +257,7 @@ class ForcingSchema:
                     raise DataError(f"{where}: dimension '{d}' has length {da.sizes[d]}, expected {n}")
                 _check_not_empty(where, d, n)
             try:
-                values = _in_units(da, spec, where)
+                values, where = _in_units(da, spec, where)
             except (TypeError, ValueError):
                 raise DataError(f"{where}: values are not numeric") from None
             for c, text in _column_problems(spec, values, ncol):
@@ -283,27 +283,27 @@ def _check_not_empty(where: str, dim: str, n: int) -> None:
         raise DataError(f"{where}: dimension '{dim}' has length 0{what}")
 
 
-def _in_units(da: xr.DataArray, spec: VariableSpec, where: str) -> np.ndarray:
-    """Values of ``da`` as floats in the schema's units. A variable without a ``units``
-    attribute is accepted only when the schema's units are dimensionless (the values are
-    never guessed); degrees Celsius and kelvin are converted explicitly; other units must
-    equal the schema's."""
+def _in_units(da: xr.DataArray, spec: VariableSpec, where: str) -> tuple[np.ndarray, str]:
+    """Values of ``da`` as floats in the schema's units, and ``where`` for the later messages
+    (noting a conversion). A variable without a ``units`` attribute is accepted only when the
+    schema's units are dimensionless (the values are never guessed); degrees Celsius and
+    kelvin are converted explicitly; other units must equal the schema's."""
     units = da.attrs.get("units")
     values = np.asarray(da.values, dtype=float)
     if units is None:
         unknown = not spec.required and spec.default is not None and np.isnan(spec.default) and np.isnan(values).all()
         if spec.units in _DIMENSIONLESS or unknown:       # dimensionless, or an optional value given as 'unknown'
-            return values
+            return values, where
         raise DataError(f"{where}: no 'units' attribute; expected '{spec.units}' ({spec.long_name}; units are "
                         f"not guessed: set the attribute" + (", 'K' or 'degC'" if spec.units == "K" or
                                                             is_celsius(spec.units) else "") + ")")
     units = str(units)
     if units_equal(units, spec.units):
-        return values
+        return values, where
     if spec.units == "K" and is_celsius(units):
-        return values + 273.15
+        return values + 273.15, f"{where} (units '{units}' converted to K)"
     if is_celsius(spec.units) and units_equal(units, "K"):
-        return values - 273.15
+        return values - 273.15, f"{where} (units 'K' converted to {spec.units})"
     raise DataError(f"{where}: units '{units}', expected '{spec.units}'")
 
 

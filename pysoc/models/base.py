@@ -17,6 +17,8 @@ this interface; ``kp`` (normalised) values only appear in the calibration engine
 
 from __future__ import annotations
 
+import functools
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -25,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from pysoc import _status
-from pysoc.errors import ConfigError, KernelError, PysocError
+from pysoc.errors import ConfigError, DataError, InputTypeError, KernelError, PysocError
 from pysoc.forcing import ForcingSchema, write_netcdf_atomic
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group
@@ -68,9 +70,83 @@ class BatchResult:
         return text
 
 
+def nan_failed_rows(result: BatchResult, keep: tuple = (), keep_invalid: bool = False) -> BatchResult:
+    """Set the float outputs of the rows whose status is not ok to NaN (in place; the ok rows
+    are untouched, bitwise). Outputs named in ``keep`` (solver diagnostics) keep their values;
+    with ``keep_invalid`` so do rows of status invalid_solution (a computed solution flagged by
+    a model-specific reason, e.g. COMPAS's reference regression of flagged solutions).
+
+    Parameters
+    ----------
+    result : BatchResult
+        A batched evaluation.
+    keep : tuple of str
+        Outputs left as they are.
+    keep_invalid : bool
+        Leave the rows of status ERR_INVALID as they are.
+
+    Returns
+    -------
+    BatchResult
+        ``result``.
+    """
+    bad = ~result.ok
+    if keep_invalid:
+        bad &= result.status != _status.ERR_INVALID
+    if not bad.any():
+        return result
+    for name, value in list(result.outputs.items()):
+        a = np.asarray(value)
+        if name in keep or a.dtype.kind != "f" or a.ndim == 0 or a.shape[0] != bad.size:
+            continue
+        if not a.flags.writeable:
+            a = a.copy()
+        a[bad] = np.nan
+        result.outputs[name] = a
+    return result
+
+
+def _single_run(method):
+    """Wrap ``steady_state``/``transient``: the forcing may be a dataset or a path
+    (:meth:`SoilCarbonModel.as_forcing`); when the run fails, a forcing that does not pass the
+    model's validation is named instead of the kernel status (e.g. the variable with a NaN)."""
+    @functools.wraps(method)
+    def run(self, forcing=None, *args, **kw):
+        forcing = self.as_forcing(forcing, method.__name__)
+        try:
+            return method(self, forcing, *args, **kw)
+        except (KernelError, DataError) as exc:
+            problem = self.forcing_problem(forcing)
+            if problem is not None and str(problem) != str(exc):
+                raise problem from None
+            raise
+    run._pysoc_wrapped = True
+    return run
+
+
+def _batched(method):
+    """Wrap ``evaluate``: forcing types checked (:meth:`SoilCarbonModel.as_forcing`), and the
+    outputs of failed rows set to NaN (:func:`nan_failed_rows`)."""
+    @functools.wraps(method)
+    def evaluate(self, forcing=None, theta=None, *args, **kw):
+        if not isinstance(forcing, dict):
+            forcing = ([self.as_forcing(f, "evaluate") for f in forcing] if isinstance(forcing, (list, tuple))
+                       else self.as_forcing(forcing, "evaluate"))
+        return nan_failed_rows(method(self, forcing, theta, *args, **kw), self.diagnostic_outputs,
+                               self.invalid_solutions_kept)
+    evaluate._pysoc_wrapped = True
+    return evaluate
+
+
 class SoilCarbonModel(ABC):
     """Base class of the kernels. Subclasses set the class attributes and implement
-    ``load_forcing``, ``steady_state``, ``transient`` and ``evaluate``."""
+    ``load_forcing``, ``steady_state``, ``transient`` and ``evaluate``.
+
+    Every subclass's ``steady_state`` and ``transient`` accept a forcing dataset or the path
+    of a forcing file and name an invalid forcing variable when a run fails; its
+    ``evaluate`` returns NaN outputs in the rows whose status is not ok (except the solver
+    diagnostics listed in ``diagnostic_outputs``, and the flagged solutions of status
+    invalid_solution when ``invalid_solutions_kept``)."""
 
     name: ClassVar[str]
     long_name: ClassVar[str]
@@ -82,9 +158,73 @@ class SoilCarbonModel(ABC):
     options_group: ClassVar[Group]             #: namelist group &<name>: model options
     observables: ClassVar[tuple[str, ...]] = ("soc_profile",)
     references: ClassVar[str] = ""             #: literature of the model (global attribute of outputs)
+    diagnostic_outputs: ClassVar[tuple[str, ...]] = ()   #: outputs of evaluate kept in failed rows
+    #: rows of status invalid_solution keep their (flagged) values in evaluate instead of NaN
+    invalid_solutions_kept: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name, wrap in (("steady_state", _single_run), ("transient", _single_run), ("evaluate", _batched)):
+            f = cls.__dict__.get(name)
+            if f is not None and not getattr(f, "__isabstractmethod__", False) and \
+                    not getattr(f, "_pysoc_wrapped", False):
+                setattr(cls, name, wrap(f))
 
     def __init__(self, **options: Any):
         self.options = _check_options(self.options_group, options, self.name)
+
+    # ---- inputs of single runs ------------------------------------------------------------
+    def as_forcing(self, forcing, what: str = "steady_state") -> xr.Dataset:
+        """The forcing of a run: a dataset (checked for empty dimensions) or the path of a
+        forcing file (read and validated with :meth:`load_forcing`).
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or str or os.PathLike
+            The forcing.
+        what : str
+            The method, for the messages.
+
+        Returns
+        -------
+        xarray.Dataset
+            The forcing dataset.
+
+        Raises
+        ------
+        InputTypeError
+            Neither a dataset nor a path (also a TypeError).
+        DataError
+            A forcing variable with an empty dimension, or a file that cannot be read.
+        """
+        if isinstance(forcing, (str, os.PathLike)):
+            return self.load_forcing(forcing)
+        if not isinstance(forcing, xr.Dataset):
+            raise InputTypeError(f"{self.name}.{what}: forcing must be an xarray.Dataset (from load_forcing or "
+                                 f"forcing_dataset) or the path of a forcing file, got "
+                                 f"{'None' if forcing is None else type(forcing).__name__}")
+        src = forcing.attrs.get("source_file", "<in-memory forcing>")
+        for spec in self.forcing_schema:
+            if spec.name in forcing.variables:
+                for d in forcing[spec.name].dims:
+                    if forcing.sizes[d] == 0:
+                        raise DataError(f"{src}: variable '{spec.name}': dimension '{d}' has length 0" +
+                                        (" (no time steps)" if d == "time" else ""))
+        return forcing
+
+    def forcing_problem(self, forcing) -> DataError | None:
+        """Why a forcing dataset does not pass the model's validation (None when it does):
+        used to name the variable at fault when a kernel reports a bad forcing."""
+        validate = getattr(self, "validate_forcing", None)
+        if validate is None or not isinstance(forcing, xr.Dataset):
+            return None
+        try:
+            validate(forcing, source=str(forcing.attrs.get("source_file", "<in-memory forcing>")))
+        except DataError as exc:
+            return exc
+        except PysocError:
+            return None
+        return None
 
     # ---- what every kernel provides ------------------------------------------------
     @abstractmethod

@@ -35,7 +35,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
-from pysoc.params import ParameterSpec, ParameterTable, as_2d
+from pysoc.params import ParameterSpec, ParameterTable, as_2d, increasing, positive, sum_at_most
 
 NPOOL, NSTATE, NOUT, NSITEV, NOPT = 9, 23, 24, 13, 8
 SOIL_DEPTH = 0.3   #: m, the depth represented by the soil SOM pools (SOC density 0-30 cm)
@@ -207,7 +207,16 @@ MEADOW_OPT2 = dict(zip(_T1, (0.44, 18.59, 42.44, 1.04, 3.16, 0.81, 0.16, 0.16, 0
 STEPPE_OPT1 = dict(zip(_T1, (0.49, 16.02, 39.83, 0.97, 3.38, 0.81, 0.15, 0.16, 0.16, 6.55, 7.79, 0.0060, 0.19, 0.22,
                              14.36, 12.19, 29.67, 0.60, 0.17, 0.11, 0.67, 0.55, 0.55, 0.55)))
 
-PARAMETERS = ParameterTable("century", _SPECS, default_set="meadow")
+PARAMETERS = ParameterTable("century", _SPECS, default_set="meadow", constraints=(
+    increasing(("PPDF(1)", "PPDF(2)"), description="maximum > optimum temperature of production"),
+    sum_at_most(("P1CO2A(1)", "P1CO2B(1)"), 1.0, "respired fraction of surface SOM1 at full sand"),
+    sum_at_most(("P1CO2A(2)", "P1CO2B(2)"), 1.0, "respired fraction of soil SOM1 at full sand"),
+    positive(("TEFF(1)", "TEFF(2)", "TEFF(3)", "TEFF(4)"), lambda a, b, c, d: _catanf(30.0, a, b, c, d),
+             "the temperature function at 30 degC"),
+    increasing(("ANEREF(1)", "ANEREF(2)"), description="ratios of rain + irrigation to PET of the anaerobic "
+                                                       "effect"),
+    increasing(("PPRPTS(1)", "PPRPTS(3)"), description="water line of production"),
+))
 PARAMETERS.named_sets["meadow"] = {}
 PARAMETERS.named_sets["steppe"] = dict(STEPPE)
 PARAMETERS.named_sets["parton1987"] = dict(PARTON1987)
@@ -296,20 +305,7 @@ def consistency_problems(theta: np.ndarray, sand: float | None = None, clay: flo
     """Cross-parameter constraints of the kernel (spec century_production.md P3, P16), as
     messages naming the parameters; empty when the vector is consistent."""
     v = {n: float(theta[i]) for n, i in _IDX.items()}
-    out = []
-    if not v["PPDF(2)"] > v["PPDF(1)"]:
-        out.append(f"PPDF(2) = {v['PPDF(2)']:g} must exceed PPDF(1) = {v['PPDF(1)']:g} (maximum > optimum "
-                   f"temperature of production)")
-    for i in (1, 2):
-        s = v[f"P1CO2A({i})"] + v[f"P1CO2B({i})"]
-        if s > 1.0:
-            out.append(f"P1CO2A({i}) + P1CO2B({i}) = {s:g} must not exceed 1")
-    if _catanf(30.0, v["TEFF(1)"], v["TEFF(2)"], v["TEFF(3)"], v["TEFF(4)"]) <= 0:
-        out.append("TEFF(1..4) give a non-positive temperature function at 30 degC")
-    if not v["ANEREF(2)"] > v["ANEREF(1)"]:
-        out.append(f"ANEREF(2) = {v['ANEREF(2)']:g} must exceed ANEREF(1) = {v['ANEREF(1)']:g}")
-    if not v["PPRPTS(3)"] > v["PPRPTS(1)"]:
-        out.append(f"PPRPTS(3) = {v['PPRPTS(3)']:g} must exceed PPRPTS(1) = {v['PPRPTS(1)']:g}")
+    out = PARAMETERS.constraint_problems(theta)        # the site-independent ones, declared with the table
     if wc is not None and not v["PPRPTS(3)"] > v["PPRPTS(1)"] + v["PPRPTS(2)"] * wc:
         out.append(f"PPRPTS(3) = {v['PPRPTS(3)']:g} must exceed PPRPTS(1) + PPRPTS(2) x wc = "
                    f"{v['PPRPTS(1)'] + v['PPRPTS(2)'] * wc:g} (wc = {wc:.3f}, available water fraction of layer 1)")

@@ -23,7 +23,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
-from pysoc.params import ParameterSpec, ParameterTable, as_2d
+from pysoc.params import ParameterSpec, ParameterTable, as_2d, sum_at_most
 from pysoc.profiles import interval_integrals
 
 DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
@@ -58,7 +58,10 @@ PARAMETERS = ParameterTable("clm5", (
     P("w_scaling", "1", 1.0, 0.0, 5.0, "multiplier on the water scalar (capped at 1)", lower=0.0),
     P("beta", "1", 0.95, 0.5, 0.9999, "Jackson beta of the litter input profile", lower=0.0, upper=1.0,
       lower_inclusive=False, upper_inclusive=False),
-), default_set="clm5")
+), default_set="clm5", constraints=(
+    sum_at_most(("fs1s2", "fs1s3"), 1.0, "fractions of fast SOM passed to slow and passive SOM"),
+    sum_at_most(("fs2s1", "fs2s3"), 1.0, "fractions of slow SOM passed to fast and passive SOM"),
+))
 PARAMETERS.named_sets["clm5"] = {s.name: s.default for s in PARAMETERS}
 PARAMETERS.named_sets["prior_mid"] = dict(zip(PARAMETERS.names, PARAMETERS.to_physical(np.full(21, 0.5))))
 

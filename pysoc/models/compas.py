@@ -136,6 +136,8 @@ class COMPAS(SoilCarbonModel):
     forcing_schema = FORCING
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "pools", "rh", "km_ratio")
+    #: status invalid_solution flags a computed solution (REASONS): its values stay (spec §6.6 regression)
+    invalid_solutions_kept = True
     reasons = REASONS
     references = ("Tao et al. 2024 Global Change Biology (COMPAS; convergence of structurally different models "
                   "after data assimilation); Tao et al. 2023 Nature 618 981-985 (PRODA); docs/compas.md")

@@ -34,7 +34,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
-from pysoc.params import ParameterSpec, ParameterTable, as_2d
+from pysoc.params import ParameterSpec, ParameterTable, as_2d, increasing
 from pysoc.profiles import interval_integrals
 
 POOLS = ("LITm", "LITs", "MICr", "MICk", "SOMp", "SOMc", "SOMa")
@@ -143,7 +143,8 @@ def _specs():
 
 
 MULTIPLIERS = ("x_v", "x_k", "x_d", "x_diff", "alpha_r", "alpha_v", "beta")
-PARAMETERS = ParameterTable("mimics", _specs(), default_set="wang2021")
+PARAMETERS = ParameterTable("mimics", _specs(), default_set="wang2021", constraints=(
+    increasing(("tau_mod_min", "tau_mod_max"), strict=False, description="clamps of the turnover modifier"),))
 if len(PARAMETERS) != 70:  # pragma: no cover  (kernel layout: fortran/soc_mimics.f90 header)
     raise RuntimeError("mimics parameter table does not match the kernel layout (70 values)")
 
@@ -289,6 +290,7 @@ class MIMICS(SoilCarbonModel):
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
+    diagnostic_outputs = ("residual", "max_eig")     #: kept in failed rows of evaluate (why the root failed)
     observables = ("soc_profile", "soc_0_30", "d14c_profile", "pools", "rh")
     references = ("Wieder et al. 2015 GMD doi:10.5194/gmd-8-1789-2015; Wang et al. 2021 JGR-B "
                   "doi:10.1029/2020JG006205; docs/mimics.md")
