@@ -349,9 +349,12 @@ class ParameterTable:
     def kp_vector(self, parameter_set: str) -> np.ndarray:
         return self.to_kp(self.vector(parameter_set))
 
-    def check(self, values, source: str = "", warn_prior: bool = True) -> np.ndarray:
+    def check(self, values, source: str = "", warn_prior: bool = True, free: Sequence[str] = ()) -> np.ndarray:
         """Raise ParameterError for values outside the physical domain (naming the
-        parameter and its domain); warn for values outside the calibration prior."""
+        parameter and its domain) or violating a constraint of several parameters (naming
+        them and their values); warn for values outside the calibration prior. Constraints
+        that involve a parameter named in ``free`` (calibrated, so its value here is only a
+        placeholder) are not checked."""
         v = np.asarray(values, dtype=float)
         if v.shape[-1] != len(self):
             raise ParameterError(f"{source or self.model}: expected {len(self)} parameter values "
@@ -370,7 +373,10 @@ class ParameterTable:
                     warnings.warn(f"{where}{self.model} parameter {s.name} = {flat[out, i][0]:g} is outside "
                                   f"the calibration prior [{s.prior_min:g}, {s.prior_max:g}] {s.units}",
                                   OutsidePriorWarning, stacklevel=2)
+        skip = {self.names[self.index(n)] for n in free}
         for c in self.constraints:
+            if skip.intersection(c.names):
+                continue
             cols = flat[:, [self._index[n] for n in c.names]]
             bad = c.violated(cols)
             if bad.any():

@@ -318,7 +318,8 @@ def load_profiles(nml, config, src: str) -> list:
         table = model.parameters
         names = list(config.parameters) or list(table.names)
         free = [table.index(n) for n in names]
-        theta = table.check(table.vector(config.parameter_set or None, overrides=config.fixed), warn_prior=False)
+        theta = table.check(table.vector(config.parameter_set or None, overrides=config.fixed), warn_prior=False,
+                            source=f"{src}: &parameters", free=names)
         base = Path(src).resolve().parent
         files = [str(resolve_path(f, base)) for f in sy["forcing_files"]]
         profiles = synthetic_profiles(model, ParameterMapper(model, free, theta), files, sy["n_sites"],

@@ -256,7 +256,7 @@ class Context:
         check_streams(self.model, config.streams)
         check_memory(self.config, len(self.free))
         theta = table.vector(config.parameter_set or None, overrides=config.fixed)
-        self.theta_fixed = table.check(theta, source="calibrate &parameters", warn_prior=False)
+        self.theta_fixed = table.check(theta, source="&parameters", warn_prior=False, free=names)
         self.mapper = ParameterMapper(self.model, self.free, self.theta_fixed)
         self.profiles = list(profiles)
         ids = [p.site_id for p in self.profiles]
@@ -415,8 +415,9 @@ def _nothing_calibrated(results: list) -> str | None:
         return None
     first = results[0]
     same = all(r.error == first.error for r in results)
+    detail = first.error if str(first.site_id) in first.error else f"site {first.site_id}: {first.error}"
     return (f"no site was calibrated: all {len(results)} failed" + (" with the same error" if same and len(results) > 1
-                                                                   else "") + f"; site {first.site_id}: {first.error}")
+                                                                   else "") + f"; {detail}")
 
 
 # ---- per-site methods -------------------------------------------------------------------------------

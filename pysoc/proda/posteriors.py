@@ -237,8 +237,17 @@ def _parameter_names(root, path) -> tuple:
     raise DataError(f"{path}: no variable 'parameter_name' in the root group (not a pysoc-calibrate posterior)")
 
 
+def _check_model(root, path: Path, model) -> None:
+    """DataError when the posterior file was written for another model (its ``model`` attribute)."""
+    other = str(root.attrs.get("model", "")).strip().lower()
+    if other and other != model.name:
+        raise DataError(f"{path}: this posterior is for {other}, not {model.name} (calibrate with model = "
+                        f"'{model.name}', or set model = '{other}')")
+
+
 def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
     root = _open_group(path, None)
+    _check_model(root, path, model)
     post = _open_group(path, "posterior")
     names = _parameter_names(root, path)
     for n in names:
@@ -295,6 +304,7 @@ def load_one_batch(path, model) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: one-batch posterior file not found")
     root = _open_group(path, None)
+    _check_model(root, path, model)
     if "kp_mean" not in root:
         raise DataError(f"{path}: variable 'kp_mean' missing (not a pysoc-calibrate posterior)")
     if "site" in root["kp_mean"].dims:
