@@ -53,10 +53,38 @@ def main(argv=None) -> int:
         if args.namelist is None:
             p.error("a namelist file is required")
         from pysoc.proda import plots
-        from pysoc.proda.workflow import run
-        return run(args.namelist, plots=plots)
+        from pysoc.proda.workflow import load_namelist, run_namelist
+        nml = load_namelist(args.namelist)
+        preflight(nml)
+        return run_namelist(nml, plots=plots)
 
     return run_main("pysoc-proda", go)
+
+
+def preflight(nml) -> None:
+    """Checks of a run's namelist before any work, so that nothing is written when they fail:
+    the output directory can be written, and a grid region is well formed and holds land cells
+    of the covariate grid."""
+    from pysoc.errors import ConfigError
+    from pysoc.io.atomic import check_output_dir
+
+    src = nml.path
+    p, g = nml["proda"], nml["grid"]
+    check_output_dir(p["output_dir"], f"{src}: &proda output_dir")
+    region = list(g["region"])
+    if not (g["enabled"] and region):
+        return
+    if len(region) != 4 or not (region[0] < region[1] and region[2] < region[3]):
+        raise ConfigError(f"{src}: &grid region = {', '.join(f'{v:g}' for v in region)}: expected 4 values lat_min, "
+                          f"lat_max, lon_min, lon_max with lat_min < lat_max and lon_min < lon_max")
+    from pysoc.proda.covariates import CovariateGrid
+
+    grid = CovariateGrid(p["grid_file"])
+    la0, la1, lo0, lo1 = region
+    inside = (grid.cell_lat >= la0) & (grid.cell_lat <= la1) & (grid.cell_lon >= lo0) & (grid.cell_lon <= lo1)
+    if not inside.any():
+        raise ConfigError(f"{src}: &grid region = {', '.join(f'{v:g}' for v in region)}: no land cell of {grid.path} "
+                          f"lies in lat [{la0:g}, {la1:g}], lon [{lo0:g}, {lo1:g}]")
 
 
 def _sub(cmd: str, argv) -> int:
