@@ -30,6 +30,49 @@ _DIMENSIONLESS = _UNIT_ALIASES["1"]
 _NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 
 
+def check_netcdf_file(path: str | os.PathLike, what: str = "forcing file") -> Path:
+    """DataError (one line naming the file) unless ``path`` is a file that starts like NetCDF
+    (classic or NetCDF-4/HDF5): not found, a directory, empty, or another format (e.g. CSV).
+    Reads only the first bytes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    what : str
+        What the file is, for the messages.
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+
+    Examples
+    --------
+    >>> check_netcdf_file("/nonexistent.nc", "map file")
+    Traceback (most recent call last):
+    pysoc.errors.DataError: /nonexistent.nc: map file not found
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a {what}")
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the {what} ({os.strerror(exc.errno) if exc.errno else exc})") from None
+    if not head:
+        raise DataError(f"{path}: the {what} is empty (0 bytes), not NetCDF")
+    if not head.startswith(_NETCDF_MAGIC):
+        text = head.decode("ascii", "replace")
+        hint = (" (it looks like a text or CSV file)" if all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+                else "")
+        raise DataError(f"{path}: the {what} is not a NetCDF file{hint}; it starts with {text[:8]!r}")
+    return path
+
+
 def open_netcdf(path: str | os.PathLike, what: str = "forcing file") -> xr.Dataset:
     """Read a NetCDF file into memory with one-line errors naming the file: not found, a
     directory, empty, not NetCDF (e.g. a CSV table), or unreadable (the first line of the
@@ -58,23 +101,7 @@ def open_netcdf(path: str | os.PathLike, what: str = "forcing file") -> xr.Datas
     Traceback (most recent call last):
     pysoc.errors.DataError: /nonexistent.nc: forcing file not found
     """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not a {what}")
-    if not path.is_file():
-        raise DataError(f"{path}: {what} not found")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the {what} ({os.strerror(exc.errno) if exc.errno else exc})") from None
-    if not head:
-        raise DataError(f"{path}: the {what} is empty (0 bytes), not NetCDF")
-    if not head.startswith(_NETCDF_MAGIC):
-        text = head.decode("ascii", "replace")
-        hint = (" (it looks like a text or CSV file)" if all(32 <= b < 127 or b in (9, 10, 13) for b in head)
-                else "")
-        raise DataError(f"{path}: the {what} is not a NetCDF file{hint}; it starts with {text[:8]!r}")
+    path = check_netcdf_file(path, what)
     try:
         with xr.open_dataset(path) as ds:
             return ds.load()

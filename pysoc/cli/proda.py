@@ -167,9 +167,12 @@ def compare(a: Path, b: Path, prefix: Path | None) -> int:
     from pysoc.errors import DataError
     from pysoc.proda import output, plots
 
+    from pysoc.forcing import check_netcdf_file
+
     for f in (a, b):
         if not Path(f).is_file():
             raise DataError(f"{f}: map file not found")
+        check_netcdf_file(f, "map file")
     table = output.compare_maps(a, b)
     with_pd_opts = table[["variable", "n_cells", "pearson_r", "mean_a", "mean_b"]]
     print(with_pd_opts.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
