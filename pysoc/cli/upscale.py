@@ -40,6 +40,8 @@ def _fit_main(argv: list[str]) -> int:
     if not args.namelist:
         ap.error("a namelist file is required (or --describe-namelist, or the predict / evaluate commands)")
     nml = UPSCALE_NAMELIST.read(args.namelist)
+    from pysoc.io.atomic import check_output_dir
+    check_output_dir(nml["run"]["output_dir"], f"{args.namelist}: &run output_dir")   # before any work
     if args.quiet:
         nml["run"]["progress"] = False
     plots = None
