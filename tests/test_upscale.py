@@ -353,6 +353,11 @@ def test_cli_end_to_end_fast(tmp_path, capsys):
     assert not list(out.glob(".*.part"))
     tb = pd.read_csv(out / "twobox_summary.csv")
     assert tb["model"].iloc[-1] == "multi-model mean" and len(tb) == 9
+    from cfcheck import assert_cf_compliant
+    ds.close()
+    assert_cf_compliant(out / "rh_map.nc")
+    assert_cf_compliant(out / "twobox_series.nc")
+    ds = xr.open_dataset(out / "rh_map.nc")
     # the map comes from the saved model: predicting at cell centres gives the map values
     model = UpscaleModel.load(out / "rh_model.zip")
     grid = CovariateGrid(GRID)
