@@ -73,7 +73,8 @@ def nested(W, run, data, k: int) -> pd.DataFrame:
     outer = W.fold_sets(run, data.table, offset=2000, repeats=1, n_folds=k)[0]
     tab, choices = S.nested_cv(data.table, data.y, W.candidate_predictors(run.nml), run.nml["models"]["candidates"],
                                run.settings(),
-                               outer, lambda sub: (W.fold_sets(run, sub, offset=3000), W.fold_sets(run, sub, offset=4000)),
+                               outer,
+                               lambda sub: (W.fold_sets(run, sub, offset=3000), W.fold_sets(run, sub, offset=4000)),
                                run.nml["predictors"]["select_predictors"])
     for i, c in enumerate(choices):
         print(f"  outer fold {i + 1}: {c.candidate} {c.config} on {len(c.predictors)} predictors", flush=True)

@@ -23,8 +23,10 @@ Candidates (:data:`CANDIDATES`):
 
 Predictor selection (:func:`select_families`): backward elimination of predictor families
 (temperature, precipitation, texture, soil, biomass, land cover, Köppen, process) with a
-fast reference learner (100 extremely randomised trees, leaves of >= 5 records): a family is dropped when the grouped-CV score without it is no
-worse; repeated until every removal makes the score worse.
+fast reference learner (100 extremely randomised trees, leaves of >= 5 records): a family is
+dropped when the grouped-CV score without it is no worse; repeated until every removal makes
+the score worse. Off by default (``&predictors select_predictors``): nested CV showed that it
+chases fold noise.
 """
 
 from __future__ import annotations

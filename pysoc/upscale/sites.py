@@ -196,7 +196,8 @@ def read_sites(spec) -> pd.DataFrame:
         if len(parts) != 2:
             raise DataError(f"site {it!r}: neither a readable file nor 'LAT,LON' coordinates")
         try:
-            rows.append({"lat": float(parts[0]), "lon": float(parts[1]), "site_row": k + 1, "site_ref": f"site {k + 1}"})
+            rows.append({"lat": float(parts[0]), "lon": float(parts[1]), "site_row": k + 1,
+                         "site_ref": f"site {k + 1}"})
         except ValueError:
             raise DataError(f"site {it!r}: neither a readable file nor 'LAT,LON' coordinates") from None
     return pd.DataFrame(rows)

@@ -646,7 +646,8 @@ def turnover(run: Run, inp: Inputs, mp: MapResult, ds) -> None:
                            "csoil_scale": cs.scale, "csoil_scale_sd": cs.scale_sd, "csoil_scale_sites": cs.n_sites}
     run.log(f"Turnover time: global {gt['tau_global_yr']:.1f} yr, 5-95 % {gt['tau_p05_yr']:.1f}-{gt['tau_p95_yr']:.1f} "
             f"(SD {gt['tau_sd_yr']:.1f}, members and cSoil factor; area-weighted median of cells "
-            f"{gt['tau_median_cell_yr']:.1f} yr; cSoil total {gt['csoil_total_PgC']:.0f} Pg C) — cSoil: {cs.description}")
+            f"{gt['tau_median_cell_yr']:.1f} yr; cSoil total {gt['csoil_total_PgC']:.0f} Pg C) — cSoil: "
+            f"{cs.description}")
 
 
 def twobox(run: Run, inp: Inputs) -> object | None:
