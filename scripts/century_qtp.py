@@ -53,14 +53,35 @@ SEED000 = {"SOCD R2 default": 0.59, "SOCD R2 Opt1": 0.75, "SOCD R2 Opt2": 0.73, 
 
 
 # ---- data and split -----------------------------------------------------------------------------------
-def load_all():
-    """Profiles with tower fluxes (as the Opt2 namelist reads them) and the site forcings."""
+def load_all(climate: str = "grid"):
+    """Profiles with tower fluxes (as the Opt2 namelist reads them) and the site forcings.
+    ``climate = 'worldclim'`` (a sensitivity test, not the shipped set-up): profiles without a
+    tower get the mean annual temperature and precipitation of their 1-km WorldClim 2.1 point
+    (ISRaD covariates ``wc_bio01``, ``wc_bio12``) instead of the 0.5 degree cell's."""
     nml, model_name = load_namelist(NML / OPTIONS["Opt2"])
     cfg = config_from_namelist(nml, model_name, str(NML / OPTIONS["Opt2"]))
     profiles = load_profiles(nml, cfg, str(NML / OPTIONS["Opt2"]))
     model = get_model(cfg.model, **cfg.model_options)
     forcing = {p.site_id: model.load_forcing(cfg.forcing_file.replace("{site_id}", p.site_id)) for p in profiles}
+    if climate == "worldclim":
+        for p in profiles:
+            if p.n_layers and not (p.meta or {}).get("annual_fluxes"):
+                forcing[p.site_id] = point_climate(model, forcing[p.site_id], p.covariates["wc_bio01_mat_degC"],
+                                                   p.covariates["wc_bio12_map_mm_yr"])
     return profiles, forcing, model, cfg
+
+
+def point_climate(model, f, mat: float, map_mm: float):
+    """The forcing shifted to the annual mean temperature ``mat`` and scaled to the annual
+    precipitation ``map_mm`` of its spin-up climate (the years keep their offsets)."""
+    g = f.copy()
+    dt = mat - float((0.5 * (f.tmax_spinup + f.tmin_spinup)).mean())
+    fp = map_mm / float(f.prec_spinup.sum())
+    for k in ("tmax", "tmin", "tmax_spinup", "tmin_spinup"):
+        g[k] = f[k] + dt
+    for k in ("prec", "prec_spinup"):
+        g[k] = f[k] * fp
+    return model.validate_forcing(g, source=f.attrs.get("source_file", "") + " (WorldClim point climate)")
 
 
 def split(profiles, seed: int, frac: float = 0.6) -> tuple[set, set]:
@@ -97,8 +118,8 @@ def calibration_profiles(profiles, cal_soc: set, cal_ty: set, with_fluxes: bool)
 
 
 # ---- calibration and prediction -------------------------------------------------------------------------
-def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool, length: float = 1.0
-              ) -> tuple[np.ndarray, dict]:
+def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool, length: float = 1.0,
+              forcing: dict | None = None) -> tuple[np.ndarray, dict]:
     """One-batch calibration with the option's shipped namelist on ``profiles`` (chain lengths or
     evaluation budget times ``length``); returns the saved posterior draws as full physical
     parameter vectors (n, npar) and run facts."""
@@ -119,6 +140,12 @@ def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool, length
             repl["dream"] = dataclasses.replace(cfg.dream, max_evaluations=4000, min_generations=8)
         repl["draws_saved"] = 5
     cfg = dataclasses.replace(cfg, **repl)
+    if forcing is not None:                   # another forcing set (sensitivity runs): written next to the outputs
+        fdir = outdir / "forcing"
+        fdir.mkdir(parents=True, exist_ok=True)
+        for p in profiles:
+            forcing[p.site_id].to_netcdf(fdir / f"{p.site_id}.nc")
+        cfg = dataclasses.replace(cfg, forcing_file=str(fdir / "{site_id}.nc"))
     t0 = time.process_time()
     run = da_run.run_calibration(cfg, profiles)
     d = run.results[0].data
@@ -374,9 +401,10 @@ def run_split(k, seed, profiles, forcing, model, args, prep, grid):
                    {**tag, "option": "default"})
     stock, facts, means = {}, {}, {}
     rng = np.random.default_rng(seed)
-    for opt in OPTIONS:
+    for opt in args.options:
         cal = calibration_profiles(profiles, cal_soc, cal_ty, with_fluxes=opt != "Opt1")
-        theta, f = calibrate(opt, cal, Path(args.out) / "runs", f"qtp_split{k}", args.smoke, args.length)
+        theta, f = calibrate(opt, cal, Path(args.out) / "runs", f"qtp_split{k}", args.smoke, args.length,
+                             forcing if args.climate != "grid" else None)
         sub = theta[rng.choice(theta.shape[0], min(args.draws, theta.shape[0]), replace=False)]
         pred = predict(model, profiles, forcing, {p.site_id: sub for p in profiles})
         rows += records(profiles, pred, cal_soc, cal_ty, {**tag, "option": opt})
@@ -397,11 +425,14 @@ def main(argv=None) -> int:
     ap.add_argument("--figure", action="store_true", help="write docs/figures/century_qtp.png")
     ap.add_argument("--length", type=float, default=1.0, help="chain lengths (am) or evaluation budget "
                     "(dream_zs) relative to the shipped namelists")
+    ap.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS), help="options to run")
+    ap.add_argument("--climate", default="grid", choices=("grid", "worldclim"), help="site climate: the shipped "
+                    "grid-based forcings, or (sensitivity) profiles moved to their WorldClim point means")
     ap.add_argument("--smoke", action="store_true", help="tiny chains (tests)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    profiles, forcing, model, cfg = load_all()
+    profiles, forcing, model, cfg = load_all(args.climate)
     prep, grid = regional_forcings(model)
     rows, stock, facts, means = [], {}, {}, {}
     for k in range(args.splits):
