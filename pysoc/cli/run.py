@@ -134,6 +134,9 @@ def read_forcing(model: SoilCarbonModel, nml):
     """(forcing, start year or None): a validated one-site dataset, or a ColumnForcing."""
     path = nml["run"]["forcing_file"]
     fmt = nml["run"]["forcing_format"]
+    if Path(path).is_dir():
+        raise DataError(f"{path}: is a directory, not a forcing file (&run forcing_file: a file, or a glob of CTSM "
+                        f"history files such as 'hist/case.clm2.h0.*.nc')")
     if fmt == "auto":
         fmt = "ctsm" if _looks_like_ctsm(path) else "pysoc"
     if fmt == "ctsm":

@@ -259,7 +259,7 @@ def read_raw(path: str | Path):
         try:
             raw = f90nml.reads(text)
         except Exception as exc:  # f90nml raises several types on syntax errors
-            msg = " ".join(str(exc).split())
+            msg = " ".join(str(exc).split()) or f"{type(exc).__name__} in f90nml; check quotes and parentheses"
             raise ConfigError(f"{path}: cannot parse the namelist ({msg})") from None
     for w in caught:
         msg = " ".join(str(w.message).replace("f90nml: warning:", "").split())
