@@ -1,7 +1,8 @@
 """Figures of docs/century.md: docs/figures/century_haibei.png (forcing, monthly fluxes,
 pools, spin-up), docs/figures/century_scalars.png (production and decomposition response
-functions) and, when the outputs of the two calibration namelists exist,
-docs/figures/century_calibration.png (Opt1 vs Opt2 posterior predictive).
+functions) and, when the output of namelists/calibrate_century.nml exists,
+docs/figures/century_opt2_streams.png. The seed-000 comparison on the plateau
+(docs/figures/century_qtp.png) is made by scripts/century_qtp.py --figure.
 
 Usage: python scripts/figures_century.py [OUTDIR] [CALIBRATION_OUTPUT_DIR (default output/)]
 """
@@ -16,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from pysoc._kernels import century as K  # noqa: E402
 from pysoc.models import get_model  # noqa: E402
@@ -56,7 +58,7 @@ def haibei(out: Path) -> None:
     a.set_zorder(b.get_zorder() + 1)
     a.patch.set_visible(False)
     a.legend(loc="upper left", fontsize=8)
-    a.set_title("(a) Haibei climatology 1980–2009 (ISIMIP3a cell)", fontsize=10)
+    a.set_title("(a) Haibei spin-up climate (1980–2009 cell, corrected to CN-HaM)", fontsize=10)
 
     a = ax[0, 1]
     t = np.arange(tr.sizes["time"])
@@ -64,11 +66,12 @@ def haibei(out: Path) -> None:
     a.plot(t, tr["rh"], "-", color="brown", label="Rh")
     a.plot(t, tr["nep"], "k-", label="NEP = NPP − Rh")
     a.axhline(0, color="0.6", lw=0.5)
-    a.set_xticks(np.arange(0, 37, 12), ["2002", "2003", "2004", "2005"])
+    ny_tr = tr.sizes["time"] // 12
+    a.set_xticks(np.arange(0, 12 * ny_tr + 1, 12), [str(2002 + k) for k in range(ny_tr + 1)])
     a.set_ylabel("g C m$^{-2}$ month$^{-1}$")
     a.legend(fontsize=8)
-    a.set_title(f"(b) transient 2002–2004 after spin-up (annual NEP "
-                f"{', '.join(f'{v:.0f}' for v in tr['nep'].values.reshape(3, 12).sum(1))})", fontsize=10)
+    a.set_title(f"(b) 2002–{2001 + ny_tr} after spin-up (annual NEP "
+                f"{', '.join(f'{v:.0f}' for v in tr['nep'].values.reshape(ny_tr, 12).sum(1))})", fontsize=10)
 
     a = ax[1, 0]
     pools = ss["cpools"].mean("time").values
@@ -77,8 +80,10 @@ def haibei(out: Path) -> None:
            color=["tab:olive"] * 4 + ["tab:brown"] * 2 + ["tab:blue"] * 3)
     a.set_xscale("log")
     a.set_xlabel("g C m$^{-2}$ (annual mean at steady state)")
+    sites = pd.read_csv(FORCING.parent / "qtp_sites.csv")
+    obs = float(sites.loc[sites["meta_tower"] == "CN-HaM", "socd_0_30_kg_m2"].iloc[0])
     a.set_title(f"(c) litter/SOM pools; SOC 0–30 cm {float(ss['soc_0_30'].mean()):.2f} kg C m$^{{-2}}$ "
-                f"(observed 13.4)", fontsize=10)
+                f"(observed {obs:.1f})", fontsize=10)
 
     a = ax[1, 1]
     years = np.arange(1, ny + 1)
@@ -130,68 +135,16 @@ def scalars(out: Path) -> None:
 
 
 def calibration(out: Path, caldir: Path) -> bool:
-    import xarray as xr
+    """docs/figures/century_opt2_streams.png: the streams figure that pysoc-calibrate writes for
+    namelists/calibrate_century.nml (Opt2, one batch: SOC and tower NEP against the model)."""
+    import shutil
 
-    files = {k: caldir / f"calibrate_century_{k}_posterior.nc" for k in ("opt1", "opt2")}
-    if not all(f.is_file() for f in files.values()):
-        print(f"no calibration outputs in {caldir}: run pysoc-calibrate namelists/calibrate_century.nml and "
-              f"namelists/calibrate_century_opt1.nml first; century_calibration.png not made")
+    src = caldir / "calibrate_century_opt2_streams.png"
+    if not src.is_file():
+        print(f"no {src}: run pysoc-calibrate namelists/calibrate_century.nml first; century_opt2_streams.png "
+              f"not made (the seed-000 comparison figure is made by scripts/century_qtp.py --figure)")
         return False
-    pp = {k: xr.open_dataset(f, group="posterior_predictive") for k, f in files.items()}
-    obs = {k: xr.open_dataset(f, group="observed_data") for k, f in files.items()}
-    post = {k: xr.open_dataset(f, group="posterior") for k, f in files.items()}
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2.2, 1.3]})
-    a = ax[0]
-    data = [pp[k]["soc_0_30"].values.ravel() for k in ("opt1", "opt2")]
-    a.violinplot(data, showmedians=True)
-    a.axhline(float(obs["opt1"]["soc_0_30"].values.ravel()[0]), color="k", ls="--", label="observed")
-    a.set_xticks([1, 2], ["Opt1\n(SOC)", "Opt2\n(SOC + NEP)"])
-    a.set_ylabel("SOC 0–30 cm (kg C m$^{-2}$)")
-    a.legend(fontsize=8)
-    a.set_title("(a) posterior predictive SOC", fontsize=10)
-    a = ax[1]
-    t = np.arange(36)
-    for k, c in (("opt1", "tab:blue"), ("opt2", "tab:red")):
-        nep = xr.open_dataset(files["opt2"], group="observed_data")["nep_monthly"].values.ravel()
-        if "nep_monthly" in pp[k]:
-            v = pp[k]["nep_monthly"].values.reshape(-1, 36)
-        else:   # Opt1 has no NEP stream: re-run the model for its posterior draws
-            model = get_model("century")
-            f = model.load_forcing(FORCING)
-            th = np.tile(model.parameters.vector("meadow"), (60, 1))
-            draws = post[k]
-            sel = np.linspace(0, draws.sizes["chain"] * draws.sizes["draw"] - 1, 60).astype(int)
-            for n in C.CALIBRATED:
-                th[:, model.parameters.index(n)] = draws[n].values.ravel()[sel]
-            v = model.evaluate(f, th).outputs["nep_monthly"]
-        q = np.nanquantile(v, [0.05, 0.5, 0.95], axis=0)
-        a.fill_between(t, q[0], q[2], color=c, alpha=0.25)
-        a.plot(t, q[1], color=c, label=f"{k.capitalize()} median, 5–95 %")
-    a.plot(t, nep, "k.", label="synthetic NEP 'observations'")
-    a.set_xticks(np.arange(0, 37, 12), ["2002", "2003", "2004", "2005"])
-    a.set_ylabel("NEP (g C m$^{-2}$ month$^{-1}$)")
-    a.legend(fontsize=8)
-    a.set_title("(b) monthly NEP (synthetic observations: M_Opt2 means + noise)", fontsize=10)
-    a = ax[2]
-    names = ["PRDX(1)", "PPDF(1)", "PPDF(2)", "FSDETH(1)", "RDR", "DEC4", "TEFF(1)", "TEFF(2)"]
-    for j, (k, c) in enumerate((("opt1", "tab:blue"), ("opt2", "tab:red"))):
-        for i, n in enumerate(names):
-            s = C.PARAMETERS[n]
-            kp = (post[k][n].values.ravel() - s.prior_min) / (s.prior_max - s.prior_min)
-            a.plot(np.quantile(kp, [0.05, 0.95]), [i + 0.15 * (2 * j - 1)] * 2, color=c, lw=3,
-                   label=k.capitalize() if i == 0 else None)
-            a.plot(np.median(kp), i + 0.15 * (2 * j - 1), "o", color=c, ms=3)
-    for i, n in enumerate(names):
-        s = C.PARAMETERS[n]
-        a.plot((C.MEADOW_OPT2[n] - s.prior_min) / (s.prior_max - s.prior_min), i, "k|", ms=10)
-    a.set_yticks(range(len(names)), names)
-    a.set_xlim(0, 1)
-    a.set_xlabel("position in the prior range (| = NEP truth)")
-    a.legend(fontsize=8)
-    a.set_title("(c) posterior 5–95 %", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "century_calibration.png", dpi=110)
-    plt.close(fig)
+    shutil.copyfile(src, out / "century_opt2_streams.png")
     return True
 
 
