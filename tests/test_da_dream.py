@@ -77,7 +77,7 @@ def test_stopping_diagnostics_equal_arviz_on_the_saved_draws(gaussian_run):
     own = dz.last_diagnostics
     np.testing.assert_allclose(own["rhat"], dg["rhat"], rtol=1e-12)
     np.testing.assert_allclose(own["ess_bulk"], dg["ess_bulk"], rtol=1e-10)
-    assert post.shape == (16, 100, D21)
+    assert post.shape == (24, 100, D21)
     lo, hi = dz.window()
     assert lo >= dz.settings.burn_in * hi and lo >= dz.adapt_end
 

@@ -82,7 +82,7 @@ MCMC = Group("mcmc", (
         "(ArviZ; the seeds' threshold 1.05); dream_zs stops there", min=1.0),
     Key("ess_target", "float", 400.0, "... and bulk effective sample size >= this (Vehtari et al. 2021 recommend "
         "400)", min=1e-9),
-    Key("n_chains", "int", 0, "chains per site (0: 16 for dream_zs, 3 for am as in seeds 000-002); dream_zs needs "
+    Key("n_chains", "int", 0, "chains per site (0: 24 for dream_zs, 3 for am as in seeds 000-002); dream_zs needs "
         ">= 4", min=0, max=256),
     Key("max_evaluations", "int", 2000000, "dream_zs: budget of model evaluations per site (the run stops there "
         "if not converged, and the site is flagged)", min=1),
@@ -227,7 +227,7 @@ def config_from_namelist(nml, model_name: str, src: str):
     method, sampler = c["method"], m["sampler"]
     if method == "am":
         method, sampler = "mcmc", "am"
-    chains = m["n_chains"] or (3 if sampler == "am" else 16)
+    chains = m["n_chains"] or (3 if sampler == "am" else 24)
     am = AMSettings(n_chains=chains, n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
                     t0=m["t0"], epsilon=m["epsilon"], sd_scale=m["sd_scale"], adapt_interval=m["adapt_interval"],
                     block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"],
@@ -240,7 +240,7 @@ def config_from_namelist(nml, model_name: str, src: str):
         raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 2 for the am sampler (Gelman-Rubin needs "
                           f"several chains)")
     if method == "mcmc" and sampler == "dream_zs" and chains < 4:
-        raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 4 for the dream_zs sampler (16 by default)")
+        raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 4 for the dream_zs sampler (24 by default)")
     s = nml["sceua"]
     mo = nml["morris"]
     if mo["num_levels"] % 2:

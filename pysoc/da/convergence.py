@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 _RESOLUTION = np.finfo(float).resolution
 
@@ -40,7 +40,9 @@ def _z_scale(x: np.ndarray) -> np.ndarray:
     m, n, d = x.shape
     rank = stats.rankdata(x.reshape(m * n, d), method="average", axis=0)
     size = m * n
-    return stats.norm.ppf((rank - 0.375) / (size - 0.75 + 1.0)).reshape(m, n, d)
+    # ndtri is the standard-normal quantile (what scipy.stats.norm.ppf computes, bitwise) without
+    # the distribution machinery's argument checks
+    return special.ndtri((rank - 0.375) / (size - 0.75 + 1.0)).reshape(m, n, d)
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
@@ -195,8 +197,33 @@ def mcse_mean(draws) -> np.ndarray:
 
 
 def summary(draws) -> dict[str, np.ndarray]:
-    """The stopping diagnostics in one call: ``rhat``, ``ess_bulk`` per parameter."""
-    return {"rhat": rhat_rank(draws), "ess_bulk": ess_bulk(draws)}
+    """The stopping diagnostics in one call: ``rhat`` (rank-normalised split-R̂) and
+    ``ess_bulk`` per parameter, sharing the rank-normalisation of the split chains
+    (identical to :func:`rhat_rank` and :func:`ess_bulk`)."""
+    x = _check(draws)
+    m, n, d = x.shape
+    out = {"rhat": np.full(d, np.nan), "ess_bulk": np.full(d, np.nan)}
+    if n < 4:
+        return out
+    s = _split(x)
+    z = _z_scale(s)
+    out["ess_bulk"] = _ess(z)
+    ok = np.isfinite(x).all(axis=(0, 1))
+    if m < 2 or not ok.any():
+        return out
+    s, z = s[:, :, ok], z[:, :, ok]
+    folded = np.abs(s - np.median(s.reshape(-1, s.shape[2]), axis=0))
+    out["rhat"][ok] = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+    return out
+
+
+def split_rhat(draws) -> np.ndarray:
+    """Classic split-R̂ (no rank normalisation) per parameter: cheap, for coarse checks such
+    as the end of a burn-in (R̂ < 1.2, Gelman and Rubin 1992; Vrugt 2016)."""
+    x = _check(draws)
+    if x.shape[0] < 2 or x.shape[1] < 4:
+        return np.full(x.shape[2], np.nan)
+    return _rhat(_split(x))
 
 
 def arviz_diagnostics(draws, names=None) -> dict[str, np.ndarray]:
@@ -245,4 +272,4 @@ def import_arviz():
     return arviz
 
 
-__all__ = ["rhat_rank", "ess_bulk", "ess_tail", "mcse_mean", "summary", "arviz_diagnostics", "import_arviz"]
+__all__ = ["rhat_rank", "ess_bulk", "ess_tail", "mcse_mean", "summary", "split_rhat", "arviz_diagnostics", "import_arviz"]

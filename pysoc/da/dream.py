@@ -51,7 +51,7 @@ STOP_REASONS = ("converged", "max_evaluations")
 class DreamSettings:
     """Settings of :class:`DreamZS` (namelist group ``&mcmc``; defaults in brackets)."""
 
-    n_chains: int = 16            #: chains of the population, evaluated together
+    n_chains: int = 24            #: chains of the population, evaluated together
     delta_max: int = 1            #: pairs of archive differences per proposal, δ ~ U{1..delta_max}
     n_cr: int = 1                 #: crossover values CR = m / n_cr (1: no crossover, all coordinates move)
     p_unit: float = 0.2           #: probability of a unit jump rate (γ = 1, all coordinates)
@@ -79,7 +79,7 @@ class DreamSettings:
         def bad(key, rule, value):
             raise ConfigError(f"mcmc: {key} = {value!r}: must be {rule}")
         if self.n_chains < 4:
-            bad("n_chains", ">= 4 for the dream_zs sampler (split-R-hat needs several chains; 16 by default)",
+            bad("n_chains", ">= 4 for the dream_zs sampler (split-R-hat needs several chains; 24 by default)",
                 self.n_chains)
         if not self.rhat_target >= 1.0:
             bad("rhat_target", ">= 1 (rank-normalised split-R-hat is >= 1; the seeds use 1.05)", self.rhat_target)
@@ -281,7 +281,7 @@ class DreamZS(PopulationSampler):
         if self.adapting and T - lo_adapt >= 8:
             idx = lo_adapt + np.floor((np.arange(min(s.draws_per_chain, T - lo_adapt)) + 0.5) *
                                       (T - lo_adapt) / min(s.draws_per_chain, T - lo_adapt)).astype(np.intp)
-            r = cv.rhat_rank(buf.kp[idx].transpose(1, 0, 2))
+            r = cv.split_rhat(buf.kp[idx].transpose(1, 0, 2))
             if np.isfinite(r).all() and r.max() <= s.adapt_rhat:
                 self.adapting = False
                 self.adapt_end = T

@@ -612,9 +612,7 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
 
 
 def _row0(cost: CostFunction):
-    def fn(kp):
-        return cost(kp)[0]
-    return fn
+    return cost.site_cost
 
 
 # ---- runs --------------------------------------------------------------------------------------------

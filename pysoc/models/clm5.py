@@ -168,6 +168,7 @@ class CLM5(SoilCarbonModel):
         self.dz, self.zisoi, self.zsoi = grid_arrays(self.options["grid"])
         self.nlev = self.dz.size
         self.bounds = depth_bounds(self.zisoi)
+        self._ones: dict = {}            # site_index 1 for batches of each size (not modified by the kernel)
 
     # ---- forcing ---------------------------------------------------------------------
     def load_forcing(self, path) -> xr.Dataset:
@@ -313,8 +314,11 @@ class CLM5(SoilCarbonModel):
         theta = np.asfortranarray(as_2d(theta, len(self.parameters), "clm5 parameters").T)
         nset = theta.shape[1]
         if site_index is None:
-            site_index = np.zeros(nset, dtype=np.int32)
-        idx = np.asarray(site_index, dtype=np.int32) + 1
+            idx = self._ones.get(nset)
+            if idx is None:
+                idx = self._ones[nset] = np.ones(nset, dtype=np.int32)    # 1-based site 1
+        else:
+            idx = np.asarray(site_index, dtype=np.int32) + 1
         x, inp, rh, status = _k.steady_batch(
             self.dz, self.zisoi, self.zsoi, theta, idx, prep["tsoi"], prep["w_scalar"], prep["o_scalar"],
             prep["fpi"], prep["litter_input"], prep["altmax"], prep["altmax_lastyear"], prep["nbedrock"],
