@@ -78,11 +78,14 @@ class CovariateGrid:
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"{self.path}: covariate grid not found")
+        from pysoc.forcing import check_netcdf_file
+        check_netcdf_file(self.path, "covariate grid")          # one line for an empty or non-NetCDF file
         try:
             ds = xr.open_dataset(self.path)
             ds = ds.load()
         except Exception as exc:
-            raise DataError(f"{self.path}: cannot read the covariate grid ({exc})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{self.path}: cannot read the covariate grid ({first})") from None
         for v in BASE_VARS + ("lat", "lon"):
             if v not in ds.variables:
                 raise DataError(f"{self.path}: variable {v!r} missing from the covariate grid")
