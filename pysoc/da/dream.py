@@ -103,6 +103,9 @@ class DreamSettings:
             bad("burn_in", "in [0, 1)", self.burn_in)
         if self.draws_per_chain < 4:
             bad("draws_saved", ">= 4 per chain for the dream_zs diagnostics", self.draws_per_chain)
+        if self.ess_target > 0.8 * self.n_chains * self.draws_per_chain:
+            bad("ess_target", f"<= 0.8 n_chains x draws_saved = {0.8 * self.n_chains * self.draws_per_chain:g} (the ESS "
+                f"is measured on the saved draws; raise draws_saved or n_chains)", self.ess_target)
         if self.min_generations < 8:
             bad("min_generations", ">= 8", self.min_generations)
         if self.max_evaluations < self.n_chains * self.min_generations:
