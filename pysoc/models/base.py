@@ -90,18 +90,21 @@ def nan_failed_rows(result: BatchResult, keep: tuple = (), keep_invalid: bool = 
     BatchResult
         ``result``.
     """
-    bad = ~result.ok
-    if keep_invalid:
-        bad &= result.status != _status.ERR_INVALID
-    if not bad.any():
+    status = np.asarray(result.status)
+    if not status.any():                               # every row ok (status 0): nothing to do, fast
         return result
+    bad = (status != _status.OK) & (status != _status.ERR_INVALID) if keep_invalid else status != _status.OK
+    rows = np.flatnonzero(bad)
+    if not rows.size:
+        return result
+    n = status.shape[0]
     for name, value in list(result.outputs.items()):
-        a = np.asarray(value)
-        if name in keep or a.dtype.kind != "f" or a.ndim == 0 or a.shape[0] != bad.size:
+        a = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if name in keep or a.dtype.kind != "f" or a.ndim == 0 or a.shape[0] != n:
             continue
         if not a.flags.writeable:
             a = a.copy()
-        a[bad] = np.nan
+        a[rows] = np.nan
         result.outputs[name] = a
     return result
 
