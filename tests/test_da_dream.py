@@ -219,3 +219,13 @@ def test_bad_settings_one_line(kw, match):
     with pytest.raises(ConfigError, match=match) as err:
         DreamSettings(**kw).check()
     assert "\n" not in str(err.value)
+
+
+def test_budget_exhausted_while_adapting_still_returns_a_flagged_posterior():
+    """A posterior far narrower than the prior, a tiny budget: the run ends while adapting;
+    the last 75 % of it is returned (for inspection), and the stop reason says why."""
+    cost = lambda kp: 0.5 * (((kp - 0.5) / 0.001) ** 2).sum(axis=1)  # noqa: E731
+    dz = DreamZS(cost, 5, quick(min_generations=100, max_evaluations=8 * 300, ess_target=100),
+                 np.random.SeedSequence(1)).run()
+    assert dz.stop_reason == "max_evaluations" and dz.adapting
+    assert dz.window() == (75, 300) and dz.posterior().shape == (8, 100, 5)

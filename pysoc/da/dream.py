@@ -259,10 +259,14 @@ class DreamZS(PopulationSampler):
 
     # ---- convergence ---------------------------------------------------------------------------------------
     def window(self) -> tuple[int, int]:
-        """[first, last) generations of the posterior window."""
+        """[first, last) generations of the posterior window: the last ``1 − burn_in`` of the
+        run, never starting before the end of adaptation — except when the budget ran out
+        while still adapting: then the run is flagged not converged, and its last
+        ``1 − burn_in`` is returned anyway so that the user can look at it."""
         T = self.generations
-        lo = max(int(math.floor(self.settings.burn_in * T)), self.adapt_end if not self.adapting else T,
-                 self.last_reset)
+        out_of_budget = self.stop_reason == "max_evaluations"
+        adapt = T if (self.adapting and not out_of_budget) else (0 if self.adapting else self.adapt_end)
+        lo = max(int(math.floor(self.settings.burn_in * T)), adapt, self.last_reset)
         return min(lo, T), T
 
     def draw_indices(self) -> np.ndarray:
