@@ -228,4 +228,5 @@ def test_budget_exhausted_while_adapting_still_returns_a_flagged_posterior():
     dz = DreamZS(cost, 5, quick(min_generations=100, max_evaluations=8 * 300, ess_target=100),
                  np.random.SeedSequence(1)).run()
     assert dz.stop_reason == "max_evaluations" and dz.adapting
-    assert dz.window() == (75, 300) and dz.posterior().shape == (8, 100, 5)
+    lo, hi = dz.window()
+    assert hi == 300 and 75 <= lo < 300 and dz.posterior().shape == (8, 100, 5)
