@@ -46,6 +46,7 @@ DATA = ROOT / "pysoc" / "data" / "century"
 NML = ROOT / "namelists"
 OPTIONS = {"Opt1": "calibrate_century_opt1.nml", "Opt2": "calibrate_century.nml",
            "Opt2+GPP": "calibrate_century_opt2_gpp.nml"}
+HAIBEI = "Chen_2021_98a8ce3e"                          #: the profile with tower CN-HaM (qtp_fluxes.csv)
 SEED000 = {"SOCD R2 default": 0.59, "SOCD R2 Opt1": 0.75, "SOCD R2 Opt2": 0.73, "NEP R2 default": 0.16,
            "NEP R2 Opt2": 0.62, "SOCD MAE default": 1.56, "SOCD MAE Opt1": 1.21, "SOCD MAE Opt2": 1.26,
            "NEP MAE default": 19.50, "NEP MAE Opt1": 15.13, "NEP MAE Opt2": 12.89,
@@ -372,7 +373,8 @@ def figure(pred: pd.DataFrame, m: pd.DataFrame, stock: dict, path: Path) -> None
     ax.legend(fontsize=7, loc="lower left")
     ax = axes[1, 2]
     nep = p0[p0.stream == "NEP"].copy()
-    lab = [f"{s[:10]}\n{int(y)}" for s, y in nep[nep.option == "default"][["site_id", "year"]].to_numpy()]
+    tower = {HAIBEI: "CN-HaM"}
+    lab = [f"{tower.get(s, s)}\n{int(y)}" for s, y in nep[nep.option == "default"][["site_id", "year"]].to_numpy()]
     x = np.arange(len(lab))
     obs = nep[nep.option == "default"]
     ax.errorbar(x, obs.obs, yerr=obs.sd, fmt="ks", ms=5, label="tower (mean of DT, NT; bar: half difference)")
@@ -429,9 +431,15 @@ def main(argv=None) -> int:
     ap.add_argument("--climate", default="grid", choices=("grid", "worldclim"), help="site climate: the shipped "
                     "grid-based forcings, or (sensitivity) profiles moved to their WorldClim point means")
     ap.add_argument("--smoke", action="store_true", help="tiny chains (tests)")
+    ap.add_argument("--redraw", action="store_true", help="only redraw the figure from the CSV files in --out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.redraw:
+        st = pd.read_csv(out / "century_qtp_stock.csv")
+        figure(pd.read_csv(out / "century_qtp_predictions.csv"), pd.read_csv(out / "century_qtp_metrics.csv"),
+               {k: st[k].dropna().to_numpy() for k in st.columns}, ROOT / "docs" / "figures" / "century_qtp.png")
+        return 0
     profiles, forcing, model, cfg = load_all(args.climate)
     prep, grid = regional_forcings(model)
     rows, stock, facts, means = [], {}, {}, {}

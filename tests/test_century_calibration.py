@@ -93,7 +93,7 @@ def test_namelist_samplers():
         cfg = config_from_namelist(nml, model, str(NML / name))
         assert (cfg.method, cfg.sampler) == ("mcmc", sampler), name
         if sampler == "dream_zs":
-            assert cfg.dream.max_evaluations == 60000 and cfg.n_chains == 16
+            assert cfg.dream.max_evaluations == 60000 and cfg.n_chains >= 4
         else:
             assert (cfg.am.n_chains, cfg.am.n_test, cfg.am.n_formal) == (3, 2000, 6000)
 
