@@ -67,10 +67,12 @@ PRODA = """&proda
   run_name = 'proda_{model}'
 /
 &network
-  hidden_layers = 128, 128
+  hidden_layers = 32
   alpha = 0.3
   max_epochs = 1000
   patience = 60
+  input_transform = 'quantile'
+  clip_to_training = .true.
 /
 &evaluation
   splits = 'blocked', 'random'

@@ -112,6 +112,22 @@ def test_outputs_exist_and_are_cf(run):
         assert v.min() >= ds[n].attrs["prior_min"] and v.max() <= ds[n].attrs["prior_max"]
 
 
+def test_maps_use_the_saved_model(run):
+    """The parameter maps are the saved model applied to the grid covariates (float32 maps)."""
+    from pysoc.proda import covariates as cv
+    from pysoc.proda.model import ProdaModel
+
+    pm = ProdaModel.load(run / "out" / "p_model.nc")
+    ds = load_dataset(run / "out" / "p_maps.nc")
+    grid = cv.CovariateGrid(REPO / "pysoc/data/proda/proda_covariates_2deg.nc")
+    table = cv.grid_covariates(grid, cv.resolve(pm.covariates), fill="nearest", max_km=500.0, max_ice_fraction=0.5,
+                               region=(20.0, 60.0, -130.0, -60.0))
+    theta = pm.theta(pm.predict_kp(table.values)[0])
+    j = pm.parameter_names.index("q10")
+    np.testing.assert_allclose(ds["q10"].values[grid.ilat[table.cells], grid.ilon[table.cells]], theta[:, j],
+                               rtol=1e-6)
+
+
 def test_maps_are_cf_compliant(run):
     from test_proda_model import _cf_ok
 

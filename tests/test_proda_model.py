@@ -80,6 +80,14 @@ def test_save_load_predict_identical(tmp_path, trained, sites_csv):
     assert pm2.model_options["grid"] == "clm5_20" and pm2.pysoc_version == pm.pysoc_version
     assert list(pm2.training.site_ids) == list(pm.training.site_ids)
     assert _same(pm2.base_kp, pm.base_kp) and pm2.ensemble("boot").n_members == 3
+    # covariates through their training distribution; outputs inside the training targets' range
+    assert pm2.input_transform.kind == "quantile" and _same(pm2.input_transform.knots, pm.input_transform.knots)
+    xt = pm2.input_transform.apply(pm2.training.X)
+    assert xt.min() >= 0.0 and xt.max() <= 1.0
+    far = pm2.predict_kp(pm2.training.X * 50.0 + 1e4, "best")[0]           # far outside the training covariates
+    b = pm2.ensemble("best")
+    assert np.all(far >= b.y_min - 1e-15) and np.all(far <= b.y_max + 1e-15)
+    np.testing.assert_allclose(b.y_min, pm2.training.kp_mean.min(axis=0))
     assert not list(tmp_path.glob("*.part"))
 
 

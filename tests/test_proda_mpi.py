@@ -24,11 +24,10 @@ import numpy as np
 from pysoc.io.namelist import PKGDATA
 from pysoc.models import get_model
 from pysoc.proda import covariates as cv
-from pysoc.proda.ensemble import member_specs, train_members
 from pysoc.proda.gridrun import GridRunner
 from pysoc.proda.parallel import get_comm
 from pysoc.proda.posteriors import synthetic_site_posteriors
-from pysoc.proda.ensemble import broadcast_member
+from pysoc.proda.training import fit_model
 
 comm = get_comm("auto")
 model = get_model("clm5")
@@ -40,15 +39,16 @@ sites = rng.choice(table.cells.size, 40, replace=False)
 X = table.values[sites]
 xn = (X - X.min(0)) / (X.max(0) - X.min(0))
 post = synthetic_site_posteriors(model, [f"s{i}" for i in range(40)], xn, seed=1, n_draws=10)
-specs = member_specs(40, 3, 0.1, seed=2, n_draws=10)
-netp = dict(hidden_layer_sizes=(8,), max_epochs=120, patience=None)
-nets = train_members(specs, X, post.mean, post.draws, netp, "mean", comm)
-runner = GridRunner(model, table, comm, full_kp=post.full_kp)
-best = runner.best(broadcast_member(comm, nets, 0))
-ens = runner.ensemble(nets, [1, 2, 3], components=True)
+netp = dict(backend="sklearn", hidden_layer_sizes=(8,), dropout=0.0, loss="l1xl2", learning_rate=None,
+            batch_size=32, max_epochs=120, patience=None, validation_fraction=0.1, alpha=1e-4)
+pm = fit_model(model, post, [], X, covs, netp, seed=2, n_bootstrap=3, draws=True, comm=comm)
+runner = GridRunner(model, table, comm, full_kp=pm.full_kp, input_transform=pm.input_transform)
+best = runner.best(pm.ensemble("best"))
+ens = runner.ensemble(pm.ensemble("boot"), components=True)
+dr = runner.ensemble(pm.ensemble("draws"))
 if comm.rank == 0:
     np.savez(sys.argv[1], stocks=best.stocks, theta=best.theta, cte=best.components["cte"],
-             ens=ens.stocks, sd=ens.theta_sd, kcomp=ens.components["k_system"], n=comm.size)
+             ens=ens.stocks, sd=ens.theta_sd, kcomp=ens.components["k_system"], draws=dr.stocks, n=comm.size)
 '''
 
 
@@ -80,7 +80,7 @@ def run(tmp_path, n):
 def test_two_ranks_equal_one(tmp_path):
     a, b = run_serial(tmp_path), run(tmp_path, 2)
     assert int(a["n"]) == 1 and int(b["n"]) == 2
-    for k in ("stocks", "theta", "ens", "sd"):
+    for k in ("stocks", "theta", "ens", "sd", "draws"):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     for k in ("cte", "kcomp"):          # vectorised sums over chunks of other sizes: last-bit differences
         np.testing.assert_allclose(a[k], b[k], rtol=1e-12, err_msg=k)

@@ -72,7 +72,7 @@ class BestRun:
 class GridRunner:
     """Holds the per-rank forcing of a chunk of grid cells and runs networks on it."""
 
-    def __init__(self, model, table, comm=None, intervals=None, full_kp=None):
+    def __init__(self, model, table, comm=None, intervals=None, full_kp=None, input_transform=None):
         self.model = model
         self.full_kp = full_kp if full_kp is not None else (lambda kp: kp)
         self.table = table
@@ -80,6 +80,8 @@ class GridRunner:
         self.n = table.values.shape[0]
         self.local = chunk(self.n, self.comm.rank, self.comm.size)
         self.X = table.values[self.local]
+        if input_transform is not None:                 # the model's covariate transform (ProdaModel)
+            self.X = input_transform.apply(self.X)
         clim = cell_climate(table.grid, table.cells[self.local])
         self.prep = prepared_forcing(model, clim)
         self.intervals = stock_intervals(model) if intervals is None else np.asarray(intervals, float)

@@ -41,6 +41,44 @@ FORMAT_VERSION = 1
 ENSEMBLES = ("best", "boot", "draws")
 
 
+# ---- covariate transform ---------------------------------------------------------------------------
+@dataclass
+class InputTransform:
+    """Transform of the covariates before the networks, fitted on the training sites.
+
+    ``'quantile'``: every covariate is mapped through its training empirical distribution
+    (piecewise linear between at most 101 quantiles, knots (ncov, nknot) NaN-padded), so that
+    skewed covariates (precipitation, biomass, SOC stocks) spread over [0, 1] instead of
+    crowding near 0; values beyond the training range map to 0 or 1 (no extrapolation).
+    ``'none'``: covariates as they are (the networks still min-max scale them)."""
+
+    kind: str = "none"
+    knots: np.ndarray | None = None
+
+    @classmethod
+    def fit(cls, X, kind: str = "quantile", n_quantiles: int = 101) -> InputTransform:
+        X = np.asarray(X, float)
+        if kind == "none":
+            return cls("none")
+        if kind != "quantile":
+            raise DataError(f"input transform must be 'quantile' or 'none', got {kind!r}")
+        ks = [np.unique(np.quantile(X[:, j], np.linspace(0.0, 1.0, n_quantiles))) for j in range(X.shape[1])]
+        knots = np.full((X.shape[1], max(len(k) for k in ks)), np.nan)
+        for j, k in enumerate(ks):
+            knots[j, :k.size] = k
+        return cls("quantile", knots)
+
+    def apply(self, X) -> np.ndarray:
+        X = np.asarray(X, float)
+        if self.kind == "none":
+            return X
+        out = np.empty_like(X)
+        for j in range(X.shape[1]):
+            k = self.knots[j][np.isfinite(self.knots[j])]
+            out[:, j] = np.interp(X[:, j], k, np.linspace(0.0, 1.0, k.size)) if k.size > 1 else 0.0
+        return out
+
+
 # ---- network ensembles as arrays ------------------------------------------------------------------
 @dataclass
 class NetworkEnsemble:
@@ -48,13 +86,16 @@ class NetworkEnsemble:
     stacked along a leading member axis.
 
     x_min, x_range: (nmember, ncov) input scaling; weights[i]: (nmember, n_i, n_{i+1});
-    biases[i]: (nmember, n_{i+1}); clip_margin: outputs clipped to [m, 1 - m] (None: not)."""
+    biases[i]: (nmember, n_{i+1}); clip_margin: outputs clipped to [m, 1 - m] (None: not);
+    y_min, y_max: (nout,) outputs clipped to the range of the training targets (None: not)."""
 
     x_min: np.ndarray
     x_range: np.ndarray
     weights: list
     biases: list
     clip_margin: float | None = 1e-3
+    y_min: np.ndarray | None = None
+    y_max: np.ndarray | None = None
 
     @property
     def n_members(self) -> int:
@@ -101,12 +142,14 @@ class NetworkEnsemble:
             out[m] = a
         if self.clip_margin is not None:
             np.clip(out, self.clip_margin, 1.0 - self.clip_margin, out=out)
+        if self.y_min is not None:
+            np.clip(out, self.y_min, self.y_max, out=out)
         return out
 
     def subset(self, members) -> NetworkEnsemble:
         idx = np.asarray(members, int)
         return NetworkEnsemble(self.x_min[idx], self.x_range[idx], [w[idx] for w in self.weights],
-                               [b[idx] for b in self.biases], self.clip_margin)
+                               [b[idx] for b in self.biases], self.clip_margin, self.y_min, self.y_max)
 
 
 # ---- training data kept in the model --------------------------------------------------------------
@@ -174,6 +217,7 @@ class ProdaModel:
     settings: dict = field(default_factory=dict)
     pysoc_version: str = pysoc.__version__
     created: str = ""
+    input_transform: InputTransform = field(default_factory=InputTransform)
 
     def __post_init__(self):
         self.parameter_names = tuple(str(n) for n in self.parameter_names)
@@ -191,8 +235,8 @@ class ProdaModel:
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_training(cls, model, post, profiles, X, covariates, nets: dict, settings: dict | None = None
-                      ) -> ProdaModel:
+    def from_training(cls, model, post, profiles, X, covariates, nets: dict, settings: dict | None = None,
+                      input_transform: InputTransform | None = None) -> ProdaModel:
         """Assemble a model from the training of ``pysoc-proda``.
 
         Parameters
@@ -212,6 +256,8 @@ class ProdaModel:
             ProdaNetwork.
         settings : dict, optional
             Provenance and prediction settings (network parameters, grid_file, site_max_km, ...).
+        input_transform : InputTransform, optional
+            Applied to the covariates before the networks (default: none).
 
         Returns
         -------
@@ -226,7 +272,7 @@ class ProdaModel:
         pm = cls(model.name, dict(model.options), p.names, np.array([s.prior_min for s in p], float),
                  np.array([s.prior_max for s in p], float), post.param_names, post.base_kp, names, ens,
                  TrainingSites.from_profiles(profiles, X, post.mean, optimum), dict(settings or {}),
-                 pysoc.__version__, now)
+                 pysoc.__version__, now, input_transform or InputTransform())
         pm._model = model
         return pm
 
@@ -272,7 +318,7 @@ class ProdaModel:
 
     def predict_kp(self, X, ensemble: str = "best") -> np.ndarray:
         """kp (nmember, n, npred) of the predicted parameters for covariates X (n, ncov)."""
-        return self.ensemble(ensemble).predict(X)
+        return self.ensemble(ensemble).predict(self.input_transform.apply(X))
 
     def full_kp(self, kp) -> np.ndarray:
         """kp of the predicted parameters (..., npred) -> kp of all parameters (..., nall)."""
@@ -389,8 +435,17 @@ def _to_dataset(pm: ProdaModel) -> xr.Dataset:
         "training_layer_soc": (("training_layer",), tr.layer_soc, {"units": "g m-3", "long_name": "observed SOC "
                                                                    "density of the layer (carbon per m3 of soil)"}),
     }
+    if pm.input_transform.kind != "none":
+        data["input_knots"] = (("covariate", "knot"), pm.input_transform.knots, {
+            "units": "1", "long_name": "training quantiles of each covariate (NaN-padded): the covariates are "
+            "mapped piecewise linearly from these knots to [0, 1] before the networks"})
     for name, ens in pm.ensembles.items():
         md = f"member_{name}"
+        if ens.y_min is not None:
+            data[f"{name}_y_min"] = (("parameter",), ens.y_min, {"units": "1", "long_name": f"ensemble {name}: "
+                                     "lowest training target (kp); outputs are clipped to [y_min, y_max]"})
+            data[f"{name}_y_max"] = (("parameter",), ens.y_max, {"units": "1", "long_name": f"ensemble {name}: "
+                                     "highest training target (kp)"})
         data[f"{name}_x_min"] = ((md, "covariate"), ens.x_min, {"units": "1", "long_name": f"ensemble {name}: "
                                  "training minimum of each covariate (input scaling)"})
         data[f"{name}_x_range"] = ((md, "covariate"), ens.x_range, {"units": "1", "long_name": f"ensemble {name}: "
@@ -403,16 +458,18 @@ def _to_dataset(pm: ProdaModel) -> xr.Dataset:
                                         f"layer {i}"})
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "pysoc_version": pm.pysoc_version,
             "created": pm.created, "model": pm.model_name, "model_options": pm.model_options,
-            "ensembles": {k: {"members": e.n_members, "layers": len(e.weights), "clip_margin": e.clip_margin}
-                          for k, e in pm.ensembles.items()},
+            "ensembles": {k: {"members": e.n_members, "layers": len(e.weights), "clip_margin": e.clip_margin,
+                              "clip_to_training": e.y_min is not None} for k, e in pm.ensembles.items()},
+            "input_transform": pm.input_transform.kind,
             "settings": {k: v for k, v in pm.settings.items() if k != "source"}}
     attrs = {"Conventions": "CF-1.8", "title": f"PRODA model ({pm.model_name}): covariates -> parameters",
              "institution": "pysoc", "source": f"pysoc {pm.pysoc_version} (pysoc-proda)",
              "history": f"{pm.created} created by pysoc-proda",
              "references": "Tao et al. 2020 Front. Big Data (seed 002); Tao et al. 2024 GCB (seed 001)",
-             "comment": "layer i of ensemble E: a = relu(a @ E_weight_i[m] + E_bias_i[m]) (no relu on the last "
-                        "layer), input a = (x - E_x_min[m]) / E_x_range[m], output kp clipped to "
-                        "[clip_margin, 1 - clip_margin]; docs/proda.md",
+             "comment": "covariates x -> (input_knots transform) -> a = (x - E_x_min[m]) / E_x_range[m]; layer i "
+                        "of ensemble E: a = relu(a @ E_weight_i[m] + E_bias_i[m]) (no relu on the last layer); "
+                        "output kp clipped to [clip_margin, 1 - clip_margin] and to [E_y_min, E_y_max]; "
+                        "docs/proda.md",
              "pysoc_proda_model_format": FORMAT_VERSION, "pysoc_proda_model": json.dumps(meta, default=_json)}
     ds = xr.Dataset(data, attrs=attrs)
     for v in ds.variables:
@@ -447,9 +504,14 @@ def _from_dataset(ds: xr.Dataset, path) -> ProdaModel:
         ens = {}
         for name, e in meta["ensembles"].items():
             nl = int(e["layers"])
+            clip = bool(e.get("clip_to_training"))
             ens[name] = NetworkEnsemble(ds[f"{name}_x_min"].values, ds[f"{name}_x_range"].values,
                                         [ds[f"{name}_weight_{i}"].values for i in range(nl)],
-                                        [ds[f"{name}_bias_{i}"].values for i in range(nl)], e["clip_margin"])
+                                        [ds[f"{name}_bias_{i}"].values for i in range(nl)], e["clip_margin"],
+                                        ds[f"{name}_y_min"].values if clip else None,
+                                        ds[f"{name}_y_max"].values if clip else None)
+        kind = meta.get("input_transform", "none")
+        tf = InputTransform(kind, ds["input_knots"].values if kind != "none" else None)
         tr = TrainingSites(ds["training_site_id"].values.astype(str).astype(object), ds["training_lat"].values,
                            ds["training_lon"].values, ds["training_covariates"].values,
                            ds["training_kp_mean"].values, ds["training_kp_optimum"].values,
@@ -458,7 +520,7 @@ def _from_dataset(ds: xr.Dataset, path) -> ProdaModel:
         pm = ProdaModel(meta["model"], meta["model_options"], ds["model_parameter_name"].values.astype(str),
                         ds["prior_min"].values, ds["prior_max"].values, ds["parameter_name"].values.astype(str),
                         ds["base_kp"].values, ds["covariate_name"].values.astype(str), ens, tr,
-                        meta.get("settings", {}), meta.get("pysoc_version", "?"), meta.get("created", ""))
+                        meta.get("settings", {}), meta.get("pysoc_version", "?"), meta.get("created", ""), tf)
     except KeyError as exc:
         raise DataError(f"{path}: PRODA model file is incomplete (missing {exc})") from None
     from pysoc.errors import ConfigError

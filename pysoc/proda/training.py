@@ -9,9 +9,15 @@ members on posterior means and the same members on posterior draws
 
 from __future__ import annotations
 
+import numpy as np
+
+from pysoc.errors import ConfigError
 from pysoc.proda.ensemble import member_specs, train_members
-from pysoc.proda.model import NetworkEnsemble, ProdaModel
+from pysoc.proda.model import InputTransform, NetworkEnsemble, ProdaModel
 from pysoc.proda.parallel import SerialComm
+
+#: training options (``&network`` keys of the same names) and their defaults
+OPTIONS = {"input_transform": "quantile", "clip_to_training": True}
 
 
 def _gather_ensemble(comm, nets: dict, ids) -> list:
@@ -61,7 +67,10 @@ def fit_model(model, post, profiles, X, covs, network_params: dict, *, seed: int
     settings : dict, optional
         Stored in the model (provenance, grid_file, site_max_km, ...).
     options : dict, optional
-        Reserved for training variants (stored in the model settings).
+        :data:`OPTIONS`: ``input_transform`` ('quantile': covariates through their training
+        distribution, :class:`~pysoc.proda.model.InputTransform`; 'none') and
+        ``clip_to_training`` (outputs clipped to the range of the training targets of each
+        ensemble: no parameter beyond what the calibrated sites had).
     comm : communicator, optional
         Members are trained round-robin over the ranks.
     progress : callable, optional
@@ -73,19 +82,29 @@ def fit_model(model, post, profiles, X, covs, network_params: dict, *, seed: int
         The same model on every rank.
     """
     comm = comm or SerialComm()
+    opts = {**OPTIONS, **(options or {})}
+    unknown = set(opts) - set(OPTIONS)
+    if unknown:
+        raise ConfigError(f"PRODA training: unknown option {sorted(unknown)[0]!r} (known: {', '.join(OPTIONS)})")
+    tf = InputTransform.fit(X, opts["input_transform"])
+    Xt = tf.apply(X)
     nd = None if post.draws is None else post.draws.shape[1]
     specs = member_specs(post.n_sites, n_bootstrap, network_params["validation_fraction"], seed, n_draws=nd)
     ens = {}
-    nets = train_members(specs, X, post.mean, post.draws, network_params, "mean", comm, progress=progress)
+    nets = train_members(specs, Xt, post.mean, post.draws, network_params, "mean", comm, progress=progress)
     ids = [s.index for s in specs]
     arrays = _gather_ensemble(comm, nets, ids)
     ens["best"] = NetworkEnsemble.from_networks([_Arrays(arrays[0])])
     if n_bootstrap:
         ens["boot"] = NetworkEnsemble.from_networks([_Arrays(a) for a in arrays[1:]])
         if draws and post.draws is not None:
-            dn = train_members(specs[1:], X, post.mean, post.draws, network_params, "draws", comm, progress=progress)
+            dn = train_members(specs[1:], Xt, post.mean, post.draws, network_params, "draws", comm,
+                               progress=progress)
             ens["draws"] = NetworkEnsemble.from_networks([_Arrays(a) for a in _gather_ensemble(comm, dn, ids[1:])])
+    if opts["clip_to_training"]:
+        for name, e in ens.items():
+            y = post.draws.reshape(-1, post.draws.shape[-1]) if name == "draws" else post.mean
+            e.y_min, e.y_max = np.min(y, axis=0), np.max(y, axis=0)
     st = {"network": {k: (list(v) if isinstance(v, tuple) else v) for k, v in network_params.items()},
-          "seed": int(seed), "n_bootstrap": int(n_bootstrap), "training_options": dict(options or {}),
-          **(settings or {})}
-    return ProdaModel.from_training(model, post, profiles, X, covs, ens, st)
+          "seed": int(seed), "n_bootstrap": int(n_bootstrap), "training_options": opts, **(settings or {})}
+    return ProdaModel.from_training(model, post, profiles, X, covs, ens, st, input_transform=tf)

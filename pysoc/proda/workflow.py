@@ -75,6 +75,11 @@ NETWORK = Group("network", (
     Key("validation_fraction", "float", 0.1, "share of the sites used for validation (PRODA: 10 %)",
         min=0.01, max=0.5),
     Key("alpha", "float", 1e-4, "L2 penalty (sklearn backend)", min=0.0),
+    Key("input_transform", "str", "quantile", "covariates before the network: 'quantile' = through their "
+        "training distribution to [0, 1] (skewed covariates spread out; no extrapolation), 'none' = as they are "
+        "(min-max scaled by the network)", choices=("quantile", "none")),
+    Key("clip_to_training", "bool", True, "clip predicted parameters to the range of the training targets (no "
+        "parameter beyond what the calibrated sites had)"),
 ), doc="The neural network (spec methods.md §3.3).")
 
 EVALUATION = Group("evaluation", (
@@ -112,6 +117,12 @@ def build_spec(model_name: str) -> NamelistSpec:
 
 def load_namelist(path):
     return read_model_namelist(path, "proda", ("clm5", "compas"), build_spec)[0]
+
+
+def training_options(nml) -> dict:
+    """Options of :func:`pysoc.proda.training.fit_model` from the &network group."""
+    n = nml["network"]
+    return {"input_transform": n["input_transform"], "clip_to_training": n["clip_to_training"]}
 
 
 def network_params(nml) -> dict:
@@ -268,7 +279,7 @@ def run_namelist(nml, plots=None) -> int:
         + (" (posterior means and draws)" if g["posterior_draws"] and site["post"].draws is not None else ""))
     pm = fit_model(model, site["post"], site["profiles"], site["X"], site["covs"], netp, seed=p["seed"],
                    n_bootstrap=g["n_bootstrap"], draws=g["posterior_draws"], settings=model_settings(nml, site),
-                   comm=comm, progress=lambda m: log(f"  member {m} trained") if m and m % 20 == 0 else None)
+                   options=training_options(nml), comm=comm, progress=lambda m: log(f"  member {m} trained") if m and m % 20 == 0 else None)
     if comm.rank == 0:
         written.append(pm.save(outdir / f"{name}_model.nc"))
     if g["enabled"]:
@@ -313,7 +324,8 @@ def _evaluation(nml, model, site, netp, comm, log, plots) -> list:
     log("held-out evaluation: " + ", ".join(ev["splits"]) + f" ({ev['folds']} folds)")
     res = evaluate_heldout(model, site["profiles"], site["forcings"], site["X"], site["post"], netp, site["covs"],
                            folds=ev["folds"], block_deg=ev["block_deg"], seed=p["seed"], n_random=ev["n_random"],
-                           one_batch_kp=ob, splits=tuple(ev["splits"]), n_boot=ev["n_boot"], comm=comm,
+                           one_batch_kp=ob, splits=tuple(ev["splits"]), n_boot=ev["n_boot"],
+                           options=training_options(nml), comm=comm,
                            progress=lambda m: log(f"  {m}"))
     if comm.rank != 0:
         return []
@@ -359,7 +371,7 @@ def _grid(nml, model, site, pm, comm, log, plots) -> list:
     if table.cells.size == 0:
         raise DataError(f"{grid.path}: no land cell with a complete set of covariates in the domain")
     log("grid: " + table.summary())
-    runner = GridRunner(model, table, comm, full_kp=pm.full_kp)
+    runner = GridRunner(model, table, comm, full_kp=pm.full_kp, input_transform=pm.input_transform)
     best = runner.best(pm.ensemble("best"))
     boot = draws = None
     if "boot" in pm.ensembles:
