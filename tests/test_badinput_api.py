@@ -130,7 +130,8 @@ def test_every_named_parameter_set_satisfies_its_constraints():
 # ---- units ----------------------------------------------------------------------------------------------------------
 def test_units_are_required_or_converted_explicitly(loaded):
     m, f = loaded["clm5"]
-    raw = xr.open_dataset(FORCING["clm5"]).load()
+    with xr.open_dataset(FORCING["clm5"]) as src:      # closed: an unclosed handle of a file that is opened
+        raw = src.load()                                # again later can crash netCDF4 at garbage collection
     c = raw.copy()
     c["tsoi"] = (raw["tsoi"] - 273.15).assign_attrs(units="degC")
     v = m.validate_forcing(c)

@@ -98,7 +98,8 @@ def test_century_array_syntax_and_a_run_with_overrides(tmp_path, capsys):
     assert read["parameters"] == {"DEC4": 0.006, "PRDX(1)": 0.5, "PPDF(1)": 17.0, "PPDF(2)": 41.0,
                                   "FLIGNI(2,1)": 0.013}
     assert run_main([str(p)]) == 0
-    params = netcdf.parameters_of(xr.open_dataset(tmp_path / "out" / "c.nc"))
+    with xr.open_dataset(tmp_path / "out" / "c.nc") as ds:
+        params = netcdf.parameters_of(ds)
     assert params["DEC4"][0] == 0.006 and params["PPDF(2)"][0] == 41.0 and params["FLIGNI(2,1)"][0] == 0.013
     teff3 = model_class("century").parameters["TEFF(3)"]
     assert params["TEFF(3)"][0] == pytest.approx(teff3.to_physical(0.5))
@@ -202,8 +203,8 @@ def test_celsius_is_converted_explicitly(tmp_path, capsys):
     k = nml(tmp_path, forcing=SITE, output="k.nc", name="k.nml")
     c = nml(tmp_path, forcing=_variant(tmp_path, "c.nc", celsius), output="c.nc", name="c.nml")
     assert run_main([str(k)]) == 0 and run_main([str(c)]) == 0
-    a, b = xr.open_dataset(tmp_path / "k.nc"), xr.open_dataset(tmp_path / "c.nc")
-    np.testing.assert_allclose(b.soc.values, a.soc.values, rtol=1e-9)
+    with xr.open_dataset(tmp_path / "k.nc") as a, xr.open_dataset(tmp_path / "c.nc") as b:
+        np.testing.assert_allclose(b.soc.values, a.soc.values, rtol=1e-9)
 
 
 # ---- a killed run leaves no hidden partial file --------------------------------------------------------------------
