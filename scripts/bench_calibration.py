@@ -94,13 +94,13 @@ def overhead(ctx, cost, n=16, reps=2000):
 def summary(name, res):
     ok = [r for r in res if r["ok"]]
     conv = np.mean([r["converged"] for r in ok]) if ok else float("nan")
-    cpu = np.median([r["cpu"] for r in ok])
-    per_s = np.median([r["ess"] / r["cpu"] for r in ok])
-    per_k = np.median([1000 * r["ess"] / r["evals"] for r in ok])
+    cpu = np.nanmedian([r["cpu"] for r in ok])
+    per_s = np.nanmedian([r["ess"] / r["cpu"] for r in ok])
+    per_k = np.nanmedian([1000 * r["ess"] / r["evals"] for r in ok])
     print(f"{name:22s} sites {len(ok):3d}  converged {100 * conv:5.1f} %  median CPU/site {cpu:6.2f} s  "
           f"min-ESS per CPU-s {per_s:7.1f}  min-ESS per 1000 evaluations {per_k:5.2f}  "
           f"median evaluations {np.median([r['evals'] for r in ok]):9.0f}  median acceptance "
-          f"{np.median([r['acc'] for r in ok]):.3f}")
+          f"{np.nanmedian([r['acc'] for r in ok]):.3f}")
     return per_s, per_k, cpu
 
 
