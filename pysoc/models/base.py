@@ -1,18 +1,43 @@
-"""The one interface every soil-carbon kernel implements.
+"""The one contract every soil-carbon kernel implements (docs/adding_a_model.md).
 
-A model is a small object holding its options (from the namelist group named after
-the model). It knows its pools, its :class:`~pysoc.params.ParameterTable`, its
-:class:`~pysoc.forcing.ForcingSchema` and how to run:
+A model is a small object holding its options (from the namelist group named after the
+model). What the rest of pysoc may rely on, and nothing else:
 
-- ``steady_state(forcing, params)`` -> labelled :class:`xarray.Dataset`
-- ``transient(forcing, params, ...)`` -> labelled :class:`xarray.Dataset` with ``time``
-- ``evaluate(forcing, theta)`` -> :class:`BatchResult`, many parameter vectors in one
-  kernel call: what the calibration engine, PRODA and the benchmarks use.
+**Declared by the class** (data, in the style of CTSM's decomposition cascade tables):
 
-The calibration engine needs nothing else: observation operators work on
-``BatchResult.outputs`` (named arrays such as ``soc_profile``), and parameters are
-mapped with ``parameters.to_physical``. Parameters are physical values everywhere in
-this interface; ``kp`` (normalised) values only appear in the calibration engine.
+- ``name``, ``long_name``, ``references`` — identity; ``name`` is the registry and
+  namelist name.
+- ``pools``, ``pool_long_names`` — the pool table; ``soc_pools`` (summed into SOC) and
+  ``litter_pools`` (litter and debris) name subsets of it, and :attr:`soc_index` /
+  :attr:`litter_index` are derived from them (never hard-coded positions).
+- ``parameters`` (:class:`~pysoc.params.ParameterTable`: units, defaults, priors, physical
+  domain, constraints that involve several parameters), ``forcing_schema``
+  (:class:`~pysoc.forcing.ForcingSchema`, units of every forcing variable; files in other
+  units are converted on load or refused), ``options_group`` (namelist group ``&<name>``).
+- ``observables`` — the outputs :meth:`evaluate` can return, each with the one meaning and
+  unit of :data:`OUTPUTS`.
+
+**Set by the instance** (the vertical grid of a layered model; a bulk model has one
+layer): ``nlev`` (layers), ``dz`` (m), ``zisoi`` (layer bottoms, m), ``zsoi`` (node
+depths, m), ``bounds`` ((nlev, 2) layer top and bottom, m).
+
+**Methods every kernel implements**: ``load_forcing(path)``, ``steady_state(forcing,
+params)`` and ``transient(forcing, params, ...)`` (labelled :class:`xarray.Dataset`), and
+``evaluate(forcing, theta, observables, site_index=None)`` -> :class:`BatchResult`: many
+parameter vectors (rows of ``theta``, physical values) in one kernel call, each with the
+forcing of site ``site_index[i]`` when ``forcing`` is a list of sites (or the ``prepare``
+result of one). ``prepare`` converts forcing once into kernel arrays (optional).
+
+**Optional capabilities** (:data:`CAPABILITIES`; a model declares one by implementing the
+method, :attr:`capabilities` lists them): ``site_forcing(profile)`` — forcing from a
+profile's covariates (calibration without land-model output, PRODA); ``cell_forcing(cells)``
+— prepared forcing of grid cells from gridded climate (PRODA maps);
+``system_components(prep, theta, pools, site_index)`` — the system-level components of seed
+001 eq. 10-14; ``decomposition_scalars(tsoi, w)`` — the kernel's temperature and moisture
+functions (Rh upscaling). Code outside ``pysoc/models`` asks the model, never its name.
+
+Parameters are physical values everywhere in this interface; ``kp`` (normalised) values
+only appear in the calibration engine, through :meth:`to_physical`.
 """
 
 from __future__ import annotations
@@ -68,6 +93,36 @@ class BatchResult:
         if self.reason is not None and code == _status.ERR_INVALID:
             text += f": {self.reason_names.get(int(self.reason[i]), str(int(self.reason[i])))}"
         return text
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Meaning of a :class:`BatchResult` output: dimensions after the row (parameter set)
+    dimension, canonical units, description."""
+
+    dims: tuple
+    units: str
+    long_name: str
+
+
+#: the outputs of :meth:`SoilCarbonModel.evaluate`, one meaning and unit each; a model's
+#: ``observables`` are names of this table (the conformance suite checks it)
+OUTPUTS: dict[str, OutputSpec] = {
+    "soc_profile": OutputSpec(("level",), netcdf.CONCENTRATION, "SOC of each layer (sum of the soc_pools)"),
+    "soc_0_30": OutputSpec((), "kg m-2", "SOC stock 0-30 cm"),
+    "pools": OutputSpec(("pool", "level"), netcdf.CONCENTRATION, "carbon of each pool and layer"),
+    "rh": OutputSpec((), netcdf.FLUX, "heterotrophic respiration of the column (steady state)"),
+    "input": OutputSpec((), netcdf.FLUX, "carbon input to the column (steady state)"),
+    "d14c_profile": OutputSpec(("level",), netcdf.DELTA14C, "Delta14C of the SOC of each layer"),
+    "km_ratio": OutputSpec(("level",), netcdf.FRACTION, "Michaelis-Menten constant over substrate"),
+    "nep_monthly": OutputSpec(("time",), netcdf.STOCK, "net ecosystem production during each month"),
+    "npp_monthly": OutputSpec(("time",), netcdf.STOCK, "net primary production during each month"),
+    "gpp_monthly": OutputSpec(("time",), netcdf.STOCK, "gross primary production during each month"),
+    "rh_monthly": OutputSpec(("time",), netcdf.STOCK, "heterotrophic respiration during each month"),
+}
+
+#: optional capabilities a model may declare by implementing the method of that name
+CAPABILITIES = ("site_forcing", "cell_forcing", "system_components", "decomposition_scalars")
 
 
 def nan_failed_rows(result: BatchResult, keep: tuple = (), keep_invalid: bool = False) -> BatchResult:
