@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from badinput import console_script, files_under, one_error_line, read_only_dir
+from calibrate_hooks import injected
 from pysoc.cli.calibrate import config_from_namelist, load_namelist
 from pysoc.cli.calibrate import main as calibrate_main
-from pysoc.da.run import INJECT_ENV
 from pysoc.models import REGISTRY, model_class
 
 PROG = "pysoc-calibrate"
@@ -182,17 +182,17 @@ def test_fixed_parameters_violating_a_constraint(tmp_path, capsys):
 
 
 # ---- every site failed -------------------------------------------------------------------------------------------
-def test_a_run_in_which_every_site_failed_exits_2(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(INJECT_ENV, "site_error@syn001,site_error@syn002")
-    line = fails(tmp_path, capsys, synthetic(tmp_path), ["no site was calibrated: all 2 failed",
-                                                         "site syn001"])
+def test_a_run_in_which_every_site_failed_exits_2(tmp_path, capsys):
+    with injected("site_error@syn001,site_error@syn002"):
+        line = fails(tmp_path, capsys, synthetic(tmp_path), ["no site was calibrated: all 2 failed",
+                                                             "site syn001"])
     assert "injected" in line
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.checkpoint"))
 
 
-def test_one_site_failing_is_reported_and_the_rest_continue(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(INJECT_ENV, "site_error@syn001")
-    assert calibrate_main([str(synthetic(tmp_path))]) == 0
+def test_one_site_failing_is_reported_and_the_rest_continue(tmp_path, capsys):
+    with injected("site_error@syn001"):
+        assert calibrate_main([str(synthetic(tmp_path))]) == 0
     out = capsys.readouterr().out
     assert "sites done: 1, failed: 1" in out and (tmp_path / "out" / "c_sites.csv").is_file()
 

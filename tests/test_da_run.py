@@ -9,6 +9,7 @@ import pytest
 from pysoc.plots.calibration import all_figures
 import xarray as xr
 
+from calibrate_hooks import injected
 from pysoc.da import run as da_run
 from pysoc.da.likelihood import ParameterMapper
 from pysoc.da.dream import DreamSettings
@@ -158,10 +159,10 @@ def test_same_seed_same_result_any_order(clm5, tmp_path):
     np.testing.assert_array_equal(a.results[0].data["draws"], b.results[1].data["draws"])
 
 
-def test_failing_site_recorded_and_run_continues(clm5, tmp_path, monkeypatch):
+def test_failing_site_recorded_and_run_continues(clm5, tmp_path):
     prof = make_profiles(clm5, RECOVERY, 3)
-    monkeypatch.setenv(da_run.INJECT_ENV, "site_error@syn002")
-    run = da_run.run_calibration(config(tmp_path, RECOVERY), prof)
+    with injected("site_error@syn002"):
+        run = da_run.run_calibration(config(tmp_path, RECOVERY), prof)
     st = [r.status for r in run.results]
     assert st == ["ok", "failed", "ok"]
     assert "injected site failure" in run.results[1].error

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import calibrate_hooks
+
 pytestmark = pytest.mark.mpi
 
 if shutil.which("mpirun") is None:
@@ -68,8 +70,9 @@ def launch(tmp_path: Path, name: str, nranks: int, inject: str = "", mode: str =
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1", PYSOC_CALIBRATE_INJECT=inject, OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1")
-    cmd = ["timeout", "120", "mpirun", "--oversubscribe", "-n", str(nranks), sys.executable, "-m", "mpi4py", "-m",
-           "pysoc.cli.calibrate", str(nml)]
+    # the CLI with the failure-injection hooks of tests/calibrate_hooks.py installed
+    cmd = ["timeout", "120", "mpirun", "--oversubscribe", "-n", str(nranks), sys.executable, "-m", "mpi4py",
+           calibrate_hooks.SCRIPT, str(nml)]
     for _ in range(3):
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=150)
         # in a checkout where Fortran sources change while the test runs, the editable

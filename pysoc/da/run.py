@@ -16,13 +16,18 @@ runs it. Checkpoints (:class:`~pysoc.da.sampler.CheckpointStore`): one file per 
 site plus the sampler state of sites in progress (every ``checkpoint_interval`` seconds,
 at block boundaries), so a killed run resumes without losing finished sites or chain
 progress and continues bitwise identically.
+
+Hooks (:class:`RunHooks`, :func:`add_hook`): objects whose methods the engine calls at fixed
+points of a run: before a site is set up, when a one-batch rank has built its cost function,
+after every sampler block. They observe (progress bars, profiling) or raise; the test suite
+uses them to inject failures and to kill a rank mid-run (tests/calibrate_hooks.py); the
+engine itself installs none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import time
 import warnings
 import zlib
@@ -42,7 +47,7 @@ from pysoc.da.optimize import SCEUASettings, sceua
 from pysoc.da.parallel import Progress, SerialExecutor
 from pysoc.da.sampler import AdaptiveMetropolis, AMSettings, CheckpointStore
 from pysoc.errors import ConfigError, DataError, PysocError, PysocWarning
-from pysoc.models import get_model
+from pysoc.models import DEFAULT_MODEL, get_model
 
 METHODS = ("mcmc", "sceua", "morris")
 SAMPLERS = ("dream_zs", "am")
@@ -53,7 +58,6 @@ ACCEPTANCE_WINDOWS = {"am": (0.15, 0.5), "dream_zs": (0.05, 0.5)}
 #: quarter of the generations, and never less than its adaptation period (docs/calibration.md)
 BURN_IN = {"am": 0.5, "dream_zs": 0.25}
 ONE_BATCH_KEY = 0xFFFFFFFF
-INJECT_ENV = "PYSOC_CALIBRATE_INJECT"
 
 
 @dataclass
@@ -61,7 +65,7 @@ class CalibrationConfig:
     """All settings of a calibration (the namelist of ``pysoc-calibrate`` maps onto this;
     see pysoc/cli/calibrate.py for the documentation of every key)."""
 
-    model: str = "clm5"
+    model: str = DEFAULT_MODEL
     model_options: dict = field(default_factory=dict)
     method: str = "mcmc"
     sampler: str = "dream_zs"               #: 'dream_zs' (default) or 'am' (the seed method)
@@ -220,16 +224,72 @@ class RunResult:
     one_batch_sites: list = field(default_factory=list)
 
 
-# ---- helpers --------------------------------------------------------------------------------------
-def _inject() -> dict:
-    """Test hooks from $PYSOC_CALIBRATE_INJECT: 'error@rank=K', 'site_error@SITE',
-    'kill@block=N' (rank 0 kills itself with SIGKILL after its N-th sampler block)."""
-    out = {}
-    for item in filter(None, os.environ.get(INJECT_ENV, "").split(",")):
-        kind, _, arg = item.partition("@")
-        out.setdefault(kind.strip(), []).append(arg.strip())
-    return out
+# ---- hooks ----------------------------------------------------------------------------------------
+class RunHooks:
+    """Callbacks of a calibration run; every method is a no-op here, subclasses override
+    the ones they need and are installed with :func:`add_hook`.
 
+    A hook runs on the rank that reaches the point (``ctx.ex.rank``). An exception it
+    raises propagates like one raised by the engine at that point: a
+    :class:`~pysoc.errors.PysocError` from :meth:`site_started` fails that site only (the
+    run continues), any other exception ends the run (under MPI, every rank).
+
+    Examples
+    --------
+    >>> class CountBlocks(RunHooks):
+    ...     def __init__(self):
+    ...         self.n = 0
+    ...     def block_done(self, ctx, sampler):
+    ...         self.n += 1
+    >>> hook = add_hook(CountBlocks())
+    >>> hook in active_hooks()
+    True
+    >>> remove_hook(hook)
+    >>> hook in active_hooks()
+    False
+    """
+
+    def site_started(self, ctx: "Context", site_id: str) -> None:
+        """Called before the forcing and observations of a site are set up (both modes)."""
+
+    def batch_ready(self, ctx: "Context") -> None:
+        """Called in one-batch mode once this rank has built its share of the cost function."""
+
+    def block_done(self, ctx: "Context", sampler) -> None:
+        """Called after every sampler block (after the checkpoint of that block, if any)."""
+
+
+_HOOKS: list = []
+
+
+def add_hook(hook: RunHooks) -> RunHooks:
+    """Install ``hook`` for the runs that start afterwards in this process.
+
+    Parameters
+    ----------
+    hook : RunHooks
+
+    Returns
+    -------
+    RunHooks
+        ``hook`` itself (to pass to :func:`remove_hook`).
+    """
+    _HOOKS.append(hook)
+    return hook
+
+
+def remove_hook(hook: RunHooks) -> None:
+    """Uninstall a hook installed with :func:`add_hook` (no error when it is not installed)."""
+    if hook in _HOOKS:
+        _HOOKS.remove(hook)
+
+
+def active_hooks() -> tuple:
+    """The installed hooks, in the order they are called."""
+    return tuple(_HOOKS)
+
+
+# ---- helpers --------------------------------------------------------------------------------------
 
 def site_key(site_id: str) -> int:
     return zlib.crc32(str(site_id).encode())
@@ -266,8 +326,7 @@ class Context:
         self.fingerprint = config.fingerprint()
         self.progress = Progress(self.ex, len(self.profiles), config.progress, config.progress_interval)
         self._forcing_cache: dict = {}
-        self.inject = _inject()
-        self.blocks = 0
+        self.hooks = active_hooks()
         self.bounds = None
 
     # ---- inputs ---------------------------------------------------------------------------------
@@ -299,18 +358,10 @@ class Context:
                                       n_time=n_time)
         return forcing, obs
 
-    def check_inject_error(self, site_id: str) -> None:
-        for arg in self.inject.get("error", []):
-            if arg == f"rank={self.ex.rank}":
-                raise RuntimeError(f"injected failure on rank {self.ex.rank} ({INJECT_ENV})")
-        if site_id in self.inject.get("site_error", []):
-            raise DataError(f"site {site_id}: injected site failure ({INJECT_ENV})")
-
-    def block_hook(self) -> None:
-        self.blocks += 1
-        for arg in self.inject.get("kill", []):
-            if self.ex.rank == 0 and arg == f"block={self.blocks}":
-                os.kill(os.getpid(), signal.SIGKILL)
+    def call_hooks(self, point: str, *args) -> None:
+        """Call method ``point`` of :class:`RunHooks` on every installed hook."""
+        for hook in self.hooks:
+            getattr(hook, point)(self, *args)
 
 
 # ---- checks of everything that would fail every site (before any sampling) ------------------------------
@@ -400,13 +451,10 @@ def check_site_inputs(ctx: "Context") -> None:
             raise DataError(f"{files[0]}: forcing file not found, nor for any other site (&calibrate forcing_file = "
                             f"'{path}')")
     else:
-        try:
-            from pysoc.io.site_forcing import BUILDERS
-        except ModuleNotFoundError:
-            return
-        if ctx.model.name not in BUILDERS:
+        if not ctx.model.provides("site_forcing"):
+            from pysoc.models import models_with
             raise ConfigError(f"&calibrate forcing_file = '': {ctx.model.name} forcing cannot be built from the site "
-                              f"covariates (possible for: {', '.join(BUILDERS)}); set forcing_file")
+                              f"covariates (possible for: {', '.join(models_with('site_forcing'))}); set forcing_file")
 
 
 def _nothing_calibrated(results: list) -> str | None:
@@ -436,7 +484,7 @@ def _mcmc_callback(ctx: Context, key: str, label: str, t_start: float, save: boo
                               f"({now - t_start:.0f} s)")
             state["print"] = now
         ctx.ex.service()
-        ctx.block_hook()
+        ctx.call_hooks("block_done", sampler)
 
     return cb
 
@@ -586,7 +634,7 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
     t0, c0 = time.monotonic(), time.process_time()
     label = f"site {index + 1}/{len(ctx.profiles)} {sid}"
     try:
-        ctx.check_inject_error(sid)
+        ctx.call_hooks("site_started", sid)
         forcing, obs = ctx.site_setup(profile)
         cost = CostFunction(ctx.model, [forcing], [obs], ctx.mapper)
         fn = _row0(cost)
@@ -710,7 +758,7 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
     setups, failed = [], []
     for i, p in enumerate(ctx.profiles):
         try:
-            ctx.check_inject_error(str(p.site_id)) if ctx.inject.get("site_error") else None
+            ctx.call_hooks("site_started", str(p.site_id))
             setups.append((i, *ctx.site_setup(p)))
         except PysocError as exc:
             failed.append(SiteResult(i, str(p.site_id), "failed", error=str(exc)))
@@ -722,9 +770,7 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
     mine = [k for k in range(nsite) if k % ctx.ex.size == ctx.ex.rank]
     local = (CostFunction(ctx.model, [setups[k][1] for k in mine], [setups[k][2] for k in mine], ctx.mapper)
              if mine else None)
-    for a in ctx.inject.get("error", []):
-        if a == f"rank={ctx.ex.rank}":
-            raise RuntimeError(f"injected failure on rank {ctx.ex.rank} ({INJECT_ENV})")
+    ctx.call_hooks("batch_ready")
 
     def site_costs(kp):
         kp = np.atleast_2d(kp)
@@ -915,7 +961,8 @@ def recovery(run: RunResult) -> dict | None:
     return out
 
 
-__all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "run_calibration", "prepare", "execute",
+__all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "RunHooks", "add_hook", "remove_hook",
+           "active_hooks", "run_calibration", "prepare", "execute",
            "make_sampler", "run_mcmc", "summarise_mcmc", "METHODS", "SAMPLERS", "ACCEPTANCE_WINDOWS",
            "CheckpointMismatch", "NothingCalibrated", "calibrate_site", "check_memory", "check_site_inputs",
            "check_streams", "sampler_memory",
