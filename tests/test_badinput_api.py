@@ -21,7 +21,8 @@ from pysoc.params import ParameterSpec, ParameterTable, increasing, positive, su
 FORCING = {"clm5": PKGDATA / "forcing" / "clm5_synthetic_site1.nc",
            "compas": PKGDATA / "forcing" / "clm5_synthetic_site1.nc",
            "mimics": PKGDATA / "mimics" / "forcing_bartlett_B2.nc",
-           "century": PKGDATA / "century" / "haibei_forcing.nc"}
+           "century": PKGDATA / "century" / "haibei_forcing.nc",
+           "twopool": PKGDATA / "twopool" / "forcing_site1.nc"}
 MODELS = sorted(REGISTRY)
 pytestmark = pytest.mark.filterwarnings("ignore::pysoc.params.OutsidePriorWarning")
 

@@ -31,7 +31,7 @@ BASE = """&run
 /
 """
 FORCING = {"clm5": SITE, "compas": SITE, "mimics": PKGDATA / "mimics" / "forcing_bartlett_B2.nc",
-           "century": PKGDATA / "century" / "haibei_forcing.nc"}
+           "century": PKGDATA / "century" / "haibei_forcing.nc", "twopool": PKGDATA / "twopool" / "forcing_site1.nc"}
 
 
 def nml(tmp_path, extra="", model="clm5", forcing=None, output="out/run.nc", pset="", name="run.nml"):

@@ -17,6 +17,7 @@ REGISTRY = {
     "compas": "pysoc.models.compas:COMPAS",
     "mimics": "pysoc.models.mimics:MIMICS",
     "century": "pysoc.models.century:Century",
+    "twopool": "pysoc.models.twopool:TwoPool",
 }
 
 
