@@ -25,11 +25,11 @@ from pysoc.io.namelist import PKGDATA
 from pysoc.models import get_model
 from pysoc.proda import covariates as cv
 from pysoc.proda.gridrun import GridRunner
-from pysoc.proda.parallel import get_comm
+from pysoc.da.parallel import get_executor
 from pysoc.proda.posteriors import synthetic_site_posteriors
 from pysoc.proda.training import fit_model
 
-comm = get_comm("auto")
+comm = get_executor("auto")
 model = get_model("clm5")
 grid = cv.CovariateGrid(PKGDATA / "proda" / "proda_covariates_2deg.nc")
 covs = cv.resolve(["bio01", "bio12", "bio04", "clay_5cm", "lc_forest", "lat"])

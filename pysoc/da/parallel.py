@@ -1,11 +1,26 @@
-"""Parallel execution of a calibration: an MPI task farm with dynamic load balancing
-(site-by-site), an allreduce of per-site costs (one-batch), and a serial fallback.
+"""The one MPI shim of pysoc: launcher detection, an executor with a serial fallback, a task
+farm with dynamic load balancing, collectives, deterministic work splits and one-line
+failures. Used by calibration (:mod:`pysoc.da.run`), multi-column runs (``pysoc-run``) and
+PRODA (:mod:`pysoc.proda`).
 
-**Task farm.** Every rank computes, rank 0 included. Workers ask rank 0 for the next site
+**Launcher detection** (:func:`launcher_variable`). MPI is used only when the process was
+started by an MPI launcher and mpi4py imports; otherwise everything runs serially. A
+launcher is recognised by an environment variable it sets in every rank it starts
+(:data:`LAUNCHER_VARS`: Open MPI, MPICH/Intel MPI Hydra and PMI, PMIx, MVAPICH2, Slurm
+``srun``, Cray PALS/ALPS). A false positive is harmless: a world of one rank runs serially.
+
+**Executors** (:func:`get_executor`). :class:`SerialExecutor` and :class:`MPIExecutor` have
+the same API: ``rank``, ``size``, ``is_root``, ``mpi``; the task farm (:meth:`~MPIExecutor.farm`,
+:meth:`~MPIExecutor.service`); the collectives ``allreduce_sum``, ``bcast``, ``gather``,
+``allgather``, ``barrier``; ``abort``. Static splits: grid cells in contiguous chunks
+(:func:`chunk`, assembled on rank 0 by :func:`gather_chunks`), tasks round-robin
+(:func:`owner`).
+
+**Task farm.** Every rank computes, rank 0 included. Workers ask rank 0 for the next task
 when they finish one (the message carries the finished result). Rank 0 answers such
-requests between sampler blocks of its own site (:meth:`Executor.service`, called by the
+requests between sampler blocks of its own task (:meth:`MPIExecutor.service`, called by the
 sampler callback every ``block_size`` iterations), so a worker waits at most one block.
-Sites are handed out in order; results depend only on the site (random streams are
+Tasks are handed out in order; results depend only on the task (random streams are
 keyed by site and chain), never on the rank that computed them or on the number of ranks.
 
 **One-batch.** All ranks run the same chains (same random streams); each rank evaluates
@@ -17,9 +32,6 @@ site order, which makes the total bitwise independent of the number of ranks.
 every rank cleanly with one line from rank 0 (:func:`collective_setup`). An exception that
 escapes on any rank during the work ends the whole job with ``MPI_Abort`` after printing one
 line (:func:`abort_on_error`), so a job never hangs.
-
-MPI is used only when the process was started by an MPI launcher (``mpirun``/``srun``
-environment variables) and mpi4py imports; otherwise everything runs serially.
 """
 
 from __future__ import annotations
@@ -28,19 +40,74 @@ import os
 import sys
 import time
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-_MPI_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_SIZE",
-            "I_MPI_HYDRA_HOST_FILE")
+#: Environment variables that MPI launchers set in every rank they start (a rank is
+#: "launched by MPI" when one of them is set and not empty). Slurm's ``srun`` sets both
+#: ``SLURM_PROCID`` and ``SLURM_NTASKS``; ``SLURM_NTASKS`` alone is also set in a batch
+#: script run without ``srun``, which then initialises a world of one rank (serial).
+LAUNCHER_VARS = (
+    "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",          # Open MPI mpirun/mpiexec
+    "PMI_RANK", "PMI_SIZE",                                   # MPICH / Intel MPI (Hydra), PMI-1/2 (srun --mpi=pmi2)
+    "PMIX_RANK",                                              # PMIx (Open MPI 5, srun --mpi=pmix)
+    "MPI_LOCALNRANKS",                                        # MPICH Hydra
+    "MV2_COMM_WORLD_SIZE",                                    # MVAPICH2
+    "I_MPI_HYDRA_HOST_FILE",                                  # Intel MPI
+    "SLURM_PROCID", "SLURM_NTASKS",                           # Slurm srun
+    "PALS_RANKID", "ALPS_APP_PE",                             # HPE Cray PALS / ALPS (aprun)
+)
+
+#: values of the ``mode`` argument of :func:`get_executor` (and of namelist ``mpi`` keys)
+MPI_MODES = ("auto", "on", "off")
 
 TAG_REQUEST = 11
 TAG_TASK = 12
 
 
-def launched_by_mpi() -> bool:
-    return any(k in os.environ for k in _MPI_ENV)
+def launcher_variable(environ: Mapping[str, str] | None = None) -> str | None:
+    """The first variable of :data:`LAUNCHER_VARS` set (non-empty) in the environment.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        The environment to inspect (default ``os.environ``).
+
+    Returns
+    -------
+    str or None
+        The variable's name, or None when no MPI launcher started this process.
+
+    Examples
+    --------
+    >>> launcher_variable({"PMI_RANK": "3", "HOME": "/root"})
+    'PMI_RANK'
+    >>> launcher_variable({"SLURM_NTASKS": ""}) is None
+    True
+    """
+    env = os.environ if environ is None else environ
+    return next((k for k in LAUNCHER_VARS if env.get(k)), None)
+
+
+def launched_by_mpi(environ: Mapping[str, str] | None = None) -> bool:
+    """True when an MPI launcher started this process (:func:`launcher_variable`).
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        The environment to inspect (default ``os.environ``).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "2"}), launched_by_mpi({})
+    (True, False)
+    """
+    return launcher_variable(environ) is not None
 
 
 class SerialExecutor:
@@ -188,16 +255,136 @@ class _Root:
             self._handle(self.status.Get_source(), msg)
 
 
-def get_executor(use_mpi: bool | None = None):
-    """MPIExecutor when launched by an MPI launcher (or use_mpi=True), else serial."""
-    if use_mpi is None:
-        use_mpi = launched_by_mpi()
-    if not use_mpi:
+def get_executor(mode: str | bool | None = "auto", environ: Mapping[str, str] | None = None):
+    """The executor of this process.
+
+    Parameters
+    ----------
+    mode : {'auto', 'on', 'off'} or bool or None
+        ``'auto'`` (or None): MPI when an MPI launcher started the process
+        (:func:`launched_by_mpi`), mpi4py imports and the world has more than one rank, else
+        serial. ``'on'`` (or True): always ``MPI.COMM_WORLD`` (even one rank). ``'off'`` (or
+        False): serial.
+    environ : mapping, optional
+        The environment inspected by ``'auto'`` (default ``os.environ``).
+
+    Returns
+    -------
+    SerialExecutor or MPIExecutor
+
+    Raises
+    ------
+    ConfigError
+        ``mode='on'`` but mpi4py does not import, or an unknown mode.
+
+    Examples
+    --------
+    >>> get_executor("auto", environ={}).size
+    1
+    >>> get_executor("off").mpi
+    False
+    """
+    mode = {None: "auto", True: "on", False: "off"}.get(mode, mode) if not isinstance(mode, str) else mode
+    if mode not in MPI_MODES:
+        from pysoc.errors import ConfigError
+        raise ConfigError(f"mpi = {mode!r}: not one of {', '.join(MPI_MODES)}")
+    if mode == "off" or (mode == "auto" and not launched_by_mpi(environ)):
         return SerialExecutor()
     try:
-        return MPIExecutor()
+        ex = MPIExecutor()
     except ImportError:
+        if mode == "on":
+            from pysoc.errors import ConfigError
+            raise ConfigError("mpi = 'on': MPI requested but mpi4py is not importable") from None
         return SerialExecutor()
+    if mode == "auto" and ex.size == 1:
+        return SerialExecutor()
+    return ex
+
+
+def chunk(n: int, rank: int, size: int) -> np.ndarray:
+    """Indices of the contiguous chunk of ``range(n)`` owned by ``rank`` (sizes differ by <= 1).
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    rank, size : int
+        This rank and the number of ranks.
+
+    Returns
+    -------
+    numpy.ndarray
+        Ascending indices; the chunks of ranks 0..size-1 concatenate to ``range(n)``.
+
+    Examples
+    --------
+    >>> [chunk(5, r, 2).tolist() for r in range(2)]
+    [[0, 1], [2, 3, 4]]
+    """
+    bounds = np.linspace(0, n, size + 1).round().astype(int)
+    return np.arange(bounds[rank], bounds[rank + 1])
+
+
+def owner(i: int, size: int) -> int:
+    """Rank that owns task ``i`` in a round-robin split.
+
+    Parameters
+    ----------
+    i : int
+        Task index.
+    size : int
+        Number of ranks.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> [owner(i, 3) for i in range(5)]
+    [0, 1, 2, 0, 1]
+    """
+    return int(i) % int(size)
+
+
+def gather_chunks(ex, local: np.ndarray, n: int, axis: int = 0):
+    """Assemble per-rank chunks (contiguous in rank order along ``axis``, :func:`chunk`) on
+    rank 0.
+
+    Parameters
+    ----------
+    ex : SerialExecutor or MPIExecutor
+        The executor (anything with ``gather`` and ``rank``).
+    local : numpy.ndarray
+        This rank's chunk.
+    n : int
+        Expected length of the assembled axis.
+    axis : int
+        Axis along which the chunks are stacked.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The whole array on rank 0, None on the other ranks.
+
+    Raises
+    ------
+    RuntimeError
+        The chunks do not add up to ``n``.
+
+    Examples
+    --------
+    >>> gather_chunks(SerialExecutor(), np.arange(3.0), 3)
+    array([0., 1., 2.])
+    """
+    parts = ex.gather(local, root=0)
+    if ex.rank != 0:
+        return None
+    out = np.concatenate(parts, axis=axis)
+    if out.shape[axis] != n:
+        raise RuntimeError(f"gather_chunks: got {out.shape[axis]} rows, expected {n}")
+    return out
 
 
 def collective_setup(ex, prog: str, fn: Callable[[], Any]):
@@ -302,5 +489,5 @@ def _hms(sec: float) -> str:
     return f"{sec // 3600:d}:{sec % 3600 // 60:02d}:{sec % 60:02d}"
 
 
-__all__ = ["SerialExecutor", "MPIExecutor", "get_executor", "launched_by_mpi", "abort_on_error", "collective_setup",
-           "Progress"]
+__all__ = ["LAUNCHER_VARS", "MPI_MODES", "SerialExecutor", "MPIExecutor", "get_executor", "launched_by_mpi",
+           "launcher_variable", "chunk", "owner", "gather_chunks", "abort_on_error", "collective_setup", "Progress"]

@@ -11,7 +11,7 @@ mean, so the ensemble spread carries the site posterior uncertainty as well as t
 sampling of sites. Both kinds of ensemble use the same resamples and network seeds
 (paired), so the widening of the bands is due to the posterior draws alone.
 
-Training is distributed over MPI ranks round-robin (:func:`pysoc.proda.parallel.owner`).
+Training is distributed over MPI ranks round-robin (:func:`pysoc.da.parallel.owner`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from pysoc.errors import ConfigError, DataError
 from pysoc.proda.network import ProdaNetwork
-from pysoc.proda.parallel import SerialComm, owner
+from pysoc.da.parallel import SerialExecutor, owner
 
 
 @dataclass
@@ -84,7 +84,7 @@ def train_member(spec: MemberSpec, X: np.ndarray, mean: np.ndarray, draws: np.nd
 
 def train_members(specs, X, mean, draws, network_params, targets="mean", comm=None, progress=None) -> dict:
     """Networks of the members owned by this rank: {member index: ProdaNetwork}."""
-    comm = comm or SerialComm()
+    comm = comm or SerialExecutor()
     out = {}
     for spec in specs:
         if owner(spec.index, comm.size) != comm.rank:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pysoc.errors import ConfigError
-from pysoc.proda.parallel import SerialComm, owner
+from pysoc.da.parallel import SerialExecutor, owner
 from pysoc.proda.scoring import BASE_METHODS, LayerValues, metrics_table, score_methods
 
 METHODS = BASE_METHODS + ("one_batch", "site_by_site")
@@ -119,7 +119,8 @@ def evaluate_heldout(model, profiles, forcings, X, post, network_params: dict, c
         See the ``&evaluation`` namelist group.
     options : dict, optional
         Training options of :func:`pysoc.proda.training.fit_model`.
-    comm : communicator, optional
+    comm : SerialExecutor or MPIExecutor, optional
+        Executor of :func:`pysoc.da.parallel.get_executor` (default serial).
         Folds are spread round-robin over the ranks.
     progress : callable, optional
 
@@ -129,7 +130,7 @@ def evaluate_heldout(model, profiles, forcings, X, post, network_params: dict, c
         On rank 0: 'metrics', 'differences', 'pairs', 'parameters' (DataFrames, column
         'split') and 'folds'; None on the other ranks.
     """
-    comm = comm or SerialComm()
+    comm = comm or SerialExecutor()
     fold_ids = make_folds(profiles, splits, folds, block_deg, seed)
     cfg = dict(covs=covs, netp=network_params, seed=seed, n_random=n_random, one_batch_kp=one_batch_kp,
                options=options)

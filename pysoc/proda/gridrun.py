@@ -19,7 +19,7 @@ import numpy as np
 
 from pysoc.proda.components import COMPONENTS, system_components
 from pysoc.proda.forcing import cell_climate, npp_of, prepared_forcing
-from pysoc.proda.parallel import SerialComm, chunk, gather_chunks
+from pysoc.da.parallel import SerialExecutor, chunk, gather_chunks
 from pysoc.profiles import STANDARD_INTERVALS, interval_integrals, interval_labels
 
 KG_TO_PG = 1e-12
@@ -76,7 +76,7 @@ class GridRunner:
         self.model = model
         self.full_kp = full_kp if full_kp is not None else (lambda kp: kp)
         self.table = table
-        self.comm = comm or SerialComm()
+        self.comm = comm or SerialExecutor()
         self.n = table.values.shape[0]
         self.local = chunk(self.n, self.comm.rank, self.comm.size)
         self.X = table.values[self.local]

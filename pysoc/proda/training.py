@@ -14,7 +14,7 @@ import numpy as np
 from pysoc.errors import ConfigError
 from pysoc.proda.ensemble import member_specs, train_members
 from pysoc.proda.model import InputTransform, NetworkEnsemble, ProdaModel
-from pysoc.proda.parallel import SerialComm
+from pysoc.da.parallel import SerialExecutor
 
 #: training options (``&network`` keys of the same names) and their defaults
 OPTIONS = {"input_transform": "quantile", "clip_to_training": True}
@@ -71,7 +71,8 @@ def fit_model(model, post, profiles, X, covs, network_params: dict, *, seed: int
         distribution, :class:`~pysoc.proda.model.InputTransform`; 'none') and
         ``clip_to_training`` (outputs clipped to the range of the training targets of each
         ensemble: no parameter beyond what the calibrated sites had).
-    comm : communicator, optional
+    comm : SerialExecutor or MPIExecutor, optional
+        Executor of :func:`pysoc.da.parallel.get_executor` (default serial).
         Members are trained round-robin over the ranks.
     progress : callable, optional
         Called with the member index after each member this rank trained.
@@ -81,7 +82,7 @@ def fit_model(model, post, profiles, X, covs, network_params: dict, *, seed: int
     ProdaModel
         The same model on every rank.
     """
-    comm = comm or SerialComm()
+    comm = comm or SerialExecutor()
     opts = {**OPTIONS, **(options or {})}
     unknown = set(opts) - set(OPTIONS)
     if unknown:

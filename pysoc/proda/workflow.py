@@ -252,11 +252,11 @@ def run_namelist(nml, plots=None) -> int:
     scatter_figure, soc_map_figure, components_figure, latitude_figure; the CLI passes
     :mod:`pysoc.proda.plots`); None writes no figures."""
     from pysoc.proda import covariates as cv
-    from pysoc.proda.parallel import get_comm
+    from pysoc.da.parallel import get_executor
     from pysoc.proda.training import fit_model
 
     p = nml["proda"]
-    comm = get_comm(p["mpi"])
+    comm = get_executor(p["mpi"])
     log = Log(p["progress"], comm.rank)
     cls = model_class(p["model"])
     model = cls(**nml[cls.options_group.name])

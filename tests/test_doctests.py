@@ -1,0 +1,20 @@
+"""The numpydoc examples of the public API run as doctests (cheap examples only; an expensive
+one is marked ``# doctest: +SKIP``). Each owner appends their modules to MODULES."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "pysoc.da.parallel",
+    "pysoc.io.atomic",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0, f"{name}: no examples"
+    assert res.failed == 0, f"{name}: {res.failed} of {res.attempted} examples failed"
