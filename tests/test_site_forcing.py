@@ -82,8 +82,8 @@ def test_forcing_content(clm5):
     np.testing.assert_allclose(ds["tsoi"].values.mean(axis=0), 283.15, atol=1e-9)
     assert ds.attrs["site_id"] == "T1" and ds.attrs["t_amplitude_method"] == "BIO4"
     # fallbacks: CRU MAT when WorldClim is missing; Holdridge PET when PET is missing
-    ds2 = sf.site_forcing("clm5", _profile(wc_bio01_mat_degC=None, cru_mat_degC=-4.0, pet_mm_yr=None,
-                                           wc_bio04_t_seasonality_degC_x100=None))
+    ds2 = sf.site_forcing(clm5, _profile(wc_bio01_mat_degC=None, cru_mat_degC=-4.0, pet_mm_yr=None,
+                                         wc_bio04_t_seasonality_degC_x100=None))
     assert ds2.attrs["mat_covariate"] == "cru_mat_degC" and ds2.attrs["pet_covariate"] == "Holdridge"
     assert ds2.attrs["t_amplitude_method"] == "latitude rule"
     assert 0.0 < float(ds2["altmax"][0]) < float(clm5.zisoi[-1])              # permafrost
@@ -98,8 +98,10 @@ def test_missing_covariate_and_batch(clm5, shipped):
     forcings, failures = sf.site_forcings(clm5, [shipped[0], bad, shipped[1]])
     assert [f.attrs["site_id"] for f in forcings] == [shipped[0].site_id, shipped[1].site_id]
     assert failures == [("T1", failures[0][1])] and "wc_bio12_map_mm_yr" in failures[0][1]
-    with pytest.raises(ConfigError, match="available: clm5, compas"):
+    with pytest.raises(ConfigError, match="expected a model object, got M"):
         sf.site_forcing(type("M", (), {"name": "no_such_model"})(), shipped[0])
+    with pytest.raises(ConfigError, match=r"pass a model object \(pysoc.models.get_model\('clm5'\)\)"):
+        sf.site_forcing("clm5", shipped[0])
     with pytest.raises(ConfigError, match="npp must be"):
         sf.site_forcings(clm5, shipped[:2], npp="casa")
 
@@ -143,3 +145,20 @@ def test_profile_not_mutated(clm5, shipped):
     before = copy.deepcopy(p.covariates)
     sf.site_forcing(clm5, p)
     assert p.covariates == before
+
+
+def test_builders_are_model_methods(clm5, shipped):
+    """The per-model builders are the models' ``site_forcing`` capability: io keeps no registry
+    of models and imports none; a model without the capability is refused in one line."""
+    from pysoc.models import get_model, model_class, models_with
+    assert not hasattr(sf, "BUILDERS")
+    ds = sf.site_forcing(clm5, shipped[0])
+    assert ds.identical(clm5.site_forcing(shipped[0]))
+    assert "clm5" in models_with("site_forcing") and not model_class("century").provides("site_forcing")
+    with pytest.raises(ConfigError, match="model 'century' does not provide site_forcing"):
+        sf.site_forcing(get_model("century"), shipped[0])
+    mim = get_model("mimics")
+    assert "site_forcing" in mim.capabilities
+    m = sf.site_forcing(mim, shipped[0])
+    mim.validate_forcing(m, source="mimics site forcing")
+    assert m.attrs["site_id"] == shipped[0].site_id

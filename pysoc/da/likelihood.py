@@ -41,7 +41,6 @@ computes all parameter vectors (all chains) of all sites of a :class:`CostFuncti
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -476,19 +475,13 @@ class ParameterMapper:
 
 
 # ---- cost --------------------------------------------------------------------------------------
-def _supports_site_index(model) -> bool:
-    try:
-        return "site_index" in inspect.signature(model.evaluate).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class CostFunction:
     """J(kp) for one or several sites of one model.
 
-    ``prepared``: the forcing of each site after ``model.prepare`` (a list, one per site);
-    when the model's ``evaluate`` accepts ``site_index``, the sites are prepared together
-    and evaluated in one kernel call. ``__call__(kp)`` with kp (n, nfree) returns the cost
+    ``prepared``: the forcing of each site after ``model.prepare``; with several sites they
+    are prepared together and evaluated in one kernel call (every model's ``evaluate`` takes
+    ``site_index``, :meth:`pysoc.models.base.SoilCarbonModel.evaluate`). ``__call__(kp)``
+    with kp (n, nfree) returns the cost
     (nsite, n).
     """
 
@@ -516,7 +509,7 @@ class CostFunction:
                 outputs.append("soc_profile")
         self.observables = tuple(dict.fromkeys(["soc_profile"] + outputs))
         self.stream_names = names
-        self.batched = self.nsite > 1 and _supports_site_index(model)
+        self.batched = self.nsite > 1
         if self.batched:
             self.prepared = model.prepare(list(forcings))
         else:

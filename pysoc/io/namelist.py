@@ -279,11 +279,14 @@ def _check_groups_once(raw, source) -> None:
 
 
 def read_model_namelist(path: str | Path, group: str, allowed, build_spec: Callable[[str], "NamelistSpec"],
-                        default: str = "clm5"):
+                        default: str | None = None):
     """Read a namelist whose groups depend on the model named by ``&<group> model``:
-    returns (checked namelist, model name). ``build_spec(model)`` gives the registry."""
+    returns (checked namelist, model name). ``build_spec(model)`` gives the registry;
+    ``default`` (the model when the key is absent) is the first of ``allowed`` unless given."""
     raw, text = read_raw(path)
     _check_groups_once(raw, path)
+    if default is None:
+        default = next(iter(allowed), "")
     name = str(raw.get(group, {}).get("model", default)).lower()
     if name not in allowed:
         raise ConfigError(f"{path}: &{group} model: {name!r} is not one of {', '.join(map(repr, allowed))}")

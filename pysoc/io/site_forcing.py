@@ -22,14 +22,16 @@ with documented approximations, all in this one module:
   0 °C when MAT < 0 (permafrost), else the bottom of the model column;
 - nbedrock from the reported depth to bedrock (at least the deepest observed layer), else nlev.
 
-The model dispatch (:data:`BUILDERS`) maps a model name to its builder so that MIMICS and
-CENTURY builders can be added later; only 'clm5' and 'compas' (same forcing format) exist.
+A model turns these quantities into its own forcing by implementing the ``site_forcing``
+capability (:meth:`pysoc.models.base.SoilCarbonModel.site_forcing`) with the functions here;
+:func:`site_forcing` asks the model. This module names no model and imports none.
+:class:`CellClimate` holds the same quantities for grid cells (a model's ``cell_forcing``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -144,7 +146,15 @@ def cwd_fraction(meta: dict) -> tuple[float, str]:
 
 
 # ---- covariate resolution ---------------------------------------------------------------------
-def _first(profile, quantity: str) -> tuple[float, str | None]:
+def covariate(profile, quantity: str) -> tuple[float, str | None]:
+    """First finite covariate of ``profile`` among the :data:`SOURCES` of ``quantity``:
+    (value, covariate name), or (NaN, None) when there is none.
+
+    Examples
+    --------
+    >>> covariate(PseudoProfile("s", 0.0, 0.0, 12.5, 900.0, 200.0, 1), "mat")
+    (12.5, 'wc_bio01_mat_degC')
+    """
     for name in SOURCES[quantity]:
         v = profile.covariates.get(name)
         if v is not None and np.isfinite(v):
@@ -153,7 +163,7 @@ def _first(profile, quantity: str) -> tuple[float, str | None]:
 
 
 def _require(profile, quantity: str, purpose: str) -> tuple[float, str]:
-    v, src = _first(profile, quantity)
+    v, src = covariate(profile, quantity)
     if src is None:
         names = SOURCES[quantity]
         raise DataError(f"site {profile.site_id}: missing covariate '{names[0]}'"
@@ -166,17 +176,17 @@ def site_climate(profile, npp: str = "miami") -> dict:
     if npp not in ("miami", "gpp"):
         raise ConfigError(f"site_forcing: npp must be 'miami' or 'gpp', got {npp!r}")
     mat, mat_src = _require(profile, "mat", "soil temperature and NPP")
-    amp, amp_src = seasonal_amplitude(_first(profile, "bio4")[0], _first(profile, "bio10")[0],
-                                      _first(profile, "bio11")[0], profile.lat)
+    amp, amp_src = seasonal_amplitude(covariate(profile, "bio4")[0], covariate(profile, "bio10")[0],
+                                      covariate(profile, "bio11")[0], profile.lat)
     if npp == "gpp":
         gpp, _ = _require(profile, "gpp", "NPP (npp='gpp')")
         npp_val, npp_src = CUE * gpp * 365.0, "0.46 x FLUXCOM GPP"
-        map_, map_src = _first(profile, "map")
+        map_, map_src = covariate(profile, "map")
     else:
         map_, map_src = _require(profile, "map", "NPP (Miami model) and the water scalar")
         npp_val, npp_src = float(miami_npp(mat, map_)), "Miami model"
     t_air = soil_temperature([0.0], mat, amp, profile.lat)[:, 0]
-    pet, pet_src = _first(profile, "pet")
+    pet, pet_src = covariate(profile, "pet")
     if pet_src is None or pet <= 0:
         pet, pet_src = holdridge_pet(t_air), "Holdridge"
     if not np.isfinite(map_):
@@ -188,71 +198,83 @@ def site_climate(profile, npp: str = "miami") -> dict:
             "cwd_fraction": fcwd, "land_cover": lc}
 
 
-# ---- builders -----------------------------------------------------------------------------
-def _clm5_like(model, profile, npp: str = "miami") -> xr.Dataset:
-    """CLM5 / COMPAS forcing (same format): tsoi, w_scalar (12, nlev), litter_input (12, 4),
-    altmax, altmax_lastyear, nbedrock, o_scalar = fpi = 1, sand when measured."""
-    c = site_climate(profile, npp)
-    z, zi = np.asarray(model.zsoi, float), np.asarray(model.zisoi, float)
-    nlev = z.size
-    tsoi = 273.15 + soil_temperature(z, c["mat"], c["amplitude"], profile.lat)
-    w = float(century_wfunc(c["aridity"]))
-    wsc = np.full((12, nlev), w)
-    f = c["cwd_fraction"]
-    annual = c["npp"] * np.array([f, *((1.0 - f) * np.asarray(LITTER_QUALITY))])
-    litter = np.tile(annual / 12.0, (12, 1))
-    alt = active_layer_depth(c["mat"], c["amplitude"], float(zi[-1]))
-    bedrock, _ = _first(profile, "bedrock")
-    nb = nlev
-    if np.isfinite(bedrock) and bedrock > 0:
-        zb = max(bedrock / 100.0, profile.max_depth)
-        nb = int(min(nlev, max(1, np.searchsorted(zi, zb - 1e-9) + 1)))
-    sand, _ = _first(profile, "sand")
-    attrs = {
-        "site_id": profile.site_id, "lat": profile.lat, "lon": profile.lon,
-        "source": "pysoc.io.site_forcing: approximate climatology from profile covariates (docs/data.md)",
-        "npp_g_C_m2_yr": c["npp"], "npp_method": c["npp_source"], "mat_degC": c["mat"],
-        "mat_covariate": c["mat_source"], "map_mm_yr": c["map"], "map_covariate": str(c["map_source"]),
-        "pet_mm_yr": c["pet"], "pet_covariate": c["pet_source"], "aridity_p_over_pet": c["aridity"],
-        "t_amplitude_degC": c["amplitude"], "t_amplitude_method": c["amplitude_source"],
-        "damping_depth_m": DAMPING_DEPTH, "cwd_fraction": f, "land_cover_used": c["land_cover"],
-        "active_layer_m": alt, "permafrost": int(alt < float(zi[-1])),
-    }
-    ds = model.forcing_dataset(tsoi, wsc, litter, alt, alt, nb, sand=sand if np.isfinite(sand) else None,
-                               attrs=attrs)
-    if "sand" in ds and not np.isfinite(float(ds["sand"])):
-        # the optional, informational 'sand' is filled with NaN when absent, and a NaN 'sand'
-        # fails re-validation: leave it out so that validate_forcing(ds) accepts the dataset
-        ds = ds.drop_vars("sand")
-    return ds
-
-
-#: model name -> builder(model, profile, **options); add 'mimics' / 'century' here
-BUILDERS: dict[str, Callable] = {"clm5": _clm5_like, "compas": _clm5_like}
-
-
-def _model(model):
-    if isinstance(model, str):
-        from pysoc.models import get_model
-        return get_model(model)
-    return model
-
-
+# ---- the models' builders ---------------------------------------------------------------------
 def site_forcing(model, profile, **options) -> xr.Dataset:
-    """Validated forcing dataset of ``model`` (a model instance or name) for one profile.
-    Options: ``npp`` = 'miami' (default) or 'gpp'. Raises DataError naming a missing covariate."""
-    model = _model(model)
-    name = getattr(model, "name", str(model))
-    if name not in BUILDERS:
-        raise ConfigError(f"site_forcing: no site-forcing builder for model {name!r} "
-                          f"(available: {', '.join(BUILDERS)})")
-    return BUILDERS[name](model, profile, **options)
+    """Validated forcing dataset of ``model`` for one profile: the model's ``site_forcing``
+    capability (:meth:`pysoc.models.base.SoilCarbonModel.site_forcing`), built with the
+    approximations of this module.
+
+    Parameters
+    ----------
+    model : pysoc.models.base.SoilCarbonModel
+        A model instance (``pysoc.models.get_model(name)``).
+    profile : pysoc.io.profiles.Profile
+        The profile.
+    **options
+        Options of the builder: ``npp`` = 'miami' (default) or 'gpp'.
+
+    Returns
+    -------
+    xarray.Dataset
+        The forcing.
+
+    Raises
+    ------
+    ConfigError
+        ``model`` is not a model object, or does not provide ``site_forcing``.
+    DataError
+        A covariate the builder needs is missing (named).
+
+    Examples
+    --------
+    >>> from pysoc.models import get_model
+    >>> p = PseudoProfile("s1", 45.0, 7.0, 10.0, 800.0, 700.0, 4)
+    >>> site_forcing(get_model("clm5"), p).sizes["time"]
+    12
+    >>> site_forcing("clm5", p)
+    Traceback (most recent call last):
+    pysoc.errors.ConfigError: site_forcing: pass a model object (pysoc.models.get_model('clm5')), not a name
+    """
+    if isinstance(model, str) or not callable(getattr(model, "provides", None)):
+        raise ConfigError(f"site_forcing: pass a model object (pysoc.models.get_model({model!r})), not a name"
+                          if isinstance(model, str) else
+                          f"site_forcing: expected a model object, got {type(model).__name__}")
+    model.require("site_forcing", "forcing from site covariates")
+    return model.site_forcing(profile, **options)
 
 
 def site_forcings(model, profiles, **options) -> tuple[list[xr.Dataset], list[tuple[str, str]]]:
-    """Forcings for many profiles: (forcings of the sites that worked, [(site_id, error
-    message), ...] for those that did not). A bad site never stops the others."""
-    model = _model(model)
+    """Forcings of many profiles: a bad site never stops the others.
+
+    Parameters
+    ----------
+    model : pysoc.models.base.SoilCarbonModel
+        A model providing ``site_forcing``.
+    profiles : iterable of pysoc.io.profiles.Profile
+        The profiles.
+    **options
+        As :func:`site_forcing`.
+
+    Returns
+    -------
+    forcings : list of xarray.Dataset
+        Forcings of the sites that worked, in order.
+    failures : list of (str, str)
+        (site_id, one-line message) of the sites that did not.
+
+    Raises
+    ------
+    ConfigError
+        A configuration problem (applies to every site).
+
+    Examples
+    --------
+    >>> from pysoc.models import get_model
+    >>> ok, bad = site_forcings(get_model("clm5"), [PseudoProfile("a", 45.0, 7.0, 10.0, 800.0, 700.0, 4),
+    ...                                              PseudoProfile("b", 45.0, 7.0, float("nan"), 800.0, 700.0, 4)])
+    >>> len(ok), bad[0][0]
+    (1, 'b')
+    """
     out, failures = [], []
     for p in profiles:
         try:
@@ -262,3 +284,90 @@ def site_forcings(model, profiles, **options) -> tuple[list[xr.Dataset], list[tu
         except PysocError as exc:
             failures.append((p.site_id, str(exc)))
     return out, failures
+
+
+# ---- climate of grid cells (the inputs of a model's ``cell_forcing``) -----------------------
+#: IGBP class code -> MODIS land-cover name (as in the ISRaD table / CWD_FRACTION)
+IGBP_NAMES = {
+    0: "water bodies", 1: "evergreen needleleaf forests", 2: "evergreen broadleaf forests",
+    3: "deciduous needleleaf forests", 4: "deciduous broadleaf forests", 5: "mixed forests",
+    6: "closed shrublands", 7: "open shrublands", 8: "woody savannas", 9: "savannas", 10: "grasslands",
+    11: "permanent wetlands", 12: "cropland", 13: "urban and built-up lands",
+    14: "cropland/natural vegetation mosaics", 15: "permanent snow and ice", 16: "barren",
+}
+
+
+@dataclass
+class CellClimate:
+    """Per-cell climate of grid cells, the input of a model's ``cell_forcing`` (1-D arrays
+    over cells): latitude (degrees north), MAT = WorldClim BIO1 (degC), MAP = BIO12
+    (mm yr-1), BIO4 temperature seasonality (degC x 100) and the IGBP majority class.
+
+    Examples
+    --------
+    >>> c = CellClimate([10.0, -20.0], [25.0, 15.0], [1500.0, float("nan")], [100.0, 300.0], [2, 10])
+    >>> c.n, c.invalid().tolist(), c.subset([0]).n
+    (2, [False, True], 1)
+    """
+
+    lat: np.ndarray
+    mat: np.ndarray
+    map: np.ndarray
+    bio4: np.ndarray
+    igbp: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = np.asarray(self.lat).size
+        for k in ("lat", "mat", "map", "bio4", "igbp"):
+            v = np.asarray(getattr(self, k), dtype=float).reshape(-1)
+            if v.size != n:
+                raise DataError(f"cell climate: '{k}' has {v.size} values, expected {n}")
+            setattr(self, k, v)
+
+    @property
+    def n(self) -> int:
+        """Number of cells."""
+        return int(self.lat.size)
+
+    def subset(self, idx) -> "CellClimate":
+        """The climate of the cells ``idx``."""
+        return CellClimate(self.lat[idx], self.mat[idx], self.map[idx], self.bio4[idx], self.igbp[idx], self.attrs)
+
+    def invalid(self) -> np.ndarray:
+        """Cells whose climate cannot build a forcing (non-finite MAT/MAP/BIO4, MAP < 0)."""
+        return ~(np.isfinite(self.mat) & np.isfinite(self.map) & np.isfinite(self.bio4) & (self.map >= 0))
+
+    def npp(self) -> np.ndarray:
+        """Miami-model NPP (g C m-2 yr-1) of every cell: the litter input of the cell forcings."""
+        return miami_npp(self.mat, self.map)
+
+
+def cwd_fractions(igbp) -> np.ndarray:
+    """CWD share of the litter input per cell from the IGBP class (:func:`cwd_fraction`).
+
+    Examples
+    --------
+    >>> cwd_fractions([2, 10]).tolist()
+    [0.3, 0.0]
+    """
+    igbp = np.asarray(igbp)
+    out = np.empty(igbp.size)
+    cache = {}
+    for i, c in enumerate(np.asarray(igbp, int).reshape(-1)):
+        if c not in cache:
+            cache[c] = cwd_fraction({"modis_land_cover": IGBP_NAMES.get(int(c), "")})[0]
+        out[i] = cache[c]
+    return out
+
+
+class PseudoProfile:
+    """A profile-like object carrying cell covariates under the site-table names, so that a
+    model's ``site_forcing`` can be applied to a grid cell (tests, examples)."""
+
+    def __init__(self, site_id, lat, lon, mat, map_, bio4, igbp):
+        self.site_id, self.lat, self.lon = str(site_id), float(lat), float(lon)
+        self.covariates = {"wc_bio01_mat_degC": float(mat), "wc_bio12_map_mm_yr": float(map_),
+                           "wc_bio04_t_seasonality_degC_x100": float(bio4)}
+        self.meta = {"modis_land_cover": IGBP_NAMES.get(int(igbp), "")}
+        self.max_depth = 0.0

@@ -20,6 +20,9 @@ REGISTRY = {
     "twopool": "pysoc.models.twopool:TwoPool",
 }
 
+#: the default of every ``&<workflow> model`` key (the first registry model)
+DEFAULT_MODEL = next(iter(REGISTRY))
+
 
 def model_class(name: str) -> type[SoilCarbonModel]:
     key = str(name).lower()
@@ -50,4 +53,30 @@ def available_models() -> list[str]:
     return out
 
 
-__all__ = ["get_model", "model_class", "available_models", "BatchResult", "SoilCarbonModel", "REGISTRY"]
+def models_with(*capabilities: str) -> list[str]:
+    """Names of the available registry models that implement every one of ``capabilities``
+    (names of :data:`pysoc.models.base.CAPABILITIES`), in registry order. Workflows take
+    their model choices from here, so that a new model implementing the capabilities is
+    accepted without editing the workflow.
+
+    Parameters
+    ----------
+    *capabilities : str
+        Capability names, e.g. ``"site_forcing"``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> "clm5" in models_with("site_forcing", "cell_forcing", "system_components")
+    True
+    >>> "century" in models_with("site_forcing")
+    False
+    """
+    return [n for n in available_models() if all(model_class(n).provides(c) for c in capabilities)]
+
+
+__all__ = ["DEFAULT_MODEL", "get_model", "model_class", "available_models", "models_with", "BatchResult",
+           "SoilCarbonModel", "REGISTRY"]

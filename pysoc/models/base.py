@@ -164,6 +164,16 @@ def nan_failed_rows(result: BatchResult, keep: tuple = (), keep_invalid: bool = 
     return result
 
 
+def _capability_stub(method):
+    """Mark the base-class placeholder of an optional capability: it raises ConfigError and
+    :meth:`SoilCarbonModel.provides` reports the capability as absent until overridden."""
+    @functools.wraps(method)
+    def stub(self, *args, **kw):
+        self.require(method.__name__)
+    stub._pysoc_capability_stub = True
+    return stub
+
+
 def _single_run(method):
     """Wrap ``steady_state``/``transient``: the forcing may be a dataset or a path
     (:meth:`SoilCarbonModel.as_forcing`); when the run fails, a forcing that does not pass the
@@ -211,6 +221,16 @@ class SoilCarbonModel(ABC):
     pools: ClassVar[tuple[str, ...]]
     pool_long_names: ClassVar[tuple[str, ...]]
     soc_pools: ClassVar[tuple[str, ...]]       #: pools summed into SOC
+    litter_pools: ClassVar[tuple[str, ...]] = ()   #: litter and debris pools (column litter stock)
+    #: forcing variable holding the (soil, else air) temperature, if any (units: :attr:`temperature_units`)
+    temperature_variable: ClassVar[str | None] = None
+
+    # ---- the vertical grid, set by every instance (a bulk model has one layer) -------------
+    nlev: int                 #: number of layers
+    dz: np.ndarray            #: (nlev,) layer thickness, m
+    zisoi: np.ndarray         #: (nlev,) depth of the bottom of each layer, m
+    zsoi: np.ndarray          #: (nlev,) node depth of each layer, m
+    bounds: np.ndarray        #: (nlev, 2) top and bottom of each layer, m
     parameters: ClassVar[ParameterTable]
     forcing_schema: ClassVar[ForcingSchema]
     options_group: ClassVar[Group]             #: namelist group &<name>: model options
@@ -230,6 +250,257 @@ class SoilCarbonModel(ABC):
 
     def __init__(self, **options: Any):
         self.options = _check_options(self.options_group, options, self.name)
+
+    # ---- the contract derived from the declarations --------------------------------------
+    def set_grid(self, dz, zisoi=None, zsoi=None) -> None:
+        """Set the vertical grid attributes (``nlev``, ``dz``, ``zisoi``, ``zsoi``, ``bounds``)
+        from the layer thicknesses; ``zisoi`` defaults to their cumulative sum and ``zsoi``
+        to the layer midpoints.
+
+        Parameters
+        ----------
+        dz : array_like
+            (nlev,) layer thicknesses, m.
+        zisoi, zsoi : array_like, optional
+            (nlev,) layer bottoms and node depths, m.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> m = get_model("century")
+        >>> m.set_grid([0.25, 0.5])
+        >>> m.nlev, m.zsoi.tolist(), m.bounds.tolist()
+        (2, [0.125, 0.5], [[0.0, 0.25], [0.25, 0.75]])
+        """
+        self.dz = np.asarray(dz, dtype=float).reshape(-1)
+        self.nlev = int(self.dz.size)
+        self.zisoi = np.cumsum(self.dz) if zisoi is None else np.asarray(zisoi, dtype=float)
+        self.zsoi = self.zisoi - 0.5 * self.dz if zsoi is None else np.asarray(zsoi, dtype=float)
+        self.bounds = np.stack([np.concatenate([[0.0], self.zisoi[:-1]]), self.zisoi], axis=1)
+
+    @classmethod
+    def pool_selector(cls, names) -> slice | np.ndarray:
+        """Positions of the named pools in :attr:`pools`: a slice when they are consecutive
+        (a view, and the sums over it are bitwise those over an explicit range), else an
+        integer array.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Pool names (each in :attr:`pools`).
+
+        Returns
+        -------
+        slice or numpy.ndarray
+            Index along the pool axis.
+
+        Raises
+        ------
+        ConfigError
+            A name that is not a pool of the model.
+
+        Examples
+        --------
+        >>> from pysoc.models import model_class
+        >>> model_class("clm5").pool_selector(("S1", "S2", "S3"))
+        slice(4, 7, None)
+        """
+        pos = []
+        for n in names:
+            if n not in cls.pools:
+                raise ConfigError(f"{cls.name}: {n!r} is not a pool (pools: {', '.join(cls.pools)})")
+            pos.append(cls.pools.index(n))
+        if pos and pos == list(range(pos[0], pos[0] + len(pos))):
+            return slice(pos[0], pos[0] + len(pos))
+        return np.asarray(pos, dtype=int)
+
+    @property
+    def soc_index(self) -> slice | np.ndarray:
+        """Index of the :attr:`soc_pools` along the pool axis (see :meth:`pool_selector`).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> get_model("compas").soc_index
+        slice(4, 8, None)
+        """
+        return type(self).pool_selector(self.soc_pools)
+
+    @property
+    def litter_index(self) -> slice | np.ndarray:
+        """Index of the :attr:`litter_pools` along the pool axis (see :meth:`pool_selector`).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> get_model("clm5").litter_index
+        slice(0, 4, None)
+        """
+        return type(self).pool_selector(self.litter_pools)
+
+    @classmethod
+    def provides(cls, capability: str) -> bool:
+        """Whether the model implements an optional capability of :data:`CAPABILITIES`.
+
+        Parameters
+        ----------
+        capability : str
+            A name of :data:`CAPABILITIES`.
+
+        Returns
+        -------
+        bool
+
+        Raises
+        ------
+        ConfigError
+            ``capability`` is not one of :data:`CAPABILITIES`.
+
+        Examples
+        --------
+        >>> from pysoc.models import model_class
+        >>> model_class("clm5").provides("system_components"), model_class("century").provides("cell_forcing")
+        (True, False)
+        """
+        if capability not in CAPABILITIES:
+            raise ConfigError(f"unknown capability {capability!r} (known: {', '.join(CAPABILITIES)})")
+        f = getattr(cls, capability, None)
+        return callable(f) and not getattr(f, "_pysoc_capability_stub", False)
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        """The optional capabilities (:data:`CAPABILITIES`) this model implements.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> get_model("mimics").capabilities
+        ('site_forcing',)
+        """
+        return tuple(c for c in CAPABILITIES if type(self).provides(c))
+
+    @property
+    def temperature_units(self) -> str | None:
+        """Units of the temperature forcing (:attr:`temperature_variable`): ``K`` or ``degC``
+        (None if the forcing has no temperature). Files in the other unit are converted on load.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> get_model("clm5").temperature_units, get_model("mimics").temperature_units
+        ('K', 'degC')
+        """
+        v = self.temperature_variable
+        return None if v is None else self.forcing_schema.variables[v].units
+
+    def require(self, capability: str, purpose: str = "") -> None:
+        """ConfigError (one line naming the model and the capability) unless the model
+        provides ``capability``.
+
+        Parameters
+        ----------
+        capability : str
+            A name of :data:`CAPABILITIES`.
+        purpose : str
+            What needs it, for the message.
+
+        Raises
+        ------
+        ConfigError
+            The model does not implement it.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> get_model("century").require("site_forcing", "calibration without forcing files")
+        Traceback (most recent call last):
+        pysoc.errors.ConfigError: model 'century' does not provide site_forcing (needed for calibration without forcing files)
+        """
+        if not type(self).provides(capability):
+            raise ConfigError(f"model {self.name!r} does not provide {capability}"
+                              + (f" (needed for {purpose})" if purpose else ""))
+
+    # ---- optional capabilities: a model declares one by overriding the method -------------
+    @_capability_stub
+    def site_forcing(self, profile, **options) -> xr.Dataset:
+        """Validated forcing dataset of one soil profile from its covariates (capability).
+
+        Parameters
+        ----------
+        profile : pysoc.io.profiles.Profile
+            A profile with ``site_id``, ``lat``, ``lon``, ``covariates``, ``meta``, ``max_depth``.
+        **options
+            Builder options; every builder accepts ``npp`` = 'miami' (default) or 'gpp'
+            (see :func:`pysoc.io.site_forcing.site_climate`).
+
+        Returns
+        -------
+        xarray.Dataset
+            A forcing that :meth:`validate_forcing` accepts.
+
+        Raises
+        ------
+        DataError
+            A covariate the builder needs is missing (one line naming it).
+        """
+
+    @_capability_stub
+    def cell_forcing(self, climate) -> Any:
+        """Prepared forcing (as :meth:`prepare` returns for a list of sites, site ``i`` = cell
+        ``i``) of grid cells from their climate (capability).
+
+        Parameters
+        ----------
+        climate : pysoc.io.site_forcing.CellClimate
+            Per-cell MAT, MAP, BIO4, IGBP class and latitude (cells with invalid climate are
+            refused by the caller before).
+
+        Returns
+        -------
+        prepared forcing
+            Passed to :meth:`evaluate` with ``site_index``.
+        """
+
+    @_capability_stub
+    def system_components(self, prep, theta: np.ndarray, pools: np.ndarray, site_index: np.ndarray) -> dict:
+        """System-level components of seed 001 eq. 10-14 of steady states (capability).
+
+        Parameters
+        ----------
+        prep : prepared forcing
+            As :meth:`prepare` or :meth:`cell_forcing` returns.
+        theta : numpy.ndarray
+            (n, npar) physical parameter values.
+        pools : numpy.ndarray
+            (n, npool, nlev) steady-state pools (g C m-3) the kernel returned for ``theta``.
+        site_index : numpy.ndarray
+            (n,) 0-based site of each row.
+
+        Returns
+        -------
+        dict
+            Name -> (n,) array for every name of
+            :data:`pysoc.models.components.COMPONENTS` (plus ``total_flux`` and
+            ``respiration_from_components``).
+        """
+
+    @_capability_stub
+    def decomposition_scalars(self, soil_temperature_k, water_scalar, params=None):
+        """Temperature and water scalars of the decomposition rates, elementwise (capability).
+
+        Parameters
+        ----------
+        soil_temperature_k : array_like
+            Soil temperature in K (whatever :attr:`temperature_units` of the forcing).
+        water_scalar : array_like
+            Water scalar (0-1), broadcast against the temperature.
+        params : mapping, optional
+            Overrides of the default parameters by name.
+
+        Returns
+        -------
+        xi_t, xi_w : numpy.ndarray
+        """
 
     # ---- inputs of single runs ------------------------------------------------------------
     def as_forcing(self, forcing, what: str = "steady_state") -> xr.Dataset:
@@ -298,8 +569,26 @@ class SoilCarbonModel(ABC):
         """Time integration for one parameter vector."""
 
     @abstractmethod
-    def evaluate(self, forcing, theta: np.ndarray, observables=("soc_profile",)) -> BatchResult:
-        """Batched evaluation of theta (nset, npar) physical values for one site."""
+    def evaluate(self, forcing, theta: np.ndarray, observables=("soc_profile",), site_index=None) -> BatchResult:
+        """Batched evaluation of many parameter vectors in one kernel call.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset or prepared forcing
+            One site, several sites, or the result of :meth:`prepare` of either.
+        theta : array_like
+            (nset, npar) physical parameter values (one row per evaluation).
+        observables : tuple of str
+            Outputs wanted (names of :data:`OUTPUTS`); a model may return more.
+        site_index : array_like of int, optional
+            (nset,) 0-based site of each row when ``forcing`` holds several sites
+            (default: every row on site 0).
+
+        Returns
+        -------
+        BatchResult
+            Status per row and the outputs, NaN in rows whose status is not ok.
+        """
 
     # ---- shared helpers ----------------------------------------------------------------
     def write_forcing(self, ds: xr.Dataset, path) -> None:

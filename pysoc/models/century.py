@@ -328,6 +328,8 @@ class Century(SoilCarbonModel):
     pools = POOLS
     pool_long_names = POOL_LONG_NAMES
     soc_pools = ("som1c_soil", "som2c_soil", "som3c")
+    litter_pools = ("strucc_surface", "metabc_surface", "strucc_soil", "metabc_soil")
+    temperature_variable = "tmax"
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
@@ -338,8 +340,7 @@ class Century(SoilCarbonModel):
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.bounds = np.array([[0.0, SOIL_DEPTH]])
-        self.dz = np.array([SOIL_DEPTH])
+        self.set_grid([SOIL_DEPTH])           # one bulk layer 0-30 cm (nlev, dz, zisoi, zsoi, bounds)
 
     # ---- options ----------------------------------------------------------------------------
     def opt_vector(self) -> np.ndarray:

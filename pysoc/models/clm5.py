@@ -21,7 +21,9 @@ from pysoc._kernels import core as _core
 from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
+from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
+from pysoc.models import components as sc
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d, sum_at_most
 from pysoc.profiles import interval_integrals
@@ -156,6 +158,8 @@ class CLM5(SoilCarbonModel):
     pool_long_names = ("coarse woody debris", "metabolic litter", "cellulose litter", "lignin litter",
                        "fast SOM", "slow SOM", "passive SOM")
     soc_pools = ("S1", "S2", "S3")
+    litter_pools = ("CWD", "L1", "L2", "L3")
+    temperature_variable = "tsoi"
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
@@ -324,7 +328,7 @@ class CLM5(SoilCarbonModel):
             prep["fpi"], prep["litter_input"], prep["altmax"], prep["altmax_lastyear"], prep["nbedrock"],
             int(self.options["normalize_q10_to_century_tfunc"]), float(self.options["advection"]))
         pools = x.transpose(2, 1, 0)                                   # (nset, 7, nlev), a view
-        soc = pools[:, 4:7, :].sum(axis=1)
+        soc = pools[:, self.soc_index, :].sum(axis=1)
         outputs = {"soc_profile": soc, "pools": pools, "rh": rh, "input": inp}
         if "soc_0_30" in observables:
             outputs["soc_0_30"] = interval_integrals(soc, self.bounds, [(0.0, 0.3)])[:, 0] / 1000.0
@@ -359,7 +363,7 @@ class CLM5(SoilCarbonModel):
         inp = np.asarray(res.outputs["input"], float)[:n]
         rh = np.asarray(res.outputs["rh"], float)[:n]
         total = np.array([float((p * self.dz).sum()) for p in allp])
-        soc_total = np.array([float((p[4:7] * self.dz).sum()) for p in allp])
+        soc_total = np.array([float((p[self.soc_index] * self.dz).sum()) for p in allp])
         with np.errstate(divide="ignore", invalid="ignore"):
             mb = np.where(inp > 0, (inp - rh) / inp, 0.0)
             tau, tau_soc = np.where(inp > 0, total / inp, np.nan), np.where(inp > 0, soc_total / inp, np.nan)
@@ -412,7 +416,7 @@ class CLM5(SoilCarbonModel):
     # ---- labelled output -----------------------------------------------------------------
     def _state_dataset(self, pools: np.ndarray, days=None, lead_dims: tuple = ()) -> xr.Dataset:
         tc = None if days is None else self.time_coords(days)
-        return self.layered_dataset(pools, [4, 5, 6], "soil organic carbon (S1+S2+S3)", [0, 1, 2, 3],
+        return self.layered_dataset(pools, self.soc_index, "soil organic carbon (S1+S2+S3)", self.litter_index,
                                     "litter and CWD stock of the column", tc, lead_dims=lead_dims)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
@@ -457,3 +461,208 @@ class CLM5(SoilCarbonModel):
         xt, xw = _core.decomposition_scalars(np.ascontiguousarray(t.ravel()), np.ascontiguousarray(w.ravel()),
                                              q10, q10, scale, int(self.options["normalize_q10_to_century_tfunc"]))
         return xt.reshape(t.shape), xw.reshape(t.shape)
+
+    # ---- capabilities: forcing from covariates, system components -----------------------------
+    def site_forcing(self, profile, npp: str = "miami") -> xr.Dataset:
+        """Forcing of one profile from its covariates (capability; the approximations of
+        :mod:`pysoc.io.site_forcing`): tsoi, w_scalar (12, nlev), litter_input (12, 4),
+        altmax, altmax_lastyear, nbedrock, o_scalar = fpi = 1, sand when measured.
+
+        Parameters
+        ----------
+        profile : pysoc.io.profiles.Profile
+            The profile (covariates, meta, lat, max_depth).
+        npp : {'miami', 'gpp'}
+            Litter input from the Miami model or 0.46 x FLUXCOM GPP.
+
+        Returns
+        -------
+        xarray.Dataset
+            A validated 12-month climatology.
+
+        Raises
+        ------
+        DataError
+            A missing covariate (named).
+
+        Examples
+        --------
+        >>> from pysoc.io.site_forcing import PseudoProfile
+        >>> m = CLM5()
+        >>> ds = m.site_forcing(PseudoProfile("s1", 45.0, 7.0, 10.0, 800.0, 700.0, 4))
+        >>> ds.sizes["time"], int(ds["nbedrock"]), round(float(ds["litter_input"].sum()), 3)
+        (12, 20, 556.336)
+        """
+        return clm5_site_forcing(self, profile, npp)
+
+    def cell_forcing(self, climate) -> dict:
+        """Prepared forcing (the layout of :meth:`prepare`) of grid cells from their climate,
+        vectorised over cells, with the approximations of :meth:`site_forcing` (capability):
+        BIO4 amplitude, Holdridge PET, Miami NPP, CWD share of the IGBP class, all layers
+        above bedrock.
+
+        Parameters
+        ----------
+        climate : pysoc.io.site_forcing.CellClimate
+            Per-cell climate (valid cells only).
+
+        Returns
+        -------
+        dict
+            Kernel arrays with the cell as last axis.
+
+        Examples
+        --------
+        >>> from pysoc.io.site_forcing import CellClimate
+        >>> prep = CLM5().cell_forcing(CellClimate([45.0], [10.0], [800.0], [700.0], [4]))
+        >>> prep["tsoi"].shape, prep["nsite"]
+        ((20, 12, 1), 1)
+        """
+        return clm5_cell_forcing(self, climate)
+
+    def system_components(self, prep, theta, pools, site_index) -> dict:
+        """System-level components of steady states (capability; see
+        :mod:`pysoc.models.components`): k_j = 1/tau_j, xi = mean monthly T x W x O times the
+        depth scalar, a_j the transfer coefficients of the A matrix.
+
+        Parameters
+        ----------
+        prep : dict
+            Prepared forcing (:meth:`prepare` or :meth:`cell_forcing`).
+        theta : numpy.ndarray
+            (n, 21) physical parameters.
+        pools : numpy.ndarray
+            (n, 7, nlev) steady-state pools, g C m-3.
+        site_index : numpy.ndarray
+            (n,) 0-based site of each row.
+
+        Returns
+        -------
+        dict
+            Name -> (n,) array (:data:`pysoc.models.components.COMPONENTS` and more).
+
+        Raises
+        ------
+        ConfigError
+            With the option ``normalize_q10_to_century_tfunc`` (not supported).
+        """
+        return clm5_components(self, prep, theta, pools, site_index)
+
+
+def clm5_site_forcing(model, profile, npp: str = "miami") -> xr.Dataset:
+    """The :meth:`CLM5.site_forcing` of ``model`` (CLM5 or a model with its forcing format)."""
+    c = sf.site_climate(profile, npp)
+    z, zi = np.asarray(model.zsoi, float), np.asarray(model.zisoi, float)
+    nlev = z.size
+    tsoi = 273.15 + sf.soil_temperature(z, c["mat"], c["amplitude"], profile.lat)
+    w = float(sf.century_wfunc(c["aridity"]))
+    wsc = np.full((12, nlev), w)
+    f = c["cwd_fraction"]
+    annual = c["npp"] * np.array([f, *((1.0 - f) * np.asarray(sf.LITTER_QUALITY))])
+    litter = np.tile(annual / 12.0, (12, 1))
+    alt = sf.active_layer_depth(c["mat"], c["amplitude"], float(zi[-1]))
+    bedrock, _ = sf.covariate(profile, "bedrock")
+    nb = nlev
+    if np.isfinite(bedrock) and bedrock > 0:
+        zb = max(bedrock / 100.0, profile.max_depth)
+        nb = int(min(nlev, max(1, np.searchsorted(zi, zb - 1e-9) + 1)))
+    sand, _ = sf.covariate(profile, "sand")
+    attrs = {
+        "site_id": profile.site_id, "lat": profile.lat, "lon": profile.lon,
+        "source": "pysoc.io.site_forcing: approximate climatology from profile covariates (docs/data.md)",
+        "npp_g_C_m2_yr": c["npp"], "npp_method": c["npp_source"], "mat_degC": c["mat"],
+        "mat_covariate": c["mat_source"], "map_mm_yr": c["map"], "map_covariate": str(c["map_source"]),
+        "pet_mm_yr": c["pet"], "pet_covariate": c["pet_source"], "aridity_p_over_pet": c["aridity"],
+        "t_amplitude_degC": c["amplitude"], "t_amplitude_method": c["amplitude_source"],
+        "damping_depth_m": sf.DAMPING_DEPTH, "cwd_fraction": f, "land_cover_used": c["land_cover"],
+        "active_layer_m": alt, "permafrost": int(alt < float(zi[-1])),
+    }
+    ds = model.forcing_dataset(tsoi, wsc, litter, alt, alt, nb, sand=sand if np.isfinite(sand) else None,
+                               attrs=attrs)
+    if "sand" in ds and not np.isfinite(float(ds["sand"])):
+        # the optional, informational 'sand' is filled with NaN when absent, and a NaN 'sand'
+        # fails re-validation: leave it out so that validate_forcing(ds) accepts the dataset
+        ds = ds.drop_vars("sand")
+    return ds
+
+
+def clm5_cell_forcing(model, clim) -> dict:
+    """The :meth:`CLM5.cell_forcing` of ``model`` (CLM5 or a model with its forcing format)."""
+    n = clim.n
+    z = np.asarray(model.zsoi, float)
+    zi = np.asarray(model.zisoi, float)
+    nlev = z.size
+    deep = float(zi[-1])
+    amp = np.sqrt(2.0) * clim.bio4 / 100.0                            # seasonal_amplitude, BIO4 branch
+    m = np.arange(1, 13, dtype=float)
+    m_max = np.where(clim.lat >= 0, 7.0, 1.0)
+    d = sf.DAMPING_DEPTH
+    phase = 2.0 * np.pi * (m[None, :] - m_max[:, None]) / 12.0        # (n, 12)
+    # soil_temperature: MAT + A exp(-z/d) cos(2 pi (m - m_max)/12 - z/d)
+    tsoi = 273.15 + clim.mat[:, None, None] + amp[:, None, None] * np.exp(-z / d)[None, None, :] * \
+        np.cos(phase[:, :, None] - (z / d)[None, None, :])                 # (n, 12, nlev)
+    t_air = clim.mat[:, None] + amp[:, None] * np.cos(phase)               # (n, 12) at z = 0
+    pet = sf.HOLDRIDGE * np.clip(t_air, 0.0, 30.0).mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aridity = np.where(pet > 0, clim.map / pet, np.inf)
+    w = sf.century_wfunc(aridity)
+    npp = sf.miami_npp(clim.mat, clim.map)
+    fcwd = sf.cwd_fractions(clim.igbp)
+    q = np.asarray(sf.LITTER_QUALITY)
+    annual = npp[:, None] * np.column_stack([fcwd, (1.0 - fcwd)[:, None] * q[None, :]])   # (n, 4)
+    alt = np.array([sf.active_layer_depth(float(t), float(a), deep) for t, a in zip(clim.mat, amp)])
+    ones = np.ones((nlev, 12, n))
+    return {
+        "tsoi": np.asfortranarray(np.transpose(tsoi, (2, 1, 0))),
+        "w_scalar": np.asfortranarray(np.broadcast_to(w[None, None, :], (nlev, 12, n)).copy()),
+        "o_scalar": np.asfortranarray(ones),
+        "fpi": np.asfortranarray(ones.copy()),
+        "litter_input": np.asfortranarray(np.broadcast_to((annual / 12.0).T[:, None, :], (4, 12, n)).copy()),
+        "altmax": np.asfortranarray(np.broadcast_to(alt[None, :], (12, n)).copy()),
+        "altmax_lastyear": np.asfortranarray(np.broadcast_to(alt[None, :], (12, n)).copy()),
+        "nbedrock": np.full(n, nlev, dtype=np.int32),
+        "nsite": n,
+    }
+
+
+def mean_transport_diagonal(model, prep: dict, s, bio, cryo) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the months of the transport diagonal (n, nlev) yr-1 of the sites ``s`` of a
+    prepared CLM5-format forcing, and whether each site's input is all at the surface
+    (no active layer last year)."""
+    alt = np.maximum(np.asarray(prep["altmax"])[:, s], np.asarray(prep["altmax_lastyear"])[:, s])   # (12, n)
+    nb = np.asarray(prep["nbedrock"])[s]
+    diag = np.zeros((np.size(s), model.nlev))
+    for mth in range(alt.shape[0]):
+        diag += sc.transport_diagonal(model.dz, model.zisoi, model.zsoi,
+                                      sc.diffusivity_profile(model.zisoi, nb, alt[mth], bio, cryo))
+    diag /= alt.shape[0]
+    surface_only = np.asarray(prep["altmax_lastyear"])[:, s].max(axis=0) <= 0
+    return diag, surface_only
+
+
+def clm5_components(model: CLM5, prep, theta, pools, site_index) -> dict:
+    """The :meth:`CLM5.system_components`."""
+    if model.options.get("normalize_q10_to_century_tfunc"):
+        raise ConfigError("system components: the option normalize_q10_to_century_tfunc is not supported")
+    p = {n: theta[:, i] for i, n in enumerate(model.parameters.names)}
+    s = np.asarray(site_index)
+    dz, zisoi, zsoi = model.dz, model.zisoi, model.zsoi
+    tsoi = np.asarray(prep["tsoi"])[:, :, s]                 # (nlev, 12, n)
+    wsc = np.asarray(prep["w_scalar"])[:, :, s]
+    osc = np.asarray(prep["o_scalar"])[:, :, s]
+    fpi = np.asarray(prep["fpi"])[:, :, s]
+    xit = sc.q10_scalar(tsoi, p["q10"][None, None, :])
+    xiw = np.minimum(1.0, wsc * p["w_scaling"][None, None, :])
+    depth = np.exp(-zsoi[:, None] / p["efolding"][None, :])  # (nlev, n)
+    env = xit * xiw * osc                                     # (nlev, 12, n)
+    xi = (env.mean(axis=1) * depth).T                         # (n, nlev) T x W x O x D
+    xi_lit = ((env * fpi).mean(axis=1) * depth).T
+    tau = np.column_stack([p["taucwd"], p["taul1"], p["taul2"], p["taul2"], p["tau4s1"], p["tau4s2"], p["tau4s3"]])
+    k = 1.0 / tau                                             # (n, 7) yr-1
+    xij = np.stack([xi, xi_lit, xi_lit, xi_lit, xi, xi, xi], axis=1)     # (n, 7, nlev)
+    flux = k[:, :, None] * xij * pools                        # g C m-3 yr-1
+    fcol = (flux * dz).sum(axis=2)                            # (n, 7)
+    a = np.column_stack([np.ones_like(p["fl1s1"]), p["fl1s1"], p["fl2s1"], p["fl3s2"], p["fs1s2"] + p["fs1s3"],
+                         p["fs2s1"] + p["fs2s3"], p["fs3s1"]])
+    diag, surface_only = mean_transport_diagonal(model, prep, s, p["diffus"], p["cryo"])
+    return sc.assemble(dz, zisoi, pools, fcol, a, k, xi, diag, p["beta"], surface_only)

@@ -28,8 +28,10 @@ from pysoc._kernels import compas as _k
 from pysoc.errors import KernelError
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
+from pysoc.models import components as sc
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
-from pysoc.models.clm5 import CLM5, FORCING, GRIDS, initial_state, monthly_series
+from pysoc.models.clm5 import (CLM5, FORCING, GRIDS, clm5_cell_forcing, clm5_site_forcing, initial_state,
+                               mean_transport_diagonal, monthly_series)
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
 from pysoc.profiles import interval_integrals
 
@@ -132,6 +134,8 @@ class COMPAS(SoilCarbonModel):
                        "dissolved organic carbon", "microbial biomass", "extracellular enzymes",
                        "mineral-associated organic carbon")
     soc_pools = ("DOC", "MIC", "ENZ", "SOC")
+    litter_pools = ("CWD", "L1", "L2", "L3")
+    temperature_variable = "tsoi"
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
@@ -205,7 +209,7 @@ class COMPAS(SoilCarbonModel):
             prep["fpi"], prep["litter_input"], prep["altmax"], prep["altmax_lastyear"], prep["nbedrock"],
             efold, xi_mode, adv, float(self.options["min_total_to_mic_ratio"]))
         pools = np.moveaxis(x, (0, 1, 2), (2, 1, 0))                  # (nset, 8, nlev)
-        soc = pools[:, 4:8, :].sum(axis=1)
+        soc = pools[:, self.soc_index, :].sum(axis=1)
         outputs = {"soc_profile": soc, "pools": pools, "rh": rh, "input": inp}
         if "soc_0_30" in observables:
             outputs["soc_0_30"] = interval_integrals(soc, self.bounds, [(0.0, 0.3)])[:, 0] / 1000.0
@@ -376,12 +380,85 @@ class COMPAS(SoilCarbonModel):
     # ---- labelled output -----------------------------------------------------------------
     def _state_dataset(self, pools: np.ndarray, days=None, lead_dims: tuple = ()) -> xr.Dataset:
         tc = None if days is None else self.time_coords(days)
-        return self.layered_dataset(pools, [4, 5, 6, 7], "mineral-soil organic carbon (DOC+MIC+ENZ+SOC)",
-                                    [0, 1, 2, 3], "litter and CWD stock of the column", tc, lead_dims=lead_dims)
+        return self.layered_dataset(pools, self.soc_index, "mineral-soil organic carbon (DOC+MIC+ENZ+SOC)",
+                                    self.litter_index, "litter and CWD stock of the column", tc, lead_dims=lead_dims)
 
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
         ds.attrs["grid"] = self.options["grid"]
         return self.attach_params(ds, theta)
+
+    # ---- capabilities: forcing from covariates (the CLM5 format), system components ------------
+    def site_forcing(self, profile, npp: str = "miami") -> xr.Dataset:
+        """Forcing of one profile from its covariates: the CLM5 builder
+        (:meth:`pysoc.models.clm5.CLM5.site_forcing`; the same forcing format)."""
+        return clm5_site_forcing(self, profile, npp)
+
+    def cell_forcing(self, climate) -> dict:
+        """Prepared forcing of grid cells: the CLM5 builder
+        (:meth:`pysoc.models.clm5.CLM5.cell_forcing`; the same forcing format)."""
+        return clm5_cell_forcing(self, climate)
+
+    def system_components(self, prep, theta, pools, site_index) -> dict:
+        """System-level components of steady states (capability; see
+        :mod:`pysoc.models.components`): outflows and respired fractions from the kernel's
+        fluxes (:data:`FLUXES`), k_j the effective first-order rate F_j / sum xi x dz, xi the
+        kernel's environmental scalar; COMPAS mixes litter only. Rows whose operators cannot
+        be built or whose pools are not finite are NaN.
+
+        Parameters
+        ----------
+        prep : dict
+            Prepared forcing (:meth:`prepare` or :meth:`cell_forcing`).
+        theta : numpy.ndarray
+            (n, 23) physical parameters.
+        pools : numpy.ndarray
+            (n, 8, nlev) steady-state pools, g C m-3.
+        site_index : numpy.ndarray
+            (n,) 0-based site of each row.
+
+        Returns
+        -------
+        dict
+            Name -> (n,) array (:data:`pysoc.models.components.COMPONENTS` and more).
+        """
+        return _components(self, prep, theta, pools, site_index)
+
+
+#: the column outflow F_j of each pool (sums of FLUXES) and the respired part of it
+_OUTFLOW = (("cwd_fragmentation",), ("l1_decomposition",), ("l2_decomposition",), ("l3_decomposition",),
+            ("doc_uptake",), ("microbial_death", "enzyme_production"), ("enzyme_turnover",), ("depolymerisation",))
+_RESPIRED = ((), ("rh_l1",), ("rh_l2",), ("rh_l3",), ("rh_doc",), (), (), ())
+
+
+def _components(model: COMPAS, prep, theta, pools, site_index) -> dict:
+    n = theta.shape[0]
+    p = {nm: theta[:, i] for i, nm in enumerate(model.parameters.names)}
+    dz, zisoi = model.dz, model.zisoi
+    npool = len(model.pools)
+    fcol = np.full((n, npool), np.nan)
+    resp = np.full((n, npool), np.nan)
+    xi = np.full((n, model.nlev), np.nan)
+    keff = np.full((n, npool), np.nan)
+    fi = {f: i for i, f in enumerate(FLUXES)}
+    for c in range(n):
+        ops = model._operators(prep, theta[c], int(site_index[c]))
+        if ops is None or not np.all(np.isfinite(pools[c])):
+            continue
+        fl = model.fluxes(theta[c], ops["kk"], ops["xi"], pools[c]) * 365.0          # (nlev, 17) g C m-3 yr-1
+        col = (fl * dz[:, None]).sum(axis=0)
+        fcol[c] = [sum(col[fi[f]] for f in fs) for fs in _OUTFLOW]
+        resp[c] = [sum(col[fi[f]] for f in fs) if fs else 0.0 for fs in _RESPIRED]
+        xi[c] = ops["xi"]
+        xil = ops["xil"]
+        xij = np.stack([ops["xi"], xil, xil, xil, ops["xi"], ops["xi"], ops["xi"], ops["xi"]])
+        denom = (xij * pools[c] * dz).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keff[c] = np.where(denom > 0, np.asarray(fcol[c]) / denom, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(fcol > 0, 1.0 - resp / fcol, 1.0)
+    s = np.asarray(site_index)
+    diag, surface_only = mean_transport_diagonal(model, prep, s, p["bio"], p["cryo"])
+    return sc.assemble(dz, zisoi, pools, fcol, a, keff, xi, diag, p["beta"], surface_only)
 
 
 def _assign_diagnostics(ds: xr.Dataset, diags: list, dim: str | None) -> xr.Dataset:

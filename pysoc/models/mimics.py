@@ -32,6 +32,7 @@ from pysoc._kernels import mimics as _k
 from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
+from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
 from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d, increasing
@@ -287,6 +288,8 @@ class MIMICS(SoilCarbonModel):
     pools = POOLS
     pool_long_names = POOL_LONG_NAMES
     soc_pools = tuple(POOLS[i] for i in SOC_IDX)
+    litter_pools = ("LITm", "LITs")
+    temperature_variable = "tsoi"
     parameters = PARAMETERS
     forcing_schema = FORCING
     options_group = OPTIONS
@@ -689,6 +692,29 @@ class MIMICS(SoilCarbonModel):
     def _attach_params(self, ds: xr.Dataset, theta: np.ndarray) -> xr.Dataset:
         return self.attach_params(ds, theta)
 
+    # ---- capability -----------------------------------------------------------------------------
+    def site_forcing(self, profile, npp: str = "miami") -> xr.Dataset:
+        """Forcing of one profile from its covariates (capability; :func:`site_forcing`).
+
+        Parameters
+        ----------
+        profile : pysoc.io.profiles.Profile
+            The profile (covariates with MAT, MAP and clay; meta with land cover, obs_year).
+        npp : {'miami', 'gpp'}
+            Litter input from the Miami model or 0.46 x FLUXCOM GPP.
+
+        Returns
+        -------
+        xarray.Dataset
+            A validated one-step forcing (the mean year).
+
+        Raises
+        ------
+        DataError
+            A missing covariate (named).
+        """
+        return site_forcing(self, profile, npp)
+
 
 def reason_dataarray(code, dims=()) -> xr.DataArray:
     """The reason bits of invalid steady states as a CF bit field (flag_masks)."""
@@ -698,7 +724,7 @@ def reason_dataarray(code, dims=()) -> xr.DataArray:
         "flag_masks": np.array(bits, dtype=np.int32), "flag_meanings": " ".join(REASON_BITS[b] for b in bits)})
 
 
-# ---- site forcing from profile covariates (pysoc.io.site_forcing dispatch) ------------------------------
+# ---- site forcing from profile covariates (the site_forcing capability) ---------------------------------
 #: fraction of the litter input entering below ground, by land cover (approximation; docs/mimics.md)
 BELOW_FRACTION = {"forest": 0.35, "shrubland": 0.5, "rangeland/grassland": 0.6, "grasslands": 0.6,
                   "cultivated": 0.4, "cropland": 0.4, "tundra": 0.6}
@@ -713,8 +739,6 @@ def site_forcing(model: MIMICS, profile, npp: str = "miami") -> xr.Dataset:
     depths (seed 003 §2.2); no moisture effect; clay from SoilGrids at the node depths
     (else the observed 0-30 cm clay); litter input = NPP split above/below by land cover;
     lig:N 20 (aboveground) and 35 (roots); sample_year = the profile's sampling year."""
-    from pysoc.io import site_forcing as sf
-
     c = sf.site_climate(profile, npp)
     t_air = sf.soil_temperature([0.0], c["mat"], c["amplitude"], profile.lat)[:, 0]
     tsoi = np.repeat(t_air[:, None], model.nlev, axis=1)
@@ -744,16 +768,6 @@ def site_forcing(model: MIMICS, profile, npp: str = "miami") -> xr.Dataset:
     return model.forcing_dataset(tsoi, clay, c["npp"] * (1.0 - fb), c["npp"] * fb, LIGNIN_N[0], LIGNIN_N[1],
                                  sample_year=year, attrs=attrs)
 
-
-def _register_site_forcing() -> None:
-    try:
-        from pysoc.io import site_forcing as sf
-    except ImportError:   # pragma: no cover
-        return
-    sf.BUILDERS.setdefault("mimics", site_forcing)
-
-
-_register_site_forcing()
 
 __all__ = ["MIMICS", "PARAMETERS", "FORCING", "OPTIONS", "POOLS", "REASONS", "MULTIPLIERS", "site_forcing",
            "atm_f14c", "d14c_from_f", "zone_of_latitude", "c14_schedule"]

@@ -1,29 +1,11 @@
-"""System-level model components of seed 001 (§2.7, eq. 10–14), per site or grid cell,
-from the steady state of a model (spec methods.md §3.6).
+"""System-level model components of seed 001 (§2.7, eq. 10–14) of grid cells or sites, from
+the steady state of a model (spec methods.md §3.6).
 
-With x_{j,z} the steady-state carbon of pool j in layer z (g C m-3), Δz the layer
-thickness and F_{j,z} the carbon leaving pool j in layer z by decomposition or
-transformation (g C m-3 yr-1):
-
-- ``cte`` (eq. 10): carbon transfer efficiency Σ_j a_j F_j / Σ_j F_j, where
-  F_j = Σ_z F_{j,z} Δz and a_j = Σ_i a_ij is the fraction of the outflow of pool j that stays
-  in the soil system (CLM5: the transfer coefficients of the A matrix; COMPAS: transfers
-  and microbial growth, a_j = 1 − respired fraction). Identity used in the tests:
-  Rh = (1 − CTE) Σ_j F_j.
-- ``k_system`` (eq. 11, yr-1): Σ_j k_j X_j / Σ_j X_j with X_j = Σ_z x_{j,z} Δz and k_j the
-  baseline rate at optimal conditions: CLM5 1/τ_j; COMPAS (Michaelis-Menten pools) the
-  effective first-order rate F_j / Σ_z ξ_z x_{j,z} Δz (reduces to 1/τ_j for linear pools).
-- ``xi_system`` (eq. 13, 1): Σ_z ξ_z X_z / Σ_z X_z with ξ_z the product of the temperature,
-  water (and oxygen) scalars and the depth scalar in layer z (CLM5: mean over the months
-  of the monthly products, as the kernel; COMPAS: the kernel's ξ), X_z = Σ_j x_{j,z} Δz.
-- ``v_system`` (eq. 12, yr-1): Σ_z v_z X_z / Σ_z X_z with v_z the rate at which carbon
-  leaves layer z by vertical mixing, the diagonal of the transport operator T (mean over
-  the months). COMPAS mixes litter only (its mineral pools are immobile).
-- ``b_system`` (eq. 14, 1): [Σ_z exp(ln(1 − Y_z)/D_z) / n]^5, Y_z the cumulative fraction of
-  the input above the bottom D_z (cm) of layer z; the bottom layer (Y = 1, ln 0 undefined)
-  is left out, so a Jackson profile gives exactly β^5, the share of the input below 5 cm.
-
-Also returned: ``input`` (g C m-2 yr-1), ``rh`` (kernel), ``total_flux`` Σ_j F_j.
+Each model computes them itself (its ``system_components`` capability,
+:meth:`pysoc.models.base.SoilCarbonModel.system_components`), with the shared mathematics
+of :mod:`pysoc.models.components` (definitions of ``cte``, ``k_system``, ``xi_system``,
+``v_system``, ``b_system`` there). This module asks the model and sets the rows whose
+kernel status is not ok to NaN; it names no model.
 """
 
 from __future__ import annotations
@@ -31,198 +13,46 @@ from __future__ import annotations
 import numpy as np
 
 from pysoc import _status
-from pysoc.errors import ConfigError
-
-COMPONENTS = {
-    "cte": ("1", "system-level carbon transfer efficiency (seed 001 eq. 10)"),
-    "k_system": ("yr-1", "system-level baseline decomposition rate (seed 001 eq. 11)"),
-    "xi_system": ("1", "system-level environmental modifier (seed 001 eq. 13)"),
-    "v_system": ("yr-1", "system-level vertical transport rate (seed 001 eq. 12)"),
-    "b_system": ("1", "system-level input allocation index: share of inputs below 5 cm (seed 001 eq. 14)"),
-}
+from pysoc.models.components import (COMPONENTS, b_system, diffusivity_profile, input_tail,  # noqa: F401
+                                     transport_diagonal)
 
 
-def _q10_scalar(tsoi, q10):
-    """CLM5/PRODA temperature scalar (K): Q10^((T - 298.15)/10) above freezing, continuous
-    Q10^(-2.5) Q10^((T - 273.15)/10) below (froz_q10 = q10)."""
-    return np.where(tsoi >= 273.15, q10 ** ((tsoi - 298.15) / 10.0), q10 ** (-2.5) * q10 ** ((tsoi - 273.15) / 10.0))
+def system_components(model, prep, theta, pools, site_index=None, status=None) -> dict:
+    """Components of ``COMPONENTS`` (n,) of steady states, from the model's
+    ``system_components`` capability.
 
+    Parameters
+    ----------
+    model : pysoc.models.base.SoilCarbonModel
+        A model providing ``system_components``.
+    prep : prepared forcing
+        As the model's ``prepare`` or ``cell_forcing`` returns.
+    theta : array_like
+        (n, npar) physical parameter vectors.
+    pools : array_like
+        (n, npool, nlev) steady-state pools the kernel returned for them.
+    site_index : array_like of int, optional
+        (n,) 0-based site of each vector (default: row i on site i).
+    status : array_like of int, optional
+        (n,) kernel status; rows not ok give NaN.
 
-def diffusivity_profile(zisoi, nbedrock, alt, bio, cryo) -> np.ndarray:
-    """Diffusivity D_j (m2 yr-1) per layer interface (spec models.md §2.6) for arrays of
-    cells: nbedrock, alt, bio, cryo (n,) -> (n, nlev)."""
-    zisoi = np.asarray(zisoi, float)
-    nlev = zisoi.size
-    n = np.size(alt)
-    j = np.arange(nlev)[None, :]
-    nb = np.asarray(nbedrock, int)[:, None]
-    alt = np.asarray(alt, float)[:, None]
-    bio = np.asarray(bio, float)[:, None]
-    cryo = np.asarray(cryo, float)[:, None]
-    active = j < np.minimum(nb + 1, nlev)
-    zb = np.where(nb[:, 0] < nlev, zisoi[np.clip(nb[:, 0], 0, nlev - 1)], 3.0)[:, None]
-    zlim = np.minimum(3.0, zb)
-    zj = np.broadcast_to(zisoi[None, :], (n, nlev))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lin = np.where(zlim > alt, np.maximum(cryo * (1.0 - (zj - alt) / (zlim - alt)), 0.0), 0.0)
-    d_cryo = np.where(zj < alt, cryo, lin)
-    d = np.where((alt > 0) & (alt <= 2.0), d_cryo, np.where(alt > 0, bio, 0.0))
-    d = np.where(active, d, 0.0)
-    return np.where(np.abs(d) < 1e-30, 1e-30, d)
+    Returns
+    -------
+    dict
+        Name -> (n,) array.
 
-
-def transport_diagonal(dz, zisoi, zsoi, dcoef) -> np.ndarray:
-    """Diagonal of the zero-flux transport operator T (yr-1) for diffusivities dcoef (n, nlev)."""
-    dz, zisoi, zsoi = (np.asarray(a, float) for a in (dz, zisoi, zsoi))
-    dnode = zsoi[1:] - zsoi[:-1]
-    w = (zsoi[1:] - zisoi[:-1]) / dnode
-    c = 1.0 / ((1.0 - w) / dcoef[:, :-1] + w / dcoef[:, 1:]) / dnode        # (n, nlev-1) interface j|j+1
-    diag = np.zeros_like(dcoef)
-    diag[:, :-1] += c
-    diag[:, 1:] += c
-    return diag / dz[None, :]
-
-
-def input_tail(zisoi, beta, surface_only) -> np.ndarray:
-    """1 − Y_z (n, nlev): share of the Jackson-profile input below the bottom of each layer."""
-    zisoi = np.asarray(zisoi, float)
-    beta = np.asarray(beta, float)[:, None]
-    dcm = 100.0 * zisoi[None, :]
-    bot = beta ** dcm[:, -1:]
-    tail = (beta ** dcm - bot) / (1.0 - bot)
-    tail = np.clip(tail, 0.0, 1.0)
-    tail[:, -1] = 0.0
-    return np.where(np.asarray(surface_only, bool)[:, None], 0.0, tail)
-
-
-def b_system(zisoi, tail) -> np.ndarray:
-    """Eq. 14 from the input tails (n, nlev); the bottom layer and layers with no input
-    below are left out of the mean (ln 0)."""
-    dcm = 100.0 * np.asarray(zisoi, float)[None, :]
-    valid = tail > 0
-    with np.errstate(divide="ignore"):
-        per_cm = np.where(valid, np.exp(np.log(np.where(valid, tail, 1.0)) / dcm), 0.0)
-    nvalid = valid.sum(axis=1)
-    mean = np.where(nvalid > 0, per_cm.sum(axis=1) / np.maximum(nvalid, 1), 0.0)
-    return mean ** 5
-
-
-def _weighted(v, w):
-    s = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(s > 0, (v * w).sum(axis=1) / s, np.nan)
-
-
-# ---- CLM5 -------------------------------------------------------------------------------------------
-def _clm5(model, prep, theta, pools, site_index) -> dict:
-    if model.options.get("normalize_q10_to_century_tfunc"):
-        raise ConfigError("system components: the option normalize_q10_to_century_tfunc is not supported")
-    p = {n: theta[:, i] for i, n in enumerate(model.parameters.names)}
-    s = np.asarray(site_index)
-    dz, zisoi, zsoi = model.dz, model.zisoi, model.zsoi
-    tsoi = np.asarray(prep["tsoi"])[:, :, s]                 # (nlev, 12, n)
-    wsc = np.asarray(prep["w_scalar"])[:, :, s]
-    osc = np.asarray(prep["o_scalar"])[:, :, s]
-    fpi = np.asarray(prep["fpi"])[:, :, s]
-    xit = _q10_scalar(tsoi, p["q10"][None, None, :])
-    xiw = np.minimum(1.0, wsc * p["w_scaling"][None, None, :])
-    depth = np.exp(-zsoi[:, None] / p["efolding"][None, :])  # (nlev, n)
-    env = xit * xiw * osc                                     # (nlev, 12, n)
-    xi = (env.mean(axis=1) * depth).T                         # (n, nlev) T x W x O x D
-    xi_lit = ((env * fpi).mean(axis=1) * depth).T
-    tau = np.column_stack([p["taucwd"], p["taul1"], p["taul2"], p["taul2"], p["tau4s1"], p["tau4s2"], p["tau4s3"]])
-    k = 1.0 / tau                                             # (n, 7) yr-1
-    xij = np.stack([xi, xi_lit, xi_lit, xi_lit, xi, xi, xi], axis=1)     # (n, 7, nlev)
-    flux = k[:, :, None] * xij * pools                        # g C m-3 yr-1
-    fcol = (flux * dz).sum(axis=2)                            # (n, 7)
-    a = np.column_stack([np.ones_like(p["fl1s1"]), p["fl1s1"], p["fl2s1"], p["fl3s2"], p["fs1s2"] + p["fs1s3"],
-                         p["fs2s1"] + p["fs2s3"], p["fs3s1"]])
-    alt = np.maximum(np.asarray(prep["altmax"])[:, s], np.asarray(prep["altmax_lastyear"])[:, s])   # (12, n)
-    nb = np.asarray(prep["nbedrock"])[s]
-    diag = np.zeros((s.size, model.nlev))
-    for mth in range(alt.shape[0]):
-        diag += transport_diagonal(dz, zisoi, zsoi, diffusivity_profile(zisoi, nb, alt[mth], p["diffus"], p["cryo"]))
-    diag /= alt.shape[0]
-    surface_only = np.asarray(prep["altmax_lastyear"])[:, s].max(axis=0) <= 0
-    return _assemble(dz, zisoi, pools, fcol, a, k, xi, diag, p["beta"], surface_only)
-
-
-# ---- COMPAS ------------------------------------------------------------------------------------------
-def _compas(model, prep, theta, pools, site_index) -> dict:
-    from pysoc.models.compas import FLUXES
-
-    n = theta.shape[0]
-    names = model.parameters.names
-    p = {nm: theta[:, i] for i, nm in enumerate(names)}
-    dz, zisoi, zsoi = model.dz, model.zisoi, model.zsoi
-    fcol = np.full((n, 8), np.nan)
-    resp = np.full((n, 8), np.nan)
-    xi = np.full((n, model.nlev), np.nan)
-    keff = np.full((n, 8), np.nan)
-    fi = {f: i for i, f in enumerate(FLUXES)}
-    out_cols = (("cwd_fragmentation",), ("l1_decomposition",), ("l2_decomposition",), ("l3_decomposition",),
-                ("doc_uptake",), ("microbial_death", "enzyme_production"), ("enzyme_turnover",),
-                ("depolymerisation",))
-    resp_cols = ((), ("rh_l1",), ("rh_l2",), ("rh_l3",), ("rh_doc",), (), (), ())
-    for c in range(n):
-        ops = model._operators(prep, theta[c], int(site_index[c]))
-        if ops is None or not np.all(np.isfinite(pools[c])):
-            continue
-        fl = model.fluxes(theta[c], ops["kk"], ops["xi"], pools[c]) * 365.0          # (nlev, 17) g C m-3 yr-1
-        col = (fl * dz[:, None]).sum(axis=0)
-        fcol[c] = [sum(col[fi[f]] for f in fs) for fs in out_cols]
-        resp[c] = [sum(col[fi[f]] for f in fs) if fs else 0.0 for fs in resp_cols]
-        xi[c] = ops["xi"]
-        xil = ops["xil"]
-        xij = np.stack([ops["xi"], xil, xil, xil, ops["xi"], ops["xi"], ops["xi"], ops["xi"]])
-        denom = (xij * pools[c] * dz).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            keff[c] = np.where(denom > 0, np.asarray(fcol[c]) / denom, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(fcol > 0, 1.0 - resp / fcol, 1.0)
-    s = np.asarray(site_index)
-    surface_only = np.asarray(prep["altmax_lastyear"])[:, s].max(axis=0) <= 0
-    # transport diagonal from the diffusivities (as for CLM5; COMPAS mixes litter only)
-    alt = np.maximum(np.asarray(prep["altmax"])[:, s], np.asarray(prep["altmax_lastyear"])[:, s])
-    nb = np.asarray(prep["nbedrock"])[s]
-    diag = np.zeros((n, model.nlev))
-    for mth in range(alt.shape[0]):
-        diag += transport_diagonal(dz, zisoi, zsoi, diffusivity_profile(zisoi, nb, alt[mth], p["bio"], p["cryo"]))
-    diag /= alt.shape[0]
-    return _assemble(dz, zisoi, pools, fcol, a, keff, xi, diag, p["beta"], surface_only)
-
-
-def _assemble(dz, zisoi, pools, fcol, a, k, xi, vdiag, beta, surface_only) -> dict:
-    stock_pool = (pools * dz).sum(axis=2)                     # (n, npool) g C m-2
-    stock_layer = (pools * dz).sum(axis=1)                    # (n, nlev)
-    total_flux = fcol.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cte = np.where(total_flux > 0, (a * fcol).sum(axis=1) / total_flux, np.nan)
-    return {
-        "cte": cte,
-        "k_system": _weighted(k, stock_pool),
-        "xi_system": _weighted(xi, stock_layer),
-        "v_system": _weighted(vdiag, stock_layer),
-        "b_system": b_system(zisoi, input_tail(zisoi, beta, surface_only)),
-        "total_flux": total_flux,
-        "respiration_from_components": ((1.0 - a) * fcol).sum(axis=1),
-    }
-
-
-def system_components(model, prep: dict, theta, pools, site_index=None, status=None) -> dict:
-    """Components of ``COMPONENTS`` (n,) for parameter vectors theta (n, npar physical),
-    the steady-state pools (n, npool, nlev) the kernel returned for them and the prepared
-    forcing ``prep`` (``site_index`` picks the site of each vector). Cells whose kernel
-    status is not ok give NaN."""
+    Raises
+    ------
+    ConfigError
+        The model does not provide ``system_components``.
+    """
+    model.require("system_components", "the system-level components")
     theta = np.atleast_2d(np.asarray(theta, float))
     pools = np.asarray(pools, float)
     n = theta.shape[0]
     site_index = np.arange(n) if site_index is None else np.asarray(site_index, int)
-    name = getattr(model, "name", "")
-    if name not in ("clm5", "compas"):
-        raise ConfigError(f"system components are implemented for clm5 and compas, not {name!r}")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = (_clm5 if name == "clm5" else _compas)(model, prep, theta, pools, site_index)
+        out = model.system_components(prep, theta, pools, site_index)
     if status is not None:
         bad = np.asarray(status) != _status.OK
         for v in out.values():

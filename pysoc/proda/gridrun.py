@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pysoc.proda.components import COMPONENTS, system_components
-from pysoc.proda.forcing import cell_climate, npp_of, prepared_forcing
+from pysoc.proda.forcing import cell_climate, prepared_forcing
 from pysoc.da.parallel import SerialExecutor, chunk, gather_chunks
 from pysoc.profiles import STANDARD_INTERVALS, interval_integrals, interval_labels
 
@@ -84,6 +84,7 @@ class GridRunner:
             self.X = input_transform.apply(self.X)
         clim = cell_climate(table.grid, table.cells[self.local])
         self.prep = prepared_forcing(model, clim)
+        self.npp = clim.npp()                            # litter input of the cell forcings (Miami NPP)
         self.intervals = stock_intervals(model) if intervals is None else np.asarray(intervals, float)
         self.site_index = np.arange(self.local.size, dtype=np.int32)
 
@@ -108,7 +109,7 @@ class GridRunner:
         stocks, status, pools = self._run(theta, want_pools=True) if self.local.size else \
             (np.empty((0, len(self.intervals))), np.empty(0, int), None)
         comps = self._components(theta, pools, status)
-        npp = npp_of(self.prep) if self.local.size else np.empty(0)
+        npp = self.npp if self.local.size else np.empty(0)
         g = lambda a: gather_chunks(self.comm, a, self.n)
         out = BestRun(g(kp), g(theta), g(stocks), g(status), {k: g(v) for k, v in comps.items()}, g(npp))
         return out if self.comm.rank == 0 else None

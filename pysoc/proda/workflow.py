@@ -24,11 +24,17 @@ import pandas as pd
 
 from pysoc.errors import DataError
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist
-from pysoc.models import model_class
+from pysoc.models import model_class, models_with
+
+#: the capabilities PRODA needs of a model: site forcing (the calibration's forcing at the sites),
+#: forcing of grid cells, and the system components of the maps
+REQUIRED_CAPABILITIES = ("site_forcing", "cell_forcing", "system_components")
+#: the registry models that have them (the first is the default)
+MODELS = tuple(models_with(*REQUIRED_CAPABILITIES))
 
 PRODA = Group("proda", (
-    Key("model", "str", "clm5", "model whose site calibrations are generalised (grid forcing and system "
-        "components exist for these two)", choices=("clm5", "compas")),
+    Key("model", "str", MODELS[0] if MODELS else "", "model whose site calibrations are generalised: a "
+        "registry model providing " + ", ".join(REQUIRED_CAPABILITIES), choices=MODELS),
     Key("posterior_file", "str", "", "site-by-site calibration output of pysoc-calibrate: <run>_posterior.nc "
         "(posterior draws used) or <run>_sites.csv (means/modes only)", path=True, required=True),
     Key("one_batch_file", "str", "", "one-batch calibration output (<run>_posterior.nc of mode = 'one_batch') for "
@@ -116,7 +122,7 @@ def build_spec(model_name: str) -> NamelistSpec:
 
 
 def load_namelist(path):
-    return read_model_namelist(path, "proda", ("clm5", "compas"), build_spec)[0]
+    return read_model_namelist(path, "proda", MODELS, build_spec, default=MODELS[0] if MODELS else "")[0]
 
 
 def training_options(nml) -> dict:
@@ -171,15 +177,13 @@ def _no_site_left(p, post0, removed) -> DataError:
 
 
 def _site_forcings(model, profs, complete):
-    from pysoc.io.site_forcing import site_forcing
-
     forcings, ok = [], np.zeros(len(profs), bool)
     for i, pr in enumerate(profs):
         if not complete[i]:
             forcings.append(None)
             continue
         try:
-            forcings.append(site_forcing(model, pr))
+            forcings.append(model.site_forcing(pr))
             ok[i] = True
         except DataError:
             forcings.append(None)
@@ -302,7 +306,7 @@ def model_settings(nml, site) -> dict:
 
     p = nml["proda"]
     return {"grid_file": portable_path(p["grid_file"]), "site_max_km": p["site_max_km"],
-            "site_forcing": "pysoc.io.site_forcing.site_forcing (defaults, as the calibration)",
+            "site_forcing": "the model's site_forcing capability (defaults, as the calibration)",
             "posterior_file": str(p["posterior_file"]), "sites_file": str(p["sites_file"]),
             "max_gelman_rubin": p["max_gelman_rubin"], "min_nse": p["min_nse"],
             "sites_used": site["report"]["sites_used"], "namelist": nml.text}

@@ -61,7 +61,7 @@ def decomposition_model(name: str):
     """
     from pysoc.models import get_model
     m = get_model(name)
-    if not callable(getattr(m, "decomposition_scalars", None)):
+    if not m.provides("decomposition_scalars"):
         raise ConfigError(f"model {name!r} does not provide decomposition_scalars (temperature and water "
                           f"scalars of its decomposition); choose another &predictors decomposition_model")
     return m
