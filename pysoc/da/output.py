@@ -32,7 +32,7 @@ import xarray as xr
 import pysoc
 from pysoc.da import diagnostics as dg
 from pysoc.da.likelihood import STREAMS
-from pysoc.io.atomic import atomic_path
+from pysoc.io.atomic import atomic_path, write_csv  # write_csv: the one CSV writer, re-exported
 
 METRICS = ("nse", "r2", "rmse", "mae", "r", "slope", "intercept", "bic", "n")
 SITE_STATUS = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "ok failed",
@@ -719,13 +719,6 @@ def _mcmc_row(run, d) -> dict:
         row[f"{n}_ess_tail"] = d["ess_tail"][j]
         row[f"{n}_mcse_mean"] = d["mcse_mean"][j]
     return row
-
-
-def write_csv(df: pd.DataFrame, path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-    return path
 
 
 def write_all(run, figure_writer=None) -> dict:

@@ -105,6 +105,52 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def write_csv(df, path: str | os.PathLike, *, float_format: str | None = "%.6g", index: bool = False,
+              **to_csv) -> Path:
+    """Write a table as CSV through :func:`atomic_path` (complete or not at all, mode 0644
+    under the usual umask 022, like every other output). The one CSV writer of pysoc.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    path : str or os.PathLike
+        Output file (its directory is created).
+    float_format : str or None
+        Format of floats; six significant digits by default, None for pandas' round-trip
+        representation.
+    index : bool
+        Write the row index (default: no).
+    **to_csv
+        Further keywords of :meth:`pandas.DataFrame.to_csv`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (nothing is left behind).
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd
+    >>> out = write_csv(pd.DataFrame({"x": [1 / 3]}), os.path.join(tempfile.mkdtemp(), "t.csv"))
+    >>> print(out.read_text(), end="")
+    x
+    0.333333
+    >>> umask = os.umask(0); _ = os.umask(umask)
+    >>> out.stat().st_mode & 0o777 == 0o666 & ~umask        # 0o644 under umask 022
+    True
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=index, float_format=float_format, **to_csv)
+    return path
+
+
 def _first_existing(path: Path) -> Path:
     p = path
     while not p.exists() and p != p.parent:

@@ -16,8 +16,6 @@ cells are NaN, ``cell_status`` says why):
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ import xarray as xr
 
 import pysoc
 from pysoc.forcing import write_netcdf_atomic
+from pysoc.io.atomic import write_csv  # noqa: F401  (the one CSV writer; pysoc.proda.output.write_csv)
 from pysoc.proda.components import COMPONENTS
 from pysoc.proda.gridrun import area_total_pg
 
@@ -218,21 +217,6 @@ def cell_widening(ds: xr.Dataset, interval: int = 1) -> dict:
     r = b[ok] / a[ok]
     return {"median_cell_sd_ratio": float(np.median(r)), "p10_cell_sd_ratio": float(np.quantile(r, 0.1)),
             "p90_cell_sd_ratio": float(np.quantile(r, 0.9))}
-
-
-def write_csv(df: pd.DataFrame, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 # ---- comparison of two models (seed 001 Fig. 4) ---------------------------------------------------------

@@ -12,7 +12,7 @@ import xarray as xr
 
 import pysoc
 from pysoc.errors import DataError
-from pysoc.io.atomic import atomic_path
+from pysoc.io.atomic import atomic_path, write_csv  # noqa: F401  (the one CSV writer, re-exported)
 
 
 def _atomic(path: Path, write) -> Path:
@@ -35,10 +35,6 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     for c in ds.coords:
         enc[c] = {"_FillValue": None}
     return _atomic(Path(path), lambda tmp: ds.to_netcdf(tmp, encoding=enc, format="NETCDF4"))
-
-
-def write_csv(df: pd.DataFrame, path: str | Path, **kw) -> Path:
-    return _atomic(Path(path), lambda tmp: df.to_csv(tmp, index=False, **kw))
 
 
 def write_text(text: str, path: str | Path) -> Path:
