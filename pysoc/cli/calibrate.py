@@ -25,12 +25,12 @@ from pysoc.cli import add_describe_namelist, add_version, run_main
 from pysoc.errors import ConfigError, DataError, PysocWarning
 from pysoc.io.atomic import check_output_dir
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist, resolve_path
-from pysoc.models import REGISTRY, model_class
+from pysoc.models import DEFAULT_MODEL, REGISTRY, model_class
 
 PROG = "pysoc-calibrate"
 
 CALIBRATE = Group("calibrate", (
-    Key("model", "str", "clm5", "model to calibrate", choices=tuple(REGISTRY)),
+    Key("model", "str", DEFAULT_MODEL, "model to calibrate", choices=tuple(REGISTRY)),
     Key("method", "str", "mcmc", "'mcmc' Bayesian posterior (sampler chosen in &mcmc), 'sceua' SCE-UA optimum, "
         "'morris' Morris screening of the cost ('am' is accepted as method = 'mcmc' with sampler = 'am')",
         choices=("mcmc", "am", "sceua", "morris")),
@@ -432,10 +432,10 @@ def _mcmc_lines(run) -> list[str]:
 def _skill_lines(run) -> list[str]:
     """Per calibrated stream: skill of the posterior predictive mean pooled over the sites."""
     from pysoc.da.likelihood import STREAMS, stream_skill
-    from pysoc.da.output import _site_entries
+    from pysoc.da.output import site_entries
 
     out = []
-    for name, m in stream_skill(_site_entries(run)).items():
+    for name, m in stream_skill(site_entries(run)).items():
         u = STREAMS[name].units if name in STREAMS else ""
         out.append(f"  {name}: {m['n']} obs at {m['n_sites']} sites, R2 (1 - SSE/SST) {m['r2']:.2f}, "
                    f"RMSE {m['rmse']:.3g} {u}, bias {m['bias']:+.3g} {u}")

@@ -44,14 +44,14 @@ from pysoc.forcing import open_netcdf
 from pysoc.io import ctsm, history, netcdf
 from pysoc.io.atomic import check_output_file, describe_os_error
 from pysoc.io.namelist import Group, Key, NamelistSpec, read_model_namelist
-from pysoc.models import REGISTRY, model_class
+from pysoc.models import DEFAULT_MODEL, REGISTRY, model_class
 from pysoc.models.base import SoilCarbonModel, column_status_attrs, stack_columns
 from pysoc.params import OutsidePriorWarning
 
 PROG = "pysoc-run"
 
 RUN = Group("run", (
-    Key("model", "str", "clm5", "model to run", choices=tuple(REGISTRY)),
+    Key("model", "str", DEFAULT_MODEL, "model to run", choices=tuple(REGISTRY)),
     Key("mode", "str", "steady_state", "steady_state or transient", choices=("steady_state", "transient")),
     Key("forcing_file", "str", "", "forcing (NetCDF; format in docs/<model>.md, or CTSM history files, also a glob "
         "such as 'hist/case.clm2.h0.*.nc'); a 'column' dimension or a lat/lon grid runs many columns",
