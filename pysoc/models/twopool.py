@@ -95,6 +95,8 @@ class TwoPool(SoilCarbonModel):
     forcing_schema = FORCING
     options_group = OPTIONS
     observables = ("soc_profile", "soc_0_30", "pools", "rh", "input")
+    #: a small forcing the model runs on (the conformance suite, tests/test_conformance.py, uses it)
+    example_forcing = "pkgdata:twopool/forcing_site1.nc"
     references = "docs/adding_a_model.md (template kernel; first-order two-pool model with Q10 and moisture scalar)"
 
     def __init__(self, **options):
