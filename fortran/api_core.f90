@@ -1,5 +1,6 @@
 !> f2py boundary for the shared modules (pysoc._kernels.core). Plain real(8)/integer(4)
-!> explicit-shape arguments only; no state, no I/O (threadsafe).
+!> explicit-shape arguments only; no state, no I/O: every entry point is `!f2py threadsafe`
+!> (releases the GIL).
 
 !> dz, zisoi, zsoi = grid(kind, nlev): kind 1 = CLM5 20 layers, 2 = CLM4.5-style 10 layers.
 subroutine grid(kind, nlev, dz, zisoi, zsoi, status)
@@ -9,6 +10,7 @@ subroutine grid(kind, nlev, dz, zisoi, zsoi, status)
   integer(4), intent(in) :: kind, nlev
   real(8), intent(out) :: dz(nlev), zisoi(nlev), zsoi(nlev)
   integer(4), intent(out) :: status
+  !f2py threadsafe
   status = SOC_OK
   dz = 0; zisoi = 0; zsoi = 0
   if (kind == 1 .and. nlev == 20) then
@@ -26,6 +28,7 @@ subroutine status_codes(codes)
   use soc_kinds
   implicit none
   integer(4), intent(out) :: codes(8)
+  !f2py threadsafe
   codes = [SOC_OK, SOC_ERR_SHAPE, SOC_ERR_PARAM, SOC_ERR_FORCING, SOC_ERR_SINGULAR, &
        SOC_ERR_NOT_CONVERGED, SOC_ERR_INVALID, SOC_ERR_NONFINITE]
 end subroutine status_codes
@@ -39,6 +42,7 @@ subroutine transport(nlev, dz, zisoi, zsoi, nbedrock, alt, bio, cryo, adv, tl, t
   real(8), intent(in) :: dz(nlev), zisoi(nlev), zsoi(nlev), alt, bio, cryo, adv
   real(8), intent(out) :: tl(nlev), td(nlev), tu(nlev)
   !f2py integer(4), intent(hide), depend(dz) :: nlev = len(dz)
+  !f2py threadsafe
   real(8) :: d(nlev), f(nlev)
   call mixing_diffusivity(nlev, zisoi, nbedrock, alt, bio, cryo, adv, d, f)
   call transport_operator(nlev, dz, zisoi, zsoi, d, f, tl, td, tu)
@@ -52,6 +56,7 @@ subroutine jackson(nlev, zisoi, beta, all_top, frac)
   real(8), intent(in) :: zisoi(nlev), beta
   real(8), intent(out) :: frac(nlev)
   !f2py integer(4), intent(hide), depend(zisoi) :: nlev = len(zisoi)
+  !f2py threadsafe
   call jackson_fraction(nlev, zisoi, beta, all_top /= 0, frac)
 end subroutine jackson
 

@@ -1,10 +1,12 @@
 !> f2py boundary of the vertically resolved MIMICS kernel (pysoc._kernels.mimics).
-!> Plain explicit-shape arguments, no state (threadsafe). Arrays are Fortran-ordered with
+!> Plain explicit-shape arguments, no state: every entry point is `!f2py threadsafe` (releases
+!> the GIL); sizes are the constants of soc_mimics (mim_npar, mim_npool, mim_nlitter, mim_nflux;
+!> f2py reads them from fortran/soc_mimics.f90: an array of another size is a ValueError). Arrays are Fortran-ordered with
 !> (layer, pool) first and the parameter set / site last. Pools: LITm, LITs, MICr, MICk,
 !> SOMp, SOMc, SOMa (mg C cm-3). dz: layer thickness (m). clay (fraction), tsoi (degC),
-!> wsc (moisture scalar, -), litter(4, site) = aboveground input, root input
+!> wsc (moisture scalar, -), litter(mim_nlitter, site) = aboveground input, root input
 !> (g C m-2 yr-1), lig:N aboveground, lig:N roots. kinetics: 1 forward, 2 reverse MM.
-!> Parameter vector layout: fortran/soc_mimics.f90 header (70 values).
+!> Parameter vector layout: fortran/soc_mimics.f90 header (mim_npar values).
 
 !> x, resp, niter, resid, maxeig, attempt, status, reason = steady_batch(dz, par, site_index,
 !>     clay, tsoi, wsc, litter, kinetics, check_stab, x0, use_x0)
@@ -13,16 +15,17 @@
 subroutine steady_batch(nlay, ntime, nset, nsite, dz, par, site_index, clay, tsoi, wsc, litter, &
      kinetics, check_stab, x0, use_x0, x, resp, niter, resid, maxeig, attempt, status, reason)
   use soc_kinds, only: SOC_OK, SOC_ERR_SHAPE
-  use soc_mimics, only: mim_site, mim_setup, mim_steady_state
+  use soc_mimics, only: mim_site, mim_setup, mim_steady_state, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, ntime, nset, nsite
-  real(8), intent(in) :: dz(nlay), par(70, nset)
+  real(8), intent(in) :: dz(nlay), par(mim_npar, nset)
   integer(4), intent(in) :: site_index(nset)
   real(8), intent(in) :: clay(nlay, nsite), tsoi(nlay, ntime, nsite), wsc(nlay, ntime, nsite)
-  real(8), intent(in) :: litter(4, nsite)
+  real(8), intent(in) :: litter(mim_nlitter, nsite)
   integer(4), intent(in) :: kinetics, check_stab, use_x0
-  real(8), intent(in) :: x0(nlay, 7, nset)
-  real(8), intent(out) :: x(nlay, 7, nset), resp(nlay, nset), resid(nset), maxeig(nset)
+  real(8), intent(in) :: x0(nlay, mim_npool, nset)
+  real(8), intent(out) :: x(nlay, mim_npool, nset), resp(nlay, nset), resid(nset), maxeig(nset)
   integer(4), intent(out) :: niter(nset), attempt(nset), status(nset), reason(nset)
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(par) :: nset = shape(par, 1)
@@ -30,7 +33,7 @@ subroutine steady_batch(nlay, ntime, nset, nsite, dz, par, site_index, clay, tso
   !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 2)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: xi(7, nlay), x0i(7, nlay)
+  real(8) :: xi(mim_npool, nlay), x0i(mim_npool, nlay)
   integer :: i, k, ni, at
   x = 0; resp = 0; resid = 0; maxeig = 0; niter = 0; attempt = 0; reason = 0
   do i = 1, nset
@@ -60,15 +63,16 @@ subroutine profile_batch(nlay, ntime, nset, nsite, nstep, dz, par, site_index, c
      litter, kinetics, check_stab, fatm_ss, fatm, hours, nvalid, nsub, x, fm, fm_ss, resp, niter, &
      resid, maxeig, status, reason)
   use soc_kinds, only: SOC_OK, SOC_ERR_SHAPE, SOC_ERR_FORCING
-  use soc_mimics, only: mim_site, mim_setup, mim_steady_state, mim_c14_steady, mim_c14_transient
+  use soc_mimics, only: mim_site, mim_setup, mim_steady_state, mim_c14_steady, mim_c14_transient, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, ntime, nset, nsite, nstep
-  real(8), intent(in) :: dz(nlay), par(70, nset)
+  real(8), intent(in) :: dz(nlay), par(mim_npar, nset)
   integer(4), intent(in) :: site_index(nset)
   real(8), intent(in) :: clay(nlay, nsite), tsoi(nlay, ntime, nsite), wsc(nlay, ntime, nsite)
-  real(8), intent(in) :: litter(4, nsite), fatm_ss(nsite), fatm(nstep, nsite), hours(nstep, nsite)
+  real(8), intent(in) :: litter(mim_nlitter, nsite), fatm_ss(nsite), fatm(nstep, nsite), hours(nstep, nsite)
   integer(4), intent(in) :: kinetics, check_stab, nvalid(nsite), nsub
-  real(8), intent(out) :: x(nlay, 7, nset), fm(nlay, 7, nset), fm_ss(nlay, 7, nset), resp(nlay, nset)
+  real(8), intent(out) :: x(nlay, mim_npool, nset), fm(nlay, mim_npool, nset), fm_ss(nlay, mim_npool, nset), resp(nlay, nset)
   real(8), intent(out) :: resid(nset), maxeig(nset)
   integer(4), intent(out) :: niter(nset), status(nset), reason(nset)
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
@@ -78,7 +82,7 @@ subroutine profile_batch(nlay, ntime, nset, nsite, nstep, dz, par, site_index, c
   !f2py integer(4), intent(hide), depend(fatm) :: nstep = shape(fatm, 0)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: xi(7, nlay), ci(7, nlay), x0i(7, nlay)
+  real(8) :: xi(mim_npool, nlay), ci(mim_npool, nlay), x0i(mim_npool, nlay)
   integer :: i, k, ni, at, n
   x = 0; fm = 0; fm_ss = 0; resp = 0; resid = 0; maxeig = 0; niter = 0; reason = 0
   x0i = 0
@@ -120,14 +124,15 @@ end subroutine profile_batch
 subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours, fatm, nsub, &
      with14, x0, c0, kinetics, x, c, resp, resp14, dec14, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_transient
+  use soc_mimics, only: mim_site, mim_setup, mim_transient, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, nstep
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, nstep), wsc(nlay, nstep)
-  real(8), intent(in) :: litter(4), iscl(nstep), hours(nstep), fatm(nstep)
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), tsoi(nlay, nstep), wsc(nlay, nstep)
+  real(8), intent(in) :: litter(mim_nlitter), iscl(nstep), hours(nstep), fatm(nstep)
   integer(4), intent(in) :: nsub, with14, kinetics
-  real(8), intent(in) :: x0(nlay, 7), c0(nlay, 7)
-  real(8), intent(out) :: x(nlay, 7, nstep), c(nlay, 7, nstep), resp(nlay, nstep), resp14(nlay, nstep)
+  real(8), intent(in) :: x0(nlay, mim_npool), c0(nlay, mim_npool)
+  real(8), intent(out) :: x(nlay, mim_npool, nstep), c(nlay, mim_npool, nstep), resp(nlay, nstep), resp14(nlay, nstep)
   real(8), intent(out) :: dec14(nlay, nstep)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
@@ -139,7 +144,7 @@ subroutine transient(nlay, nstep, dz, par, clay, tsoi, wsc, litter, iscl, hours,
   x = 0; c = 0; resp = 0; resp14 = 0; dec14 = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return
-  allocate(xi(7, nlay, nstep), ci(7, nlay, nstep))
+  allocate(xi(mim_npool, nlay, nstep), ci(mim_npool, nlay, nstep))
   call mim_transient(s, nstep, tsoi, wsc, iscl, hours, fatm, nsub, with14 /= 0, transpose(x0), &
        transpose(c0), xi, ci, resp, resp14, dec14, status)
   do k = 1, nstep
@@ -156,18 +161,19 @@ end subroutine transient
 subroutine spinup(nlay, ncyc, dz, par, clay, tsoi, wsc, litter, dt, tol, max_years, x0, kinetics, &
      x, years, change, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_spinup
+  use soc_mimics, only: mim_site, mim_setup, mim_spinup, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, ncyc, max_years, kinetics
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ncyc), wsc(nlay, ncyc)
-  real(8), intent(in) :: litter(4), dt, tol, x0(nlay, 7)
-  real(8), intent(out) :: x(nlay, 7), change
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), tsoi(nlay, ncyc), wsc(nlay, ncyc)
+  real(8), intent(in) :: litter(mim_nlitter), dt, tol, x0(nlay, mim_npool)
+  real(8), intent(out) :: x(nlay, mim_npool), change
   integer(4), intent(out) :: years, status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(tsoi) :: ncyc = shape(tsoi, 1)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: xi(7, nlay)
+  real(8) :: xi(mim_npool, nlay)
   integer :: y
   x = 0; years = 0; change = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
@@ -180,21 +186,23 @@ end subroutine spinup
 
 !> f, jac, resp, inp, status = tendency(dz, par, clay, tsoi, wsc, litter, x, kinetics)
 !> Time-mean tendency f (mg C cm-3 h-1) of the state x, dense Jacobian jac (h-1; index
-!> pool + 7 (layer - 1)), respiration and litter input per layer (mg C cm-3 h-1).
+!> pool + mim_npool (layer - 1)), respiration and litter input per layer (mg C cm-3 h-1).
 subroutine tendency(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, kinetics, f, jac, resp, inp, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_column_eval, mim_full_jacobian, mim_kinetics
+  use soc_mimics, only: mim_site, mim_setup, mim_column_eval, mim_full_jacobian, mim_kinetics, &
+       mim_npar, mim_npool, mim_nlitter, mim_nflux
   implicit none
   integer(4), intent(in) :: nlay, ntime, kinetics
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
-  real(8), intent(in) :: litter(4), x(nlay, 7)
-  real(8), intent(out) :: f(nlay, 7), jac(7 * nlay, 7 * nlay), resp(nlay), inp(nlay, 7)
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
+  real(8), intent(in) :: litter(mim_nlitter), x(nlay, mim_npool)
+  real(8), intent(out) :: f(nlay, mim_npool), jac(mim_npool * nlay, mim_npool * nlay), resp(nlay), inp(nlay, mim_npool)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: fi(7, nlay), jb(7, 7, nlay), kf(11, nlay), gr(7, nlay), vk(6, nlay, ntime), kmk(6, nlay, ntime)
+  real(8) :: fi(mim_npool, nlay), jb(mim_npool, mim_npool, nlay), kf(mim_nflux, nlay), gr(mim_npool, nlay)
+  real(8) :: vk(6, nlay, ntime), kmk(6, nlay, ntime)
   f = 0; jac = 0; resp = 0; inp = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return
@@ -209,18 +217,19 @@ end subroutine tendency
 !> Radiocarbon steady state (mg C cm-3 x fraction modern) for the carbon state x.
 subroutine c14_steady(nlay, ntime, dz, par, clay, tsoi, wsc, litter, x, fatm, kinetics, c, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_c14_steady
+  use soc_mimics, only: mim_site, mim_setup, mim_c14_steady, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, ntime, kinetics
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
-  real(8), intent(in) :: litter(4), x(nlay, 7), fatm
-  real(8), intent(out) :: c(nlay, 7)
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime)
+  real(8), intent(in) :: litter(mim_nlitter), x(nlay, mim_npool), fatm
+  real(8), intent(out) :: c(nlay, mim_npool)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: ci(7, nlay)
+  real(8) :: ci(mim_npool, nlay)
   c = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return
@@ -237,11 +246,12 @@ end subroutine c14_steady
 subroutine site_info(nlay, dz, par, clay, litter, kinetics, inp, tau, desorb, fractions, vfac, &
      kfac, fmet, tl, td, tu, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, isp, isa
+  use soc_mimics, only: mim_site, mim_setup, isp, isa, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, kinetics
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), litter(4)
-  real(8), intent(out) :: inp(nlay, 7), tau(nlay, 2), desorb(nlay), fractions(nlay, 6)
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), litter(mim_nlitter)
+  real(8), intent(out) :: inp(nlay, mim_npool), tau(nlay, 2), desorb(nlay), fractions(nlay, 6)
   real(8), intent(out) :: vfac(nlay, 6), kfac(nlay, 6), fmet, tl(nlay), td(nlay), tu(nlay)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
@@ -281,17 +291,18 @@ end subroutine eigenvalues
 !> The solver's layer-by-layer starting state (diagnostics).
 subroutine initial_guess(nlay, ntime, dz, par, clay, tsoi, wsc, litter, kinetics, variant, x, status)
   use soc_kinds, only: SOC_OK
-  use soc_mimics, only: mim_site, mim_setup, mim_initial_guess
+  use soc_mimics, only: mim_site, mim_setup, mim_initial_guess, &
+       mim_npar, mim_npool, mim_nlitter
   implicit none
   integer(4), intent(in) :: nlay, ntime, kinetics, variant
-  real(8), intent(in) :: dz(nlay), par(70), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime), litter(4)
-  real(8), intent(out) :: x(nlay, 7)
+  real(8), intent(in) :: dz(nlay), par(mim_npar), clay(nlay), tsoi(nlay, ntime), wsc(nlay, ntime), litter(mim_nlitter)
+  real(8), intent(out) :: x(nlay, mim_npool)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(dz) :: nlay = len(dz)
   !f2py integer(4), intent(hide), depend(tsoi) :: ntime = shape(tsoi, 1)
   !f2py threadsafe
   type(mim_site) :: s
-  real(8) :: xi(7, nlay)
+  real(8) :: xi(mim_npool, nlay)
   x = 0
   call mim_setup(nlay, dz, par, kinetics, clay, litter, s, status)
   if (status /= SOC_OK) return

@@ -38,6 +38,7 @@ module soc_clm5
        i_tl2 = 7, i_ts1 = 8, i_ts2 = 9, i_ts3 = 10, i_fl1s1 = 11, i_fl2s1 = 12, i_fl3s2 = 13, &
        i_fs1s2 = 14, i_fs1s3 = 15, i_fs2s1 = 16, i_fs2s3 = 17, i_fs3s1 = 18, i_fcwdl2 = 19, &
        i_wscal = 20, i_beta = 21
+  public :: i_beta   ! the input-profile parameter, read by api_clm5.f90 operators
 
 contains
 

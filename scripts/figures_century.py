@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pysoc._kernels import century as K  # noqa: E402
+from pysoc._kernels import century_probes as K  # noqa: E402  (test and diagnostic probes)
 from pysoc.models import get_model  # noqa: E402
 from pysoc.models import century as C  # noqa: E402
 

@@ -12,6 +12,7 @@ import xarray as xr
 from conftest import DATA
 from pysoc import _status
 from pysoc._kernels import century as K
+from pysoc._kernels import century_probes as P   # test-only entry points of single components
 from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
 from pysoc.models import get_model
 from pysoc.models import century as C
@@ -62,7 +63,7 @@ def test_century8_matrix_steady_state(model, key):
     ref, total = read_century8()[key]
     opt = get_model("century", surface_som2=False).opt_vector()
     th = theta_of(model, key[0])
-    x, status = K.som_steady_batch(th[:, None], site_vector(), opt, np.array([key[1]]), np.ones(1),
+    x, status = P.som_steady_batch(th[:, None], site_vector(), opt, np.array([key[1]]), np.ones(1),
                                    STRLIG[:, None], INPUTS[:, None])
     assert status[0] == _status.OK
     np.testing.assert_allclose(x[:8, 0], ref, rtol=1e-6)
@@ -78,7 +79,7 @@ def test_century8_long_time_stepping(model, key):
     opt = get_model("century", surface_som2=False).opt_vector()
     ny = 40000
     nm = 12 * ny
-    x, co2, status = K.som_run(theta_of(model, key[0]), site_vector(), opt, np.full(nm, key[1]), np.ones(nm),
+    x, co2, status = P.som_run(theta_of(model, key[0]), site_vector(), opt, np.full(nm, key[1]), np.ones(nm),
                                STRLIG, np.tile(INPUTS[:, None] / 12.0, (1, nm)), 1, np.zeros(9))
     assert status == _status.OK
     np.testing.assert_allclose(x[:8, -1], ref, rtol=1e-6)
@@ -91,7 +92,7 @@ def test_defac_halving_doubles_every_pool(model):
     for surf2 in (False, True):
         opt = get_model("century", surface_som2=surf2).opt_vector()
         th = np.tile(theta_of(model, "meadow")[:, None], (1, 2))
-        x, status = K.som_steady_batch(np.asfortranarray(th), site_vector(), opt, np.array([1.0, 0.5]),
+        x, status = P.som_steady_batch(np.asfortranarray(th), site_vector(), opt, np.array([1.0, 0.5]),
                                        np.ones(2), np.tile(STRLIG[:, None], (1, 2)), np.tile(INPUTS[:, None], (1, 2)))
         assert (status == 0).all()
         np.testing.assert_allclose(x[:, 1], 2 * x[:, 0], rtol=1e-12)
@@ -104,7 +105,7 @@ def test_surface_som2_flows_conserve_and_route(model):
     surface SOM2."""
     opt = model.opt_vector()
     th = theta_of(model, "meadow")
-    ak, k, status = K.som_matrix(th, site_vector(), opt, 0.7, 1.0, STRLIG)
+    ak, k, status = P.som_matrix(th, site_vector(), opt, 0.7, 1.0, STRLIG)
     assert status == 0
     assert (ak.sum(axis=0) <= 1e-15).all()          # respiration >= 0 from every pool
     assert ak[8, 0] > 0 and ak[8, 4] > 0 and ak[6, 0] == 0 and ak[6, 4] == 0
@@ -132,44 +133,44 @@ def test_soilr_parton1987_matrix_and_steady_state():
 
 # ---- check values of century_production.md §14 -------------------------------------------------
 def test_production_check_values():
-    sw, dl = K.radiation(37.6)
+    sw, dl = P.radiation(37.6)
     assert round(sw[6]) == 1013 and round(sw[0]) == 410
-    assert round(K.radiation(40.0)[0][6]) == 1011
+    assert round(P.radiation(40.0)[0][6]) == 1011
     assert abs(dl[6] - 14.44) < 0.01 and abs(dl[0] - 9.57) < 0.01
-    assert abs(K.pet_month(20.0, 5.0, 7, 37.6, 0.0, 0.0, 0.0, 0.8, 0) - 12.16) < 0.01
+    assert abs(P.pet_month(20.0, 5.0, 7, 37.6, 0.0, 0.0, 0.0, 0.8, 0) - 12.16) < 0.01
     tx = np.array([-8, -5, 1, 7, 12, 16, 18, 17, 13, 6, -2, -6.0])
     tn = np.array([-22, -19, -13, -7, -2, 2, 5, 4, -1, -8, -16, -21.0])
     tm = (tx + tn) / 2
-    assert abs(K.pet_month(18.0, 5.0, 7, 37.6, 0.0, tm.max(), tm.min(), 0.9, 1) - 9.68) < 0.01
-    assert abs(K.pet_month(18.0, 5.0, 7, 37.6, 3200.0, tm.max(), tm.min(), 0.9, 1) - 22.5) < 0.05
-    np.testing.assert_allclose(K.gpdf_curve(np.array([-5, 0, 5, 10, 15, 20, 25, 30.0]), 15, 32, 1, 3.5),
+    assert abs(P.pet_month(18.0, 5.0, 7, 37.6, 0.0, tm.max(), tm.min(), 0.9, 1) - 9.68) < 0.01
+    assert abs(P.pet_month(18.0, 5.0, 7, 37.6, 3200.0, tm.max(), tm.min(), 0.9, 1) - 22.5) < 0.05
+    np.testing.assert_allclose(P.gpdf_curve(np.array([-5, 0, 5, 10, 15, 20, 25, 30.0]), 15, 32, 1, 3.5),
                                [0.038, 0.183, 0.500, 0.851, 1.000, 0.863, 0.541, 0.157], atol=6e-4)
     # (exact values 0.49946 and 0.97746; the spec rounds them to 0.500 and 0.978)
-    np.testing.assert_allclose(K.gpdf_curve(np.array([10, 20, 25, 30, 32.0]), 30, 45, 1, 2.5),
+    np.testing.assert_allclose(P.gpdf_curve(np.array([10, 20, 25, 30, 32.0]), 30, 45, 1, 2.5),
                                [0.125, 0.592, 0.875, 1.000, 0.978], atol=6e-4)
-    np.testing.assert_allclose(K.gpdf_curve(np.array([10, 20, 30.0]), 18, 35, 1.2, 3.0),
+    np.testing.assert_allclose(P.gpdf_curve(np.array([10, 20, 30.0]), 18, 35, 1.2, 3.0),
                                [0.664, 0.975, 0.340], atol=6e-4)
     for bio, (txs, tns, ct) in {0: (32.81, 3.22, 18.02), 100: (27.78, 3.62, 15.70), 300: (21.74, 4.42, 13.08),
                                 600: (17.87, 5.62, 11.75)}.items():
-        r = K.surface_temperature(18.0, 5.0, bio, -0.0035, 0.004, dl[6])
+        r = P.surface_temperature(18.0, 5.0, bio, -0.0035, 0.004, dl[6])
         np.testing.assert_allclose(r[:3], (txs, tns, ct), atol=0.006)
-    assert abs(K.surface_temperature(18.0, 5.0, 300, -0.0035, 0.004, dl[6])[3] - 15.19) < 0.01
+    assert abs(P.surface_temperature(18.0, 5.0, 300, -0.0035, 0.004, dl[6])[3] - 15.19) < 0.01
     thfc, thwp = K.water_props(1, 0.40, 0.25, 1.2, 5000.0)
     assert abs(thfc[0] - 0.366) < 5e-4 and abs(thwp[0] - 0.222) < 5e-4
     wc = thfc[0] - thwp[0]
     for x, h in [(0.2, 0.085), (0.4, 0.390), (0.6, 0.695), (0.8, 1.0), (1.5, 1.0)]:
-        assert abs(K.scalars(x, 1.0, 20.0, 0.0, 1.0, 0.8, 0.144, 15.4, 11.75, 29.7, 0.031)[0] - h) < 1e-3
+        assert abs(P.scalars(x, 1.0, 20.0, 0.0, 1.0, 0.8, 0.144, 15.4, 11.75, 29.7, 0.031)[0] - h) < 1e-3
     for r, w in [(0.2, 0.154), (0.4, 0.500), (0.6, 0.845), (1.0, 0.994)]:
-        assert abs(K.scalars(0.5, r, 20.0, 0, 1, 0.8, wc, 15.4, 11.75, 29.7, 0.031)[1] - w) < 1e-3
+        assert abs(P.scalars(0.5, r, 20.0, 0, 1, 0.8, wc, 15.4, 11.75, 29.7, 0.031)[1] - w) < 1e-3
     # residue split: standing dead C/N 37, P_ann 40 cm -> metabolic 0.77 (§9.6)
-    fm, ls = K.residue_split(0.02 + 0.0012 * 40, 37.0, 0.85, 0.013)
+    fm, ls = P.residue_split(0.02 + 0.0012 * 40, 37.0, 0.85, 0.013)
     assert abs(fm - 0.77) < 0.005 and abs(ls - 0.068 / (1 - fm)) < 1e-3
 
 
 def test_tcalc_uses_the_shared_century_tfunc():
     t = np.linspace(-30, 45, 16)
-    ref = K.tfunc_default(t)
-    got = [K.scalars(0.5, 1.0, v, 0, 1, 0.8, 0.1, 15.4, 11.75, 29.7, 0.031)[2] for v in t]
+    ref = P.tfunc_default(t)
+    got = [P.scalars(0.5, 1.0, v, 0, 1, 0.8, 0.1, 15.4, 11.75, 29.7, 0.031)[2] for v in t]
     np.testing.assert_allclose(got, ref, rtol=1e-14)
     assert np.all(np.diff(ref) >= 0) and ref.min() >= 0.01
 
@@ -182,7 +183,8 @@ def test_mass_and_water_balance_every_month(model, forcing):
         m = get_model("century", **opts)
         ds = m.transient(forcing, initial="zero", n_years=None)
         tot = float(np.abs(ds["total_carbon"]).max())
-        assert float(np.abs(ds["mass_balance_residual"]).max()) <= 1e-12 * max(tot, 1.0) * 10
+        assert ds["mass_balance_residual"].attrs["units"] == "g m-2 yr-1"      # a rate: x 1/12 yr = the month
+        assert float(np.abs(ds["mass_balance_residual"] / 12.0).max()) <= 1e-12 * max(tot, 1.0) * 10
         assert float(ds["npp"].sum()) > 0 and float(ds["rh"].sum()) > 0
     prep = model.prepare(forcing)
     th = np.asfortranarray(model.parameters.vector()[:, None])
@@ -267,8 +269,8 @@ def _clim(model, forcing, dT=0.0, pfac=1.0, **site):
 
 
 def test_warmer_decomposes_faster(model, forcing):
-    ak1, k1, _ = K.som_matrix(model.parameters.vector(), site_vector(), model.opt_vector(), 0.3, 1.0, STRLIG)
-    f = [K.scalars(0.5, 1.0, t, 0, 1, 0.8, 0.1, 15.4, 11.75, 29.7, 0.031)[2] for t in (0.0, 5.0, 10.0)]
+    ak1, k1, _ = P.som_matrix(model.parameters.vector(), site_vector(), model.opt_vector(), 0.3, 1.0, STRLIG)
+    f = [P.scalars(0.5, 1.0, t, 0, 1, 0.8, 0.1, 15.4, 11.75, 29.7, 0.031)[2] for t in (0.0, 5.0, 10.0)]
     assert f[0] < f[1] < f[2]
     cold, warm = (model.steady_state(_clim(model, forcing, dT)) for dT in (0.0, 2.0))
     # turnover rate of soil SOM (Rh from soil pools is not separated; use defac and Rh/SOC)
@@ -281,7 +283,7 @@ def test_no_production_when_too_cold_or_too_hot(model, forcing):
     cold = model.forcing_dataset(np.minimum(tx, -1.0) - 5, np.minimum(tn, -2.0) - 5, pr, 37.6, 0.485, 0.075, 1.0)
     ds = model.transient(cold, initial="zero", n_years=3)
     assert float(ds["npp"].max()) == 0.0 and float(ds["stemp"].max()) <= 0.0
-    assert K.gpdf_curve(np.array([37.0, 40.0, 60.0]), 18.0, 37.0, 1.0, 3.0).max() == 0.0
+    assert P.gpdf_curve(np.array([37.0, 40.0, 60.0]), 18.0, 37.0, 1.0, 3.0).max() == 0.0
     hot = model.transient(model.forcing_dataset(tx * 0 + 58, tn * 0 + 50, pr, 37.6, 0.485, 0.075, 1.0),
                           initial="zero", n_years=2)
     assert float(hot["ctemp"].min()) > 37.0 and float(hot["npp"].max()) == 0.0
