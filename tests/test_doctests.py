@@ -9,6 +9,9 @@ import pytest
 MODULES = [
     "pysoc.da.parallel",
     "pysoc.io.atomic",
+    "pysoc.io.grid",
+    "pysoc.proda.covariates",
+    "pysoc.upscale.grid",
 ]
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
-import xarray as xr
 
 from pysoc.errors import ConfigError, DataError
-
-R_EARTH_KM = 6371.0072
+from pysoc.io import grid as _grid
+from pysoc.io.grid import R_EARTH_KM  # noqa: F401  (re-exported)
 
 
 # ---- site sources ------------------------------------------------------------------------------
@@ -263,38 +262,43 @@ def mapping_markdown(covs: Sequence[Covariate] = COVARIATES) -> str:
 
 
 # ---- the covariate grid ----------------------------------------------------------------------------
-class CovariateGrid:
-    """A regular lat/lon covariate NetCDF (loaded into memory) and its land cells.
+class CovariateGrid(_grid.CovariateGrid):
+    """The covariate grid of PRODA: a :class:`pysoc.io.grid.CovariateGrid` (reading, checks,
+    the nearest-cell search) and its land cells.
 
     Land cells: ``land_mask_var`` == 1 (default ``landmask_isimip``) and positive land area.
     Land area of a cell = ``cell_area`` (m2) x ``land_fraction_var`` (default
-    ``land_fraction_modis``)."""
+    ``land_fraction_modis``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Covariate NetCDF (``global_covariates.nc`` layout).
+    land_mask_var, land_fraction_var, area_var : str
+        Variables of the land mask, the land fraction (1) and the cell area (m2).
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, missing variable, negative areas, wrong area units, land
+        fraction outside [0, 1] (one line naming the file and the variable).
+
+    Examples
+    --------
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> g = CovariateGrid(PKGDATA / "proda" / "proda_covariates_2deg.nc")
+    >>> g.shape, g.n_cells > 0
+    ((90, 180), True)
+    """
 
     def __init__(self, path, land_mask_var: str = "landmask_isimip", land_fraction_var: str = "land_fraction_modis",
                  area_var: str = "cell_area"):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DataError(f"{self.path}: covariate grid not found")
-        try:
-            with xr.open_dataset(self.path, mask_and_scale=True) as f:
-                ds = f.load()
-        except Exception as exc:
-            raise DataError(f"{self.path}: cannot read the covariate grid ({str(exc).splitlines()[0]})") from None
-        for v in ("lat", "lon", area_var, land_fraction_var, land_mask_var):
-            if v not in ds.variables:
-                raise DataError(f"{self.path}: variable '{v}' missing from the covariate grid")
-        lat = np.asarray(ds["lat"].values, float)
-        lon = np.asarray(ds["lon"].values, float)
-        if lat.ndim != 1 or lon.ndim != 1 or lat.size < 2 or lon.size < 2:
-            raise DataError(f"{self.path}: 'lat' and 'lon' must be 1-D coordinates of a regular grid")
-        if not (np.all(np.diff(lat) > 0) or np.all(np.diff(lat) < 0)) or not np.all(np.diff(lon) > 0):
-            raise DataError(f"{self.path}: 'lat' must be monotonic and 'lon' increasing")
-        self.ds = ds
-        self.lat, self.lon = lat, lon
+        super().__init__(path, required=(area_var, land_fraction_var, land_mask_var))
+        ds = self.ds
         self.area_var, self.land_fraction_var, self.land_mask_var = area_var, land_fraction_var, land_mask_var
-        area = self._field2d(area_var)
-        lf = self._field2d(land_fraction_var)
-        mask = self._field2d(land_mask_var)
+        area = self.field2d(area_var)
+        lf = self.field2d(land_fraction_var)
+        mask = self.field2d(land_mask_var)
         if np.any(area[np.isfinite(area)] < 0):
             raise DataError(f"{self.path}: variable '{area_var}' has negative cell areas")
         if ds[area_var].attrs.get("units", "m2") not in ("m2", "m^2", "m**2"):
@@ -310,21 +314,10 @@ class CovariateGrid:
         self.cell_lat = self.lat[self.ilat]
         self.cell_lon = self.lon[self.ilon]
         self.land_area = (self.cell_area * self.land_fraction)[self.ilat, self.ilon]   # m2 per land cell
-        self._tree = None
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.lat.size, self.lon.size)
 
     @property
     def n_cells(self) -> int:
         return int(self.ilat.size)
-
-    def _field2d(self, name: str) -> np.ndarray:
-        v = self.ds[name]
-        if set(v.dims) != {"lat", "lon"}:
-            raise DataError(f"{self.path}: variable '{name}' has dims {v.dims}, expected (lat, lon)")
-        return np.asarray(v.transpose("lat", "lon").values, dtype=float)
 
     def check(self, covs: Sequence[Covariate]) -> None:
         """DataError naming the first grid variable (or index) a covariate needs but the file lacks."""
@@ -368,29 +361,43 @@ class CovariateGrid:
             np.empty((self.n_cells, 0))
 
     # -- nearest valid cell -----------------------------------------------------------------------
-    def _xyz(self, lat, lon):
-        la, lo = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
-        return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
     def nearest_valid(self, lat, lon, values: np.ndarray, valid: np.ndarray, max_km: float
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """For points (lat, lon): values (n_cells, k) of the nearest land cell where ``valid``
-        (n_cells,) is True, within ``max_km``. Returns (values (n, k) with NaN when none,
-        distance_km (n,))."""
-        from scipy.spatial import cKDTree
+        """Values of the nearest land cell that has them (:meth:`nearest`, the one search).
 
-        cand = np.flatnonzero(valid)
+        Parameters
+        ----------
+        lat, lon : array_like
+            Locations (degrees).
+        values : numpy.ndarray
+            (n_cells, k) values of the land cells.
+        valid : numpy.ndarray of bool
+            (n_cells,) land cells that may give their values.
+        max_km : float
+            Largest distance.
+
+        Returns
+        -------
+        values : numpy.ndarray
+            (n, k), NaN where no valid land cell lies within ``max_km``.
+        km : numpy.ndarray
+            (n,) distance to the nearest valid land cell (also beyond ``max_km``; inf when
+            no land cell is valid).
+        """
         out = np.full((np.size(lat), values.shape[1]), np.nan)
-        dist = np.full(np.size(lat), np.inf)
-        if cand.size == 0 or np.size(lat) == 0:
-            return out, dist
-        tree = cKDTree(self._xyz(self.cell_lat[cand], self.cell_lon[cand]))
-        d, j = tree.query(self._xyz(lat, lon))
-        km = 2.0 * R_EARTH_KM * np.arcsin(np.clip(d / 2.0, 0.0, 1.0))
-        ok = km <= max_km
-        out[ok] = values[cand[j[ok]]]
-        dist[:] = km
-        return out, dist
+        mask = np.zeros(self.shape, bool)
+        mask[self.ilat[valid], self.ilon[valid]] = True
+        j, km = self.nearest(mask, lat, lon, max_km)
+        ok = j >= 0
+        out[ok] = values[self._land_index[j[ok]]]
+        return out, km
+
+    @cached_property
+    def _land_index(self) -> np.ndarray:
+        """Land-cell number of each flat grid cell (-1 where not land)."""
+        idx = np.full(self.lat.size * self.lon.size, -1, dtype=np.int64)
+        idx[np.ravel_multi_index((self.ilat, self.ilon), self.shape)] = np.arange(self.n_cells)
+        return idx
 
 
 # ---- site covariates ------------------------------------------------------------------------------

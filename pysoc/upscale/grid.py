@@ -18,35 +18,22 @@ then sampled like any other variable.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
-from scipy.spatial import cKDTree
 
 from pysoc.errors import DataError
+from pysoc.io import grid as _grid
+from pysoc.io.grid import R_EARTH_KM, chord_to_km  # noqa: F401  (re-exported)
 from pysoc.upscale.predictors import (ALL_PREDICTORS, FOREST_CLASSES, SRDB_ECOSYSTEM_TO_VEG, VEG_BASE_CLASSES,
                                       apply_tundra_rule, climate_zone_from_koppen, climate_zone_from_latitude)
 
-R_EARTH_KM = 6371.0072
 BASE_VARS = ("cell_area", "land_fraction", "vegetated_fraction", "veg_fraction", "koppen_main_class")
 
-
-def _xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    la, lo = np.deg2rad(np.asarray(lat, float)), np.deg2rad(np.asarray(lon, float))
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
-def _chord(km: float) -> float:
-    return 2.0 * np.sin(min(km / R_EARTH_KM, np.pi) / 2.0)
-
-
-def chord_to_km(d: np.ndarray) -> np.ndarray:
-    """Great-circle distance (km) of a unit-sphere chord length."""
-    return 2.0 * R_EARTH_KM * np.arcsin(np.clip(np.asarray(d, float) / 2.0, 0.0, 1.0))
+_xyz = _grid.unit_vectors          # earlier names (spatial blocking in pysoc.upscale.models, tests)
+_chord = _grid.km_to_chord
 
 
 @dataclass
@@ -60,54 +47,34 @@ class GridCells:
     n_dropped: int = 0
 
 
-class CovariateGrid:
-    """A covariate grid opened with xarray (loaded into memory).
+class CovariateGrid(_grid.CovariateGrid):
+    """The covariate grid of the Rh upscaling: a :class:`pysoc.io.grid.CovariateGrid` (reading,
+    checks, :meth:`locate`, the nearest-cell search) with the predictors and the gap-fill rule.
 
     Parameters
     ----------
     path : str or Path
-        CF NetCDF with the variables listed in the module docstring.
+        CF NetCDF with the variables listed in the module docstring (``lat`` ascending).
 
     Raises
     ------
     DataError
         Missing file, unreadable file or missing base variables (naming the file and variable).
+
+    Examples
+    --------
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> g = CovariateGrid(PKGDATA / "grids" / "upscale_covariates_1deg.nc")
+    >>> g.sample([48.0], [11.0], ["MAT"], fill_km=300.0)["reason"].tolist()
+    ['']
     """
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DataError(f"{self.path}: covariate grid not found")
-        from pysoc.forcing import check_netcdf_file
-        check_netcdf_file(self.path, "covariate grid")          # one line for an empty or non-NetCDF file
-        try:
-            ds = xr.open_dataset(self.path)
-            ds = ds.load()
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{self.path}: cannot read the covariate grid ({first})") from None
-        for v in BASE_VARS + ("lat", "lon"):
-            if v not in ds.variables:
-                raise DataError(f"{self.path}: variable {v!r} missing from the covariate grid")
-        self.ds = ds
-        self.lat = ds["lat"].values.astype(float)
-        self.lon = ds["lon"].values.astype(float)
-        if self.lat.ndim != 1 or self.lon.ndim != 1 or np.any(np.diff(self.lat) <= 0) or np.any(np.diff(self.lon) <= 0):
-            raise DataError(f"{self.path}: lat and lon must be 1-D and ascending")
-        self.LAT, self.LON = np.meshgrid(self.lat, self.lon, indexing="ij")
-        self._trees: dict[bytes, tuple[cKDTree, np.ndarray]] = {}
+        super().__init__(path, required=BASE_VARS, ascending_lat=True)
         self.derived: dict[str, np.ndarray] = {}
-        flags = ds["veg_fraction"].attrs.get("flag_meanings", " ".join(VEG_BASE_CLASSES)).split()
+        flags = self.ds["veg_fraction"].attrs.get("flag_meanings", " ".join(VEG_BASE_CLASSES)).split()
         if tuple(flags) != VEG_BASE_CLASSES:
             raise DataError(f"{self.path}: veg_fraction classes {flags} differ from {VEG_BASE_CLASSES}")
-
-    def checksum(self) -> str:
-        """sha256 of the grid file (stored in saved models)."""
-        h = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
 
     # ------------------------------------------------------------------ fields
     def field(self, name: str) -> np.ndarray:
@@ -146,34 +113,31 @@ class CovariateGrid:
         cls = np.where(vf.sum(0) > 0, cls, None)
         return apply_tundra_rule(cls, self.LAT)
 
-    # ------------------------------------------------------------------ the one nearest-cell search
-    def _tree(self, valid: np.ndarray) -> tuple[cKDTree, np.ndarray]:
-        key = np.packbits(valid).tobytes()
-        if key not in self._trees:
-            idx = np.flatnonzero(valid.ravel())
-            if idx.size == 0:
-                raise DataError(f"{self.path}: a covariate has no valid cell")
-            self._trees[key] = (cKDTree(_xyz(self.LAT.ravel()[idx], self.LON.ravel()[idx])), idx)
-        return self._trees[key]
-
-    def locate(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Flat index of the cell containing each location (-1 outside the grid)."""
-        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-        dlat = np.r_[np.diff(self.lat), np.diff(self.lat)[-1:]]
-        dlon = np.r_[np.diff(self.lon), np.diff(self.lon)[-1:]]
-        edges_lat = np.r_[self.lat - dlat / 2, self.lat[-1] + dlat[-1] / 2]
-        edges_lon = np.r_[self.lon - dlon / 2, self.lon[-1] + dlon[-1] / 2]
-        i = np.searchsorted(edges_lat, lat, side="right") - 1
-        j = np.searchsorted(edges_lon, lon, side="right") - 1
-        ok = (i >= 0) & (i < self.lat.size) & (j >= 0) & (j < self.lon.size) & np.isfinite(lat) & np.isfinite(lon)
-        return np.where(ok, np.clip(i, 0, self.lat.size - 1) * self.lon.size + np.clip(j, 0, self.lon.size - 1), -1)
-
-    def nearest(self, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray, max_km: float,
-                own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    # ------------------------------------------------------------------ the gap-fill rule
+    def fill_source(self, valid: np.ndarray, lat: np.ndarray, lon: np.ndarray, max_km: float,
+                    own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Flat index of the cell that gives each location its value under the gap-fill rule:
         the containing cell (``own``, from :meth:`locate` if not given) when ``valid`` there,
-        else the nearest valid cell within ``max_km`` (-1 if none), and the distance (km, 0
-        for the own cell, NaN if none)."""
+        else the nearest valid cell within ``max_km`` (:meth:`nearest`; -1 if none).
+
+        Parameters
+        ----------
+        valid : numpy.ndarray of bool
+            (nlat, nlon) cells that have a value.
+        lat, lon : array_like
+            Locations (degrees).
+        max_km : float
+            Largest gap-fill distance.
+        own : array_like, optional
+            Flat index of each location's own cell.
+
+        Returns
+        -------
+        index : numpy.ndarray
+            Flat cell index, -1 when no cell gives a value.
+        km : numpy.ndarray
+            Distance (0 for the own cell, NaN when none).
+        """
         lat, lon = np.asarray(lat, float), np.asarray(lon, float)
         own = self.locate(lat, lon) if own is None else np.asarray(own)
         vflat = valid.ravel()
@@ -181,16 +145,15 @@ class CovariateGrid:
         dist = np.where(out >= 0, 0.0, np.nan)
         miss = np.flatnonzero((out < 0) & np.isfinite(lat) & np.isfinite(lon))
         if miss.size and vflat.any():
-            tree, idx = self._tree(valid)
-            d, j = tree.query(_xyz(lat[miss], lon[miss]), distance_upper_bound=_chord(max_km))
-            ok = np.isfinite(d)
-            out[miss[ok]] = idx[j[ok]]
-            dist[miss[ok]] = chord_to_km(d[ok])
+            j, km = self.nearest(valid, lat[miss], lon[miss], max_km)
+            ok = j >= 0
+            out[miss[ok]] = j[ok]
+            dist[miss[ok]] = km[ok]
         return out, dist
 
     # ------------------------------------------------------------------ sampling (sites and cells)
     def _sample_one(self, values: np.ndarray, valid: np.ndarray, lat, lon, fill_km, own):
-        j, d = self.nearest(valid, lat, lon, fill_km, own)
+        j, d = self.fill_source(valid, lat, lon, fill_km, own)
         flat = values.reshape(values.shape[:-2] + (-1,))
         got = flat[..., np.maximum(j, 0)]
         return np.where(j >= 0, got, np.nan), j, d

@@ -24,7 +24,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
@@ -134,12 +133,12 @@ def grouped_folds(lat: np.ndarray, lon: np.ndarray, strata: np.ndarray, n_folds:
     folds = stratified_folds(strata, n_folds, seed, groups=groups)
     if buffer_km <= 0:
         return folds
-    from pysoc.upscale.grid import _chord, _xyz
-    xyz = _xyz(lat, lon)
+    from pysoc.io.grid import NearestCells
+
     out = []
     for tr, te in folds:
-        d, _ = cKDTree(xyz[te]).query(xyz[tr])
-        out.append((tr[d > _chord(buffer_km)], te))
+        _, km = NearestCells(lat[te], lon[te]).query(lat[tr], lon[tr])
+        out.append((tr[km > buffer_km], te))
     return out
 
 
