@@ -8,7 +8,8 @@
   fit metrics;
 - :mod:`pysoc.da.optimize`: SCE-UA (Duan et al. 1993); :mod:`pysoc.da.morris`: Morris
   screening (SALib);
-- :mod:`pysoc.da.parallel`: MPI task farm / one-batch allreduce with a serial fallback;
+- :mod:`pysoc.da.parallel`: the one MPI shim of pysoc (launcher detection, executor with a serial
+  fallback, task farm, one-batch allreduce, chunk/round-robin splits; also used by proda and the CLIs);
 - :mod:`pysoc.da.run`: orchestration of a calibration; :mod:`pysoc.da.output`: the
   ArviZ-layout posterior NetCDF and the CSV site summary.
 """
