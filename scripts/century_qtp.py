@@ -149,16 +149,16 @@ def calibrate(option: str, profiles, outdir: Path, tag: str, smoke: bool, length
         cfg = dataclasses.replace(cfg, forcing_file=str(fdir / "{site_id}.nc"))
     t0 = time.process_time()
     run = da_run.run_calibration(cfg, profiles)
-    d = run.results[0].data
-    draws = np.asarray(d["draws"], float)
+    d = run.results[0].data                  # McmcSummary (pysoc.da.results)
+    draws = np.asarray(d.draws, float)
     table = run.model.parameters
     theta = np.tile(table.check(table.vector(cfg.parameter_set or None, overrides=cfg.fixed), warn_prior=False),
                     (draws.shape[0] * draws.shape[1], 1))
     theta[:, [table.index(n) for n in run.param_names]] = draws.reshape(-1, draws.shape[-1])
     facts = {"cpu_s": time.process_time() - t0, "n_sites": len(run.profiles), "sampler": getattr(cfg, "sampler", "am"),
-             "rhat_max": float(np.nanmax(d.get("rhat", d.get("gelman_rubin", np.nan)))),
-             "gr_mean": float(d.get("gr_mean", np.nan)), "converged": d.get("converged", None),
-             "n_evaluations": d.get("n_evaluations", None), "mean": dict(zip(run.param_names, d["mean"]))}
+             "rhat_max": float(np.nanmax(d.diagnostics.rhat)), "gr_mean": float(d.diagnostics.gr_mean),
+             "converged": d.diagnostics.converged, "n_evaluations": d.n_evaluations,
+             "mean": dict(zip(run.param_names, d.mean))}
     return theta, facts
 
 

@@ -64,19 +64,19 @@ def test_parameter_recovery_seed001(recovery_run, clm5):
         assert r.ok
         kp_true = prof[r.index].meta["kp_true"]
         theta_true = np.array([table[nm].to_physical(k) for nm, k in zip(RECOVERY, kp_true)])
-        q = r.data["quantiles"]                       # (5, 3): 5, 25, 50, 75, 95 %
+        q = r.data.quantiles                       # (5, 3): 5, 25, 50, 75, 95 %
         inside += int(((theta_true >= q[0]) & (theta_true <= q[-1])).sum())
         n += 3
         rng = table.prior_max[[table.index(x) for x in RECOVERY]] - table.prior_min[[table.index(x) for x in RECOVERY]]
-        rel_sd.append(r.data["sd"][:2] / rng[:2])
-        assert r.data["sites"][0]["obs"]["soc_profile"]["metrics"]["nse"] > 0.9
+        rel_sd.append(r.data.sd[:2] / rng[:2])
+        assert r.data.sites[0].obs["soc_profile"].metrics["nse"] > 0.9
     assert inside / n >= 0.75
     # tau4s2 and efolding constrained well below the sd of the uniform prior (0.29 of the range)
     assert np.all(np.median(rel_sd, axis=0) < 0.2), np.median(rel_sd, axis=0)
     assert run.summary["fraction_converged"] == 1.0
     for r in run.results:
-        assert r.data["converged"] and r.data["stop_reason"] == "converged"
-        assert r.data["rhat_max"] <= 1.05 and r.data["ess_bulk_min"] >= 400
+        assert r.data.diagnostics.converged and r.data.diagnostics.stop_reason == "converged"
+        assert r.data.diagnostics.rhat_max <= 1.05 and r.data.diagnostics.ess_bulk_min >= 400
 
 
 def test_outputs_arviz_layout(recovery_run):
@@ -93,7 +93,7 @@ def test_outputs_arviz_layout(recovery_run):
     assert post.sizes["chain"] == 8 and post.sizes["draw"] == 100 and post.sizes["site"] == 8
     assert post["tau4s2"].attrs["units"] == "yr"
     r0 = run.results[0]
-    np.testing.assert_array_equal(post["kp"].values[:, :, 0, :], r0.data["draws_kp"])
+    np.testing.assert_array_equal(post["kp"].values[:, :, 0, :], r0.data.draws_kp)
     assert list(post["site"].values) == [p.site_id for p in prof]           # labelled by site id
     assert ss["lp"].dims == ("chain", "draw", "site") and np.all(ss["lp"].values <= 0)
     assert ss["acceptance_rate"].dims == ("chain", "site")
@@ -155,8 +155,8 @@ def test_same_seed_same_result_any_order(clm5, tmp_path):
     cfg = config(tmp_path, RECOVERY, write_output=False)
     a = da_run.run_calibration(cfg, prof)
     b = da_run.run_calibration(replace(cfg, checkpoint_dir=str(tmp_path / "ck2")), [prof[2], prof[0]])
-    np.testing.assert_array_equal(a.results[2].data["draws"], b.results[0].data["draws"])
-    np.testing.assert_array_equal(a.results[0].data["draws"], b.results[1].data["draws"])
+    np.testing.assert_array_equal(a.results[2].data.draws, b.results[0].data.draws)
+    np.testing.assert_array_equal(a.results[0].data.draws, b.results[1].data.draws)
 
 
 def test_failing_site_recorded_and_run_continues(clm5, tmp_path):
@@ -182,7 +182,7 @@ def test_missing_forcing_is_a_site_failure(clm5, tmp_path):
     assert "nope.nc" in run.results[1].error
 
 
-def test_kill_and_resume_reproduces_uninterrupted_run(clm5, tmp_path, monkeypatch):
+def test_kill_and_resume_reproduces_uninterrupted_run(clm5, tmp_path):
     prof = make_profiles(clm5, RECOVERY, 3)
     cfg = config(tmp_path, RECOVERY)
     ref = da_run.run_calibration(replace(cfg, output_dir=str(tmp_path / "ref")), prof)
@@ -190,36 +190,39 @@ def test_kill_and_resume_reproduces_uninterrupted_run(clm5, tmp_path, monkeypatc
     class Killed(BaseException):
         pass
 
-    count = [0]
+    class KillAt(da_run.RunHooks):
+        """Counts sampler blocks; raises Killed at block ``at`` (never when at is None)."""
 
-    def counting(self):
-        count[0] += 1
+        def __init__(self, at=None):
+            self.count, self.at = 0, at
 
-    monkeypatch.setattr(da_run.Context, "block_hook", counting)
-    da_run.run_calibration(replace(cfg, output_dir=str(tmp_path / "ref2"), checkpoint_dir=str(tmp_path / "ck2")),
-                           prof)
-    total = count[0]
-    count[0] = 0
+        def block_done(self, ctx, sampler):
+            self.count += 1
+            if self.count == self.at:
+                raise Killed
 
-    def hook(self):
-        count[0] += 1
-        if count[0] == total // 2:      # in the middle of the run (a site in progress)
-            raise Killed
-
-    monkeypatch.setattr(da_run.Context, "block_hook", hook)
-    with pytest.raises(Killed):
-        da_run.run_calibration(cfg, prof)
+    counter = da_run.add_hook(KillAt())
+    try:
+        da_run.run_calibration(replace(cfg, output_dir=str(tmp_path / "ref2"), checkpoint_dir=str(tmp_path / "ck2")),
+                               prof)
+    finally:
+        da_run.remove_hook(counter)
+    killer = da_run.add_hook(KillAt(counter.count // 2))     # in the middle of the run (a site in progress)
+    try:
+        with pytest.raises(Killed):
+            da_run.run_calibration(cfg, prof)
+    finally:
+        da_run.remove_hook(killer)
     store = da_run.CheckpointStore(cfg.checkpoint_path)
     done = [i for i in range(3) if store.exists(f"done_{i:06d}")]
     progress = [i for i in range(3) if store.backend(f"progress_{i:06d}").exists()]
     assert len(progress) == 1 and progress[0] not in done and len(done) >= 1
     assert len(list(store.backend(f"progress_{progress[0]:06d}").dir.glob("chunk_*.npz"))) >= 1
-    monkeypatch.setattr(da_run.Context, "block_hook", lambda self: None)
     run = da_run.run_calibration(cfg, prof)
     for a, b in zip(ref.results, run.results):
-        np.testing.assert_array_equal(a.data["draws"], b.data["draws"])
-        np.testing.assert_array_equal(a.data["lp"], b.data["lp"])
-        np.testing.assert_array_equal(a.data["acceptance_rate"], b.data["acceptance_rate"])
+        np.testing.assert_array_equal(a.data.draws, b.data.draws)
+        np.testing.assert_array_equal(a.data.lp, b.data.lp)
+        np.testing.assert_array_equal(a.data.diagnostics.acceptance_rate, b.data.diagnostics.acceptance_rate)
     assert not cfg.checkpoint_path.exists()          # removed after success
 
 
@@ -233,6 +236,24 @@ def test_checkpoint_of_other_settings_is_refused(clm5, tmp_path, monkeypatch):
     assert all(r.ok for r in run.results)
 
 
+def test_checkpoint_of_the_dict_layout_is_refused(clm5, tmp_path):
+    """A checkpoint whose finished sites hold the earlier nested-dict summaries (manifest
+    without 'layout') is refused with one line, before any site is calibrated."""
+    from pysoc.da.sampler import CheckpointStore
+    prof = make_profiles(clm5, RECOVERY, 2)
+    cfg = config(tmp_path, RECOVERY, write_output=False)
+    ctx = da_run.prepare(cfg, prof)
+    store = CheckpointStore(cfg.checkpoint_path)
+    store.save("manifest", {"fingerprint": ctx.fingerprint, "site_ids": [p.site_id for p in ctx.profiles],
+                            "method": cfg.method, "mode": cfg.mode})
+    store.save("done_000000", da_run.SiteResult(0, ctx.profiles[0].site_id, "ok", data={"draws": np.zeros(3)}))
+    with pytest.raises(da_run.CheckpointMismatch, match="earlier pysoc .* layout 1.*resume = .false.") as err:
+        da_run.execute(ctx)
+    assert "\n" not in str(err.value)
+    run = da_run.run_calibration(replace(cfg, resume=False), prof)
+    assert all(isinstance(r.data, da_run.McmcSummary) for r in run.results)
+
+
 def test_one_batch_mode(clm5, tmp_path):
     """Three profiles from the same parameters: one parameter vector fits all; the cost
     is the sum of the site costs."""
@@ -240,9 +261,9 @@ def test_one_batch_mode(clm5, tmp_path):
     cfg = config(tmp_path, RECOVERY, mode="one_batch", draws_saved=50)
     run = da_run.run_calibration(cfg, prof)
     d = run.results[0].data
-    assert d["draws"].shape == (8, 50, 3) and d["converged"]
-    assert abs(d["kp_mean"][0] - 0.5) < 0.1            # tau4s2
-    assert len(d["sites"]) == 3
+    assert d.draws.shape == (8, 50, 3) and d.diagnostics.converged
+    assert abs(d.kp_mean[0] - 0.5) < 0.1            # tau4s2
+    assert len(d.sites) == 3
     post = xr.open_dataset(run.outputs["netcdf"], group="posterior")
     assert post["tau4s2"].dims == ("chain", "draw")
     post.close()
@@ -269,8 +290,8 @@ def test_sceua_and_morris_methods(clm5, tmp_path):
     run = da_run.run_calibration(config(tmp_path, RECOVERY, method="sceua", sceua=SCEUASettings(max_evals=1500),
                                         figures=True), prof, figure_writer=all_figures)
     for r in run.results:
-        assert r.ok and 0 < r.data["n_evals"] <= 1500 + 100
-        assert r.data["sites"][0]["obs"]["soc_profile"]["metrics"]["nse"] > 0.9
+        assert r.ok and 0 < r.data.n_evals <= 1500 + 100
+        assert r.data.sites[0].obs["soc_profile"].metrics["nse"] > 0.9
     root = xr.open_dataset(run.outputs["netcdf"])
     assert root["tau4s2"].dims == ("site",) and root["kp_best"].dims == ("site", "parameter")
     root.close()
@@ -278,7 +299,7 @@ def test_sceua_and_morris_methods(clm5, tmp_path):
     run = da_run.run_calibration(config(tmp_path, RECOVERY, method="morris", run_name="m",
                                         morris=MorrisSettings(n_trajectories=10)), prof)
     r = run.results[0]
-    assert r.ok and r.data["mu_star"].shape == (3,)
+    assert r.ok and r.data.mu_star.shape == (3,)
     root = xr.open_dataset(run.outputs["netcdf"])
     assert root["mu_star"].dims == ("site", "parameter")
     root.close()
@@ -304,8 +325,8 @@ def test_am_sampler_still_available(clm5, tmp_path):
     run = da_run.run_calibration(config(tmp_path, RECOVERY, method="am", write_output=False), prof)
     assert run.config.method == "mcmc" and run.config.sampler == "am"
     d = run.results[0].data
-    assert d["draws"].shape == (3, 40, 3) and d["stop_reason"] == "fixed_length"
-    assert np.isfinite(d["rhat"]).all() and np.isfinite(d["gelman_rubin"]).all()
+    assert d.draws.shape == (3, 40, 3) and d.diagnostics.stop_reason == "fixed_length"
+    assert np.isfinite(d.diagnostics.rhat).all() and np.isfinite(d.diagnostics.gelman_rubin).all()
 
 
 # ---- CLI -----------------------------------------------------------------------------------------
@@ -378,6 +399,6 @@ def test_am_engine_results_bitwise_unchanged(tmp_path):
     for i, expected in enumerate(("1adc3bac2406b072", "d27d75d05eeb0f7b")):
         r = da_run.calibrate_site(ctx, i)
         m = hashlib.sha256()
-        for a in (r.data["draws_kp"], r.data["lp"]):
+        for a in (r.data.draws_kp, r.data.lp):
             m.update(np.ascontiguousarray(a).tobytes())
         assert m.hexdigest()[:16] == expected

@@ -684,13 +684,13 @@ def pooled_skill(y, yhat) -> dict:
 
 
 def stream_skill(entries) -> dict:
-    """Pooled skill per stream of posterior-predictive site entries (``{'obs': {stream:
-    {'y', 'mean'}}}``, as the calibration results hold them; None entries are skipped).
+    """Pooled skill per stream of posterior-predictive site entries (None entries are skipped).
 
     Parameters
     ----------
-    entries : sequence of dict or None
-        One entry per site.
+    entries : sequence of SitePrediction, dict or None
+        One entry per site: :class:`pysoc.da.results.SitePrediction` (``.obs[stream].y``,
+        ``.mean``, as the calibration results hold them) or ``{'obs': {stream: {'y', 'mean'}}}``.
 
     Returns
     -------
@@ -701,9 +701,10 @@ def stream_skill(entries) -> dict:
     for e in entries:
         if e is None:
             continue
-        for name, o in e.get("obs", {}).items():
+        for name, o in (e.obs if hasattr(e, "obs") else e.get("obs", {})).items():
+            y, f = (o.y, o.mean) if hasattr(o, "y") else (o["y"], o["mean"])
             a = acc.setdefault(name, ([], [], 0))
-            acc[name] = (a[0] + list(np.ravel(o["y"])), a[1] + list(np.ravel(o["mean"])), a[2] + 1)
+            acc[name] = (a[0] + list(np.ravel(y)), a[1] + list(np.ravel(f)), a[2] + 1)
     out = {}
     for name in sorted(acc, key=lambda n: list(STREAMS).index(n) if n in STREAMS else 99):
         y, f, ns = acc[name]

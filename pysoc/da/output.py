@@ -41,19 +41,30 @@ SITE_STATUS = {"flag_values": np.array([0, 1], np.int8), "flag_meanings": "ok fa
 
 # ---- helpers ------------------------------------------------------------------------------------------
 def site_entries(run) -> list:
-    """Per selected profile: the predictive entry dict or None (failed/excluded)."""
+    """The posterior predictive of every selected profile.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    list of pysoc.da.results.SitePrediction or None
+        One per ``run.profiles``; None for a site that failed or was excluded, and for every
+        site of a Morris screening (no predictions).
+    """
     n = len(run.profiles)
     out = [None] * n
     cfg = run.config
     if cfg.mode == "site_by_site":
         for r in run.results:
-            if r.ok and "sites" in r.data:
-                out[r.index] = r.data["sites"][0]
+            if r.ok and getattr(r.data, "sites", None):
+                out[r.index] = r.data.sites[0]
     else:
-        r = run.results[0]
+        sites = getattr(run.results[0].data, "sites", [])
         for j, i in enumerate(run.one_batch_sites):
-            if j < len(r.data.get("sites", [])):
-                out[i] = r.data["sites"][j]
+            if j < len(sites):
+                out[i] = sites[j]
     return out
 
 
@@ -80,7 +91,7 @@ def _streams(entries) -> list[str]:
     names = []
     for e in entries:
         if e is not None:
-            for k in e["obs"]:
+            for k in e.obs:
                 if k not in names:
                     names.append(k)
     return sorted(names, key=list(STREAMS).index)
@@ -89,17 +100,17 @@ def _streams(entries) -> list[str]:
 def _obs_arrays(entries, name):
     """Padded (site, obs) arrays of one stream."""
     n = len(entries)
-    m = max((e["obs"][name]["y"].size for e in entries if e is not None and name in e["obs"]), default=0)
+    m = max((e.obs[name].y.size for e in entries if e is not None and name in e.obs), default=0)
     keys = ("y", "sigma", "weight", "top", "bottom", "mean", "q05", "q95")
     out = {k: np.full((n, m), np.nan) for k in keys}
     for i, e in enumerate(entries):
-        if e is None or name not in e["obs"]:
+        if e is None or name not in e.obs:
             continue
-        o = e["obs"][name]
-        k = o["y"].size
+        o = e.obs[name]
+        k = o.y.size
         for key in keys:
-            if o.get(key) is not None:
-                out[key][i, :k] = o[key]
+            if getattr(o, key) is not None:
+                out[key][i, :k] = getattr(o, key)
     return out, m
 
 
@@ -198,7 +209,7 @@ def _predictive_summary(ds: xr.Dataset, run, entries, streams) -> None:
             arr = np.full((n, nlev), np.nan)
             for i, e in enumerate(entries):
                 if e is not None:
-                    arr[i] = e[key]
+                    arr[i] = getattr(e, key)
             ds[f"soc_{key}"] = (("site", "level"), arr, {"units": "g C m-3",
                                                          "long_name": f"modelled SOC profile: {ln}"})
         ds = ds
@@ -211,7 +222,7 @@ def _predictive_summary(ds: xr.Dataset, run, entries, streams) -> None:
         ds[f"{name}_pred_q05"] = (("site", dim), arr["q05"], {"units": u, "long_name": f"{name}: 5 % quantile"})
         ds[f"{name}_pred_q95"] = (("site", dim), arr["q95"], {"units": u, "long_name": f"{name}: 95 % quantile"})
         for m in METRICS:
-            vals = np.array([e["obs"][name]["metrics"][m] if e is not None and name in e["obs"] else np.nan
+            vals = np.array([e.obs[name].metrics[m] if e is not None and name in e.obs else np.nan
                              for e in entries], float)
             ds[f"{name}_{m}"] = ("site", vals, {"units": u if m in ("rmse", "mae", "intercept") else "1",
                                                "long_name": f"{name}: {_METRIC_DOC[m]}"})
@@ -283,8 +294,8 @@ def _posterior_groups(run):
     by_site = cfg.mode == "site_by_site"
     datas = [(r.index, r.data) for r in run.results if r.ok] if by_site else [(None, run.results[0].data)]
     K = cfg.n_chains
-    D = max((d["draws"].shape[1] for _, d in datas), default=1)
-    T = max((d["trace_cost"].shape[1] for _, d in datas), default=1)
+    D = max((d.draws.shape[1] for _, d in datas), default=1)
+    T = max((d.trace_cost.shape[1] for _, d in datas), default=1)
     S = len(run.profiles)
     lead = (S,) if by_site else ()
     coords = _arviz_coords(run, K, D, by_site)
@@ -295,16 +306,16 @@ def _posterior_groups(run):
     chain.update({k: np.zeros((K,) + lead, np.int64) for k in ("accok", "ninv", "nout")})
     tr_it = np.zeros(T)
     for i, d in datas:
-        at = (slice(None), slice(0, d["draws"].shape[1])) + ((i,) if by_site else ())
-        arr["draws"][at], arr["kp"][at], arr["lp"][at] = d["draws"], d["draws_kp"], d["lp"]
-        tk, it = d["trace_kp"]
+        at = (slice(None), slice(0, d.draws.shape[1])) + ((i,) if by_site else ())
+        arr["draws"][at], arr["kp"][at], arr["lp"][at] = d.draws, d.draws_kp, d.lp
+        tk, it = d.trace_kp
         tat = (slice(None), slice(0, tk.shape[1])) + ((i,) if by_site else ())
-        arr["tr_kp"][tat], arr["tr_cost"][tat] = tk, d["trace_cost"]
+        arr["tr_kp"][tat], arr["tr_cost"][tat] = tk, d.trace_cost
         tr_it[:it.size] = it
         cat = (slice(None),) + ((i,) if by_site else ())
         for k, key in (("acc", "acceptance_rate"), ("acct", "acceptance_rate_test"), ("accok", "acceptance_ok"),
                        ("ninv", "n_invalid"), ("nout", "n_outside")):
-            chain[k][cat] = d[key]
+            chain[k][cat] = getattr(d.diagnostics, key)
     dims = ("chain", "draw") + (("site",) if by_site else ())
     post = xr.Dataset(coords=coords)
     for j, n in enumerate(names):
@@ -345,14 +356,14 @@ def _flat_observation_groups(run, entries, streams, coords, datas) -> dict[str, 
     for name in streams:
         cols_ll, cols_pp, y, site_of, layer = [], [], [], [], []
         for i, e in enumerate(entries):
-            if e is None or name not in e["pred"]:
+            if e is None or name not in e.pred:
                 continue
-            p, lk = e["pred"][name], e["loglik"][name]
+            p, lk = e.pred[name], e.loglik[name]
             if p.shape[1] != D:
                 continue                     # a site with fewer saved draws cannot share the draw axis
             cols_pp.append(p)
             cols_ll.append(lk)
-            y.append(e["obs"][name]["y"])
+            y.append(e.obs[name].y)
             site_of += [str(run.profiles[i].site_id)] * p.shape[2]
             layer += list(range(p.shape[2]))
         dim = f"obs_{name}"
@@ -481,13 +492,26 @@ def _stat_vars(root, dims, vals: dict) -> None:
                                                                  "long_name": "posterior mean of kp (normalised)"})
 
 
-_SITE_KEYS = (("mean", "mean"), ("sd", "sd"), ("mode", "mode"), ("kp_mean", "kp_mean"), ("gr", "gelman_rubin"),
-              ("rhat", "rhat"), ("ess_bulk", "ess_bulk"), ("ess_tail", "ess_tail"), ("mcse_mean", "mcse_mean"))
+#: (key of the root-group values, attribute of McmcSummary) and (..., attribute of McmcDiagnostics)
+_POSTERIOR_KEYS = (("mean", "mean"), ("sd", "sd"), ("mode", "mode"), ("kp_mean", "kp_mean"))
+_DIAGNOSTIC_KEYS = (("gr", "gelman_rubin"), ("rhat", "rhat"), ("ess_bulk", "ess_bulk"), ("ess_tail", "ess_tail"),
+                    ("mcse_mean", "mcse_mean"))
+
+
+def _summary_values(d) -> dict:
+    """The root-group values of one McmcSummary (keys of _POSTERIOR_KEYS, _DIAGNOSTIC_KEYS and q, grm, nev,
+    converged, conv_gr, acc_site, stop)."""
+    g = d.diagnostics
+    vals = {k: getattr(d, key) for k, key in _POSTERIOR_KEYS}
+    vals.update({k: getattr(g, key) for k, key in _DIAGNOSTIC_KEYS})
+    vals.update(q=d.quantiles, grm=g.gr_mean, nev=g.n_sampler_evaluations, converged=g.converged,
+                conv_gr=g.converged_gr, acc_site=bool(np.all(g.acceptance_ok)), stop=_STOP_CODE[g.stop_reason])
+    return vals
 
 
 def _collect(run, S, P):
     cfg = run.config
-    vals = {k: np.full((S, P), np.nan) for k, _ in _SITE_KEYS}
+    vals = {k: np.full((S, P), np.nan) for k, _ in _POSTERIOR_KEYS + _DIAGNOSTIC_KEYS}
     vals["q"] = np.full((S, len(cfg.quantiles), P), np.nan)
     vals["grm"] = np.full(S, np.nan)
     vals["nev"] = np.zeros(S, np.int64)
@@ -497,13 +521,8 @@ def _collect(run, S, P):
     for r in run.results:
         if not r.ok:
             continue
-        d, i = r.data, r.index
-        for k, key in _SITE_KEYS:
-            vals[k][i] = d[key]
-        vals["q"][i], vals["grm"][i], vals["nev"][i] = d["quantiles"], d["gr_mean"], d["n_sampler_evaluations"]
-        vals["converged"][i], vals["conv_gr"][i] = d["converged"], d["converged_gr"]
-        vals["acc_site"][i] = bool(np.all(d["acceptance_ok"]))
-        vals["stop"][i] = _STOP_CODE[d["stop_reason"]]
+        for k, v in _summary_values(r.data).items():
+            vals[k][r.index] = v
     return vals
 
 
@@ -521,9 +540,8 @@ def _site_stats(root, run, S, P):
     rank = np.full(S, -1, np.int32)
     for r in run.results:
         wall[r.index], cpu[r.index], rank[r.index] = r.wall_time, r.cpu_time, r.rank
-        if r.ok and "rmse_draws" in r.data["sites"][0]:
-            rmse_r[r.index] = dg.parameter_rmse_correlation(r.data["draws"].reshape(-1, P),
-                                                            r.data["sites"][0]["rmse_draws"])
+        if r.ok and r.data.sites[0].rmse_draws is not None:
+            rmse_r[r.index] = dg.parameter_rmse_correlation(r.data.draws.reshape(-1, P), r.data.sites[0].rmse_draws)
     root["parameter_rmse_r"] = (("site", "parameter"), rmse_r, {"units": "1", "long_name": "Pearson r between "
                                 "parameter and RMSE over the saved draws (seed 000)"})
     root["wall_time"] = ("site", wall, {"units": "s", "long_name": "wall-clock time of the site"})
@@ -532,11 +550,7 @@ def _site_stats(root, run, S, P):
 
 
 def _batch_stats(root, run):
-    d = run.results[0].data
-    vals = {k: np.asarray(d[key]) for k, key in _SITE_KEYS}
-    vals.update(q=np.asarray(d["quantiles"]), grm=np.asarray(d["gr_mean"]), nev=np.asarray(d["n_sampler_evaluations"]),
-                converged=np.asarray(d["converged"]), conv_gr=np.asarray(d["converged_gr"]),
-                stop=np.asarray(_STOP_CODE[d["stop_reason"]]))
+    vals = {k: np.asarray(v) for k, v in _summary_values(run.results[0].data).items() if k != "acc_site"}
     _stat_vars(root, (), vals)
     _diag_vars(root, (), vals, run.config)
 
@@ -559,8 +573,8 @@ def sceua_groups(run) -> dict[str, xr.Dataset]:
         conv = np.zeros(S, np.int8)
         for r in run.results:
             if r.ok:
-                best[r.index], kpb[r.index], cost[r.index] = r.data["best"], r.data["kp_best"], r.data["cost"]
-                nev[r.index], conv[r.index] = r.data["n_evals"], r.data["converged"]
+                best[r.index], kpb[r.index], cost[r.index] = r.data.best, r.data.kp_best, r.data.cost
+                nev[r.index], conv[r.index] = r.data.n_evals, r.data.converged
         dims = ("site", "parameter")
         root["cost"] = ("site", cost, {"units": "1", "long_name": "cost J at the optimum"})
         root["n_evals"] = ("site", nev, {"units": "1"})
@@ -568,10 +582,10 @@ def sceua_groups(run) -> dict[str, xr.Dataset]:
                                             "flag_meanings": "budget_exhausted converged"})
     else:
         d = run.results[0].data
-        best, kpb = d["best"], d["kp_best"]
+        best, kpb = d.best, d.kp_best
         dims = ("parameter",)
-        root.attrs.update(cost=float(d["cost"]), n_evals=int(d["n_evals"]), converged=int(d["converged"]),
-                          stop_reason=d["reason"])
+        root.attrs.update(cost=float(d.cost), n_evals=int(d.n_evals), converged=int(d.converged),
+                          stop_reason=d.reason)
     for j, n in enumerate(run.param_names):
         root[n] = (dims[:-1], best[..., j], _param_attrs(run, j))
     root["kp_best"] = (dims, kpb, {"units": "1", "long_name": "normalised optimum"})
@@ -598,16 +612,16 @@ def morris_groups(run) -> dict[str, xr.Dataset]:
         for r in run.results:
             if r.ok:
                 for k in keys:
-                    arr[k][r.index] = r.data[k]
-                used[r.index] = r.data["n_trajectories_used"]
+                    arr[k][r.index] = getattr(r.data, k)
+                used[r.index] = r.data.n_trajectories_used
         for k in keys:
             root[k] = (("site", "parameter"), arr[k], {"units": unit, "long_name": docs[k]})
         root["n_trajectories_used"] = ("site", used, {"units": "1"})
     else:
         d = run.results[0].data
         for k in keys:
-            root[k] = ("parameter", d[k], {"units": unit, "long_name": docs[k]})
-        root.attrs["n_trajectories_used"] = int(d["n_trajectories_used"])
+            root[k] = ("parameter", getattr(d, k), {"units": unit, "long_name": docs[k]})
+        root.attrs["n_trajectories_used"] = int(d.n_trajectories_used)
     root.attrs["response"] = cfg.morris.response
     root.attrs["num_levels"] = cfg.morris.num_levels
     return {"/": root}
@@ -668,10 +682,10 @@ def site_table(run) -> pd.DataFrame:
                "error": errors[i]}
         e = entries[i]
         if e is not None:
-            for name, o in e["obs"].items():
-                row[f"{name}_n_obs"] = o["y"].size
+            for name, o in e.obs.items():
+                row[f"{name}_n_obs"] = o.y.size
                 for m in ("nse", "r2", "rmse", "mae", "r", "slope", "intercept", "bic"):
-                    row[f"{name}_{m}"] = o["metrics"][m]
+                    row[f"{name}_{m}"] = o.metrics[m]
         r = res_by_index.get(i)
         if r is not None:
             row["wall_time_s"] = r.wall_time
@@ -682,15 +696,15 @@ def site_table(run) -> pd.DataFrame:
             if cfg.method == "mcmc":
                 row.update(_mcmc_row(run, d))
             elif cfg.method == "sceua":
-                row["cost"] = d["cost"]
-                row["n_evals"] = d["n_evals"]
-                row["converged"] = d["converged"]
+                row["cost"] = d.cost
+                row["n_evals"] = d.n_evals
+                row["converged"] = d.converged
                 for j, n in enumerate(run.param_names):
-                    row[f"{n}_best"] = d["best"][j]
+                    row[f"{n}_best"] = d.best[j]
             else:
                 for j, n in enumerate(run.param_names):
-                    row[f"{n}_mu_star"] = d["mu_star"][j]
-                    row[f"{n}_importance"] = d["importance"][j]
+                    row[f"{n}_mu_star"] = d.mu_star[j]
+                    row[f"{n}_importance"] = d.importance[j]
         if "kp_true" in getattr(p, "meta", {}):
             for j, n in enumerate(run.param_names):
                 row[f"{n}_kp_true"] = float(p.meta["kp_true"][j])
@@ -702,22 +716,23 @@ def site_table(run) -> pd.DataFrame:
 
 def _mcmc_row(run, d) -> dict:
     cfg = run.config
-    row = {"converged": bool(d["converged"]), "stop_reason": d["stop_reason"], "rhat_max": d["rhat_max"],
-           "ess_bulk_min": d["ess_bulk_min"], "ess_tail_min": float(np.nanmin(d["ess_tail"])),
-           "n_evaluations": d["n_sampler_evaluations"], "n_generations": d["n_generations"],
-           "gr_mean": d["gr_mean"], "gr_max": float(np.max(d["gelman_rubin"])), "converged_gr": bool(d["converged_gr"]),
-           "acceptance_min": float(np.min(d["acceptance_rate"])), "acceptance_max": float(np.max(d["acceptance_rate"])),
-           "acceptance_ok": bool(np.all(d["acceptance_ok"])), "n_invalid": int(np.sum(d["n_invalid"]))}
+    g = d.diagnostics
+    row = {"converged": bool(g.converged), "stop_reason": g.stop_reason, "rhat_max": g.rhat_max,
+           "ess_bulk_min": g.ess_bulk_min, "ess_tail_min": float(np.nanmin(g.ess_tail)),
+           "n_evaluations": g.n_sampler_evaluations, "n_generations": g.n_generations,
+           "gr_mean": g.gr_mean, "gr_max": float(np.max(g.gelman_rubin)), "converged_gr": bool(g.converged_gr),
+           "acceptance_min": float(np.min(g.acceptance_rate)), "acceptance_max": float(np.max(g.acceptance_rate)),
+           "acceptance_ok": bool(np.all(g.acceptance_ok)), "n_invalid": int(np.sum(g.n_invalid))}
     qs = list(cfg.quantiles)
     for j, n in enumerate(run.param_names):
-        row[f"{n}_mean"] = d["mean"][j]
-        row[f"{n}_mode"] = d["mode"][j]
-        row[f"{n}_q05"] = d["quantiles"][qs.index(0.05)][j] if 0.05 in qs else np.nan
-        row[f"{n}_q95"] = d["quantiles"][qs.index(0.95)][j] if 0.95 in qs else np.nan
-        row[f"{n}_rhat"] = d["rhat"][j]
-        row[f"{n}_ess_bulk"] = d["ess_bulk"][j]
-        row[f"{n}_ess_tail"] = d["ess_tail"][j]
-        row[f"{n}_mcse_mean"] = d["mcse_mean"][j]
+        row[f"{n}_mean"] = d.mean[j]
+        row[f"{n}_mode"] = d.mode[j]
+        row[f"{n}_q05"] = d.quantiles[qs.index(0.05)][j] if 0.05 in qs else np.nan
+        row[f"{n}_q95"] = d.quantiles[qs.index(0.95)][j] if 0.95 in qs else np.nan
+        row[f"{n}_rhat"] = g.rhat[j]
+        row[f"{n}_ess_bulk"] = g.ess_bulk[j]
+        row[f"{n}_ess_tail"] = g.ess_tail[j]
+        row[f"{n}_mcse_mean"] = g.mcse_mean[j]
     return row
 
 
@@ -741,7 +756,5 @@ def write_all(run, figure_writer=None) -> dict:
         paths.update(figure_writer(run, out, base))
     return paths
 
-
-_site_entries = site_entries          # earlier name, still used by callers outside da
 
 __all__ = ["mcmc_groups", "site_inference_data", "site_entries", "sceua_groups", "morris_groups", "write_groups", "site_table", "write_csv", "write_all"]

@@ -45,6 +45,8 @@ from pysoc.da.likelihood import (FLUX_COLUMNS, STREAMS, CostFunction, DepthWeigh
 from pysoc.da.morris import MorrisSettings, morris_screening
 from pysoc.da.optimize import SCEUASettings, sceua
 from pysoc.da.parallel import Progress, SerialExecutor
+from pysoc.da.results import (SUMMARY_LAYOUT, McmcDiagnostics, McmcSummary, MorrisSummary, SceuaSummary,
+                              SitePrediction, StreamFit)
 from pysoc.da.sampler import AdaptiveMetropolis, AMSettings, CheckpointStore
 from pysoc.errors import ConfigError, DataError, PysocError, PysocWarning
 from pysoc.models import DEFAULT_MODEL, get_model
@@ -196,14 +198,33 @@ class CalibrationConfig:
 
 @dataclass
 class SiteResult:
+    """Outcome of one site (site-by-site mode) or of the one-batch run (index -1).
+
+    Attributes
+    ----------
+    index : int
+        Position in the selected profiles (-1: the one-batch result).
+    site_id : str
+    status : str
+        'ok' or 'failed'.
+    error : str
+        Why the site failed ('' when ok).
+    wall_time, cpu_time : float
+        Seconds of wall-clock and of CPU time of the process while it calibrated the site.
+    rank : int
+        MPI rank that calibrated the site.
+    data : McmcSummary, SceuaSummary, MorrisSummary or None
+        The typed summary of the method (:mod:`pysoc.da.results`); None when the site failed.
+    """
+
     index: int
     site_id: str
-    status: str                      #: 'ok' or 'failed'
+    status: str
     error: str = ""
     wall_time: float = 0.0
-    cpu_time: float = 0.0            #: CPU seconds of the process while it calibrated the site
+    cpu_time: float = 0.0
     rank: int = 0
-    data: dict = field(default_factory=dict)
+    data: McmcSummary | SceuaSummary | MorrisSummary | None = None
 
     @property
     def ok(self) -> bool:
@@ -523,7 +544,7 @@ def _posterior_draws(ctx: Context, sampler):
     return post, post_cost, post[:, idx], post_cost[:, idx]
 
 
-def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: np.ndarray) -> dict:
+def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: np.ndarray) -> McmcDiagnostics:
     """ArviZ diagnostics of the saved draws, the classic Gelman-Rubin of all post-burn-in
     draws, acceptance and why the sampler stopped."""
     cfg = ctx.config
@@ -544,21 +565,19 @@ def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: 
         stop, n_gen = "fixed_length", sampler.iterations_total
         extra = {"acceptance_rate_test": sampler.acceptance_rate(0),
                  "n_factor_failures": sampler.haario.n_factor_failures}
-    return {
-        "rhat": diag["rhat"], "ess_bulk": diag["ess_bulk"], "ess_tail": diag["ess_tail"],
-        "mcse_mean": diag["mcse_mean"], "rhat_max": float(np.nanmax(diag["rhat"])) if rhat_ok or
-        np.isfinite(diag["rhat"]).any() else float("inf"),
-        "ess_bulk_min": float(np.nanmin(diag["ess_bulk"])) if np.isfinite(diag["ess_bulk"]).any() else 0.0,
-        "converged": rhat_ok and ess_ok, "stop_reason": stop, "n_generations": int(n_gen),
-        "gelman_rubin": gr, "gr_mean": gr_mean, "converged_gr": gr_mean <= cfg.gr_threshold,
-        "acceptance_rate": acc, "acceptance_ok": dg.acceptance_ok(acc, lo, hi),
-        "n_invalid": sampler.n_invalid.sum(axis=0), "n_outside": sampler.n_outside.sum(axis=0),
-        "n_start_redraws": sampler.n_start_redraws, "start_kp": sampler.start_kp,
-        "n_sampler_evaluations": int(sampler.n_evaluations), **extra,
-    }
+    return McmcDiagnostics(
+        rhat=diag["rhat"], ess_bulk=diag["ess_bulk"], ess_tail=diag["ess_tail"], mcse_mean=diag["mcse_mean"],
+        rhat_max=float(np.nanmax(diag["rhat"])) if rhat_ok or np.isfinite(diag["rhat"]).any() else float("inf"),
+        ess_bulk_min=float(np.nanmin(diag["ess_bulk"])) if np.isfinite(diag["ess_bulk"]).any() else 0.0,
+        converged=rhat_ok and ess_ok, stop_reason=stop, n_generations=int(n_gen),
+        gelman_rubin=gr, gr_mean=gr_mean, converged_gr=gr_mean <= cfg.gr_threshold,
+        acceptance_rate=acc, acceptance_ok=dg.acceptance_ok(acc, lo, hi),
+        n_invalid=sampler.n_invalid.sum(axis=0), n_outside=sampler.n_outside.sum(axis=0),
+        n_start_redraws=sampler.n_start_redraws, start_kp=sampler.start_kp,
+        n_sampler_evaluations=int(sampler.n_evaluations), **extra)
 
 
-def summarise_mcmc(ctx: Context, sampler, cost: CostFunction) -> dict:
+def summarise_mcmc(ctx: Context, sampler, cost: CostFunction) -> McmcSummary:
     """Posterior statistics, saved draws, diagnostics, posterior predictive and fit metrics."""
     cfg = ctx.config
     post, _, draws_kp, draws_cost = _posterior_draws(ctx, sampler)
@@ -569,62 +588,57 @@ def summarise_mcmc(ctx: Context, sampler, cost: CostFunction) -> dict:
     draws = ctx.mapper(draws_kp.reshape(-1, d))[:, free].reshape(K, nd, d)
     pred = cost.predict(draws_kp.reshape(-1, d))
     tr_kp, tr_cost, tr_it = sampler.trace(400)
-    out = {
-        "draws_kp": draws_kp, "draws": draws, "lp": -draws_cost,
-        "mean": phys.reshape(-1, d).mean(axis=0), "sd": phys.reshape(-1, d).std(axis=0),
-        "quantiles": dg.quantiles(phys, cfg.quantiles), "kp_mean": post.reshape(-1, d).mean(axis=0),
-        "n_posterior": N, "trace_kp": (tr_kp, tr_it), "trace_cost": tr_cost, "sampler": cfg.sampler,
-    }
-    out.update(convergence_summary(ctx, sampler, draws, post))
+    diagnostics = convergence_summary(ctx, sampler, draws, post)
     if cfg.gev_mode:
         modes = [dg.gev_mode(draws[..., j]) for j in range(d)]
-        out["mode"] = np.array([m for m, _ in modes])
-        out["mode_method"] = [s for _, s in modes]
+        mode, mode_method = np.array([m for m, _ in modes]), [s for _, s in modes]
     else:
-        out["mode"] = np.full(d, np.nan)
-        out["mode_method"] = ["none"] * d
-    out.update(_predictive(pred, cost, K, nd))
-    return out
+        mode, mode_method = np.full(d, np.nan), ["none"] * d
+    return McmcSummary(
+        sampler=cfg.sampler, draws_kp=draws_kp, draws=draws, lp=-draws_cost,
+        mean=phys.reshape(-1, d).mean(axis=0), sd=phys.reshape(-1, d).std(axis=0),
+        quantiles=dg.quantiles(phys, cfg.quantiles), kp_mean=post.reshape(-1, d).mean(axis=0), n_posterior=N,
+        trace_kp=(tr_kp, tr_it), trace_cost=tr_cost, mode=mode, mode_method=mode_method, diagnostics=diagnostics,
+        sites=_predictive(pred, cost, K, nd))
 
 
-def _predictive(pred: dict, cost: CostFunction, K: int, nd: int) -> dict:
+def _predictive(pred: dict, cost: CostFunction, K: int, nd: int) -> list[SitePrediction]:
     """Posterior predictive of the saved draws, per site of the cost function: predictions
     (K, nd, nobs) per stream, log-likelihood terms, the model profile band and metrics."""
-    out = {"sites": []}
+    out = []
     for s, site in enumerate(cost.sites):
-        entry = {"site_id": site.site_id, "pred": {}, "loglik": {}, "obs": {}}
         prof = pred["soc_profile"][s]                                      # (K*nd, nlev)
         with np.errstate(all="ignore"):
-            entry["profile_mean"] = np.nanmean(prof, axis=0)
-            entry["profile_q05"] = np.nanquantile(prof, 0.05, axis=0)
-            entry["profile_q95"] = np.nanquantile(prof, 0.95, axis=0)
-        entry["n_failed_predictive"] = int((pred["status"][s] != 0).sum())
+            entry = SitePrediction(site.site_id, profile_mean=np.nanmean(prof, axis=0),
+                                   profile_q05=np.nanquantile(prof, 0.05, axis=0),
+                                   profile_q95=np.nanquantile(prof, 0.95, axis=0),
+                                   n_failed_predictive=int((pred["status"][s] != 0).sum()), notes=list(site.notes))
         for name, stream in site.streams.items():
             k = stream.nobs
             p = pred["pred"][name][s][:, :k]
-            entry["pred"][name] = p.reshape(K, nd, k)
-            entry["loglik"][name] = pred["loglik"][name][s][:, :k].reshape(K, nd, k)
+            entry.pred[name] = p.reshape(K, nd, k)
+            entry.loglik[name] = pred["loglik"][name][s][:, :k].reshape(K, nd, k)
             with np.errstate(all="ignore"):
                 pm = np.nanmean(p, axis=0)
-                entry["obs"][name] = {"y": stream.y, "sigma": stream.sigma, "weight": stream.weight,
-                                      "top": stream.top, "bottom": stream.bottom, "mean": pm,
-                                      "q05": np.nanquantile(p, 0.05, axis=0), "q95": np.nanquantile(p, 0.95, axis=0)}
-            entry["obs"][name]["metrics"] = dg.metrics(stream.y, pm, n_params=len(cost.mapper.free))
+                entry.obs[name] = StreamFit(y=stream.y, sigma=stream.sigma, weight=stream.weight, top=stream.top,
+                                            bottom=stream.bottom, mean=pm, q05=np.nanquantile(p, 0.05, axis=0),
+                                            q95=np.nanquantile(p, 0.95, axis=0))
+            entry.obs[name].metrics = dg.metrics(stream.y, pm, n_params=len(cost.mapper.free))
             if name == "soc_profile":
-                rmse = np.sqrt(np.nanmean((p - stream.y) ** 2, axis=1))
-                entry["rmse_draws"] = rmse
-        entry["notes"] = list(site.notes)
-        out["sites"].append(entry)
+                entry.rmse_draws = np.sqrt(np.nanmean((p - stream.y) ** 2, axis=1))
+        out.append(entry)
     return out
 
 
-def summarise_sceua(ctx: Context, opt, cost: CostFunction) -> dict:
-    pred = cost.predict(opt.x[None])
-    out = {"kp_best": opt.x, "best": ctx.mapper(opt.x[None])[0, ctx.mapper.free], "cost": opt.cost,
-           "n_evals": opt.n_evals, "n_loops": opt.n_loops, "converged": opt.converged, "reason": opt.reason,
-           "history": np.array(opt.history)}
-    out.update(_predictive(pred, cost, 1, 1))
-    return out
+def _sceua_summary(ctx: Context, opt, sites: list) -> SceuaSummary:
+    return SceuaSummary(kp_best=opt.x, best=ctx.mapper(opt.x[None])[0, ctx.mapper.free], cost=opt.cost,
+                        n_evals=opt.n_evals, n_loops=opt.n_loops, converged=opt.converged, reason=opt.reason,
+                        history=np.array(opt.history), sites=sites)
+
+
+def summarise_sceua(ctx: Context, opt, cost: CostFunction) -> SceuaSummary:
+    """The optimum of a site and its predictions."""
+    return _sceua_summary(ctx, opt, _predictive(cost.predict(opt.x[None]), cost, 1, 1))
 
 
 def calibrate_site(ctx: Context, index: int) -> SiteResult:
@@ -648,8 +662,9 @@ def calibrate_site(ctx: Context, index: int) -> SiteResult:
             data = summarise_sceua(ctx, opt, cost)
         else:
             mseed = int(np.random.SeedSequence(ctx.config.seed, spawn_key=(key, 3)).generate_state(1)[0])
-            data = morris_screening(fn, ctx.param_names, ctx.config.morris, mseed, callback=ctx.ex.service)
-        data["n_evaluations"] = cost.n_evaluations
+            data = MorrisSummary(**morris_screening(fn, ctx.param_names, ctx.config.morris, mseed,
+                                                    callback=ctx.ex.service))
+        data.n_evaluations = cost.n_evaluations
         res = SiteResult(index, sid, "ok", data=data)
     except PysocError as exc:
         res = SiteResult(index, sid, "failed", error=str(exc))
@@ -672,7 +687,11 @@ def _prepare_store(ctx: Context) -> None:
     if ctx.ex.is_root:
         man = store.load("manifest")
         ids = [p.site_id for p in ctx.profiles]
-        if man is not None and cfg.resume and man.get("fingerprint") != ctx.fingerprint:
+        if man is not None and cfg.resume and man.get("layout", 1) != SUMMARY_LAYOUT:
+            error = (f"{store.dir}: checkpoint written by an earlier pysoc (site summaries as dicts, layout "
+                     f"{man.get('layout', 1)}; this version reads layout {SUMMARY_LAYOUT}); delete the directory or "
+                     f"set &calibrate resume = .false.")
+        elif man is not None and cfg.resume and man.get("fingerprint") != ctx.fingerprint:
             error = (f"{store.dir}: checkpoint of a run with other settings or inputs; delete the directory or set "
                      f"&calibrate resume = .false.")
         elif man is not None and cfg.resume and man.get("site_ids") != ids:
@@ -681,7 +700,7 @@ def _prepare_store(ctx: Context) -> None:
             if man is not None and not cfg.resume:
                 _clear_store(store)
             store.save("manifest", {"fingerprint": ctx.fingerprint, "site_ids": ids, "method": cfg.method,
-                                    "mode": cfg.mode})
+                                    "mode": cfg.mode, "layout": SUMMARY_LAYOUT})
     error = ctx.ex.bcast(error)
     if error:
         raise ConfigError(error)
@@ -741,14 +760,14 @@ def run_site_by_site(ctx: Context) -> list:
 def _short(r: SiteResult, cfg) -> str:
     d = r.data
     if cfg.method == "mcmc":
-        m = d["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {})
-        flag = "converged" if d["converged"] else f"NOT converged ({d['stop_reason']})"
-        return (f" ({flag}: max R-hat {d['rhat_max']:.3f}, min bulk ESS {d['ess_bulk_min']:.0f}, "
-                f"{d['n_sampler_evaluations']} evaluations, median acceptance {np.median(d['acceptance_rate']):.2f}, "
-                f"NSE {m.get('nse', np.nan):.2f})")
+        g = d.diagnostics
+        flag = "converged" if g.converged else f"NOT converged ({g.stop_reason})"
+        return (f" ({flag}: max R-hat {g.rhat_max:.3f}, min bulk ESS {g.ess_bulk_min:.0f}, "
+                f"{g.n_sampler_evaluations} evaluations, median acceptance {np.median(g.acceptance_rate):.2f}, "
+                f"NSE {d.sites[0].metric('soc_profile', 'nse'):.2f})")
     if cfg.method == "sceua":
-        return f" (cost {d['cost']:.4g} after {d['n_evals']} evaluations, {d['reason']})"
-    return f" ({d['n_trajectories_used']}/{d['n_trajectories']} trajectories)"
+        return f" (cost {d.cost:.4g} after {d.n_evals} evaluations, {d.reason})"
+    return f" ({d.n_trajectories_used}/{d.n_trajectories} trajectories)"
 
 
 def run_one_batch(ctx: Context) -> tuple[list, list]:
@@ -789,29 +808,27 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
         draws_kp = _posterior_draws(ctx, sampler)[2]
         K, nd = draws_kp.shape[:2]
         flat = draws_kp.reshape(-1, draws_kp.shape[2])
-        local_pred = _predictive(local.predict(flat), local, K, nd)["sites"] if local is not None else []
+        local_pred = _predictive(local.predict(flat), local, K, nd) if local is not None else []
         gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
         if ctx.ex.is_root:
             dummy = _NoPredict()
             data = summarise_mcmc(ctx, sampler, dummy)
-            data["sites"] = [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
+            data.sites = [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
     elif cfg.method == "sceua":
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 2))))
         opt = sceua(total, len(ctx.free), cfg.sceua, rng)
-        local_pred = _predictive(local.predict(opt.x[None]), local, 1, 1)["sites"] if local is not None else []
+        local_pred = _predictive(local.predict(opt.x[None]), local, 1, 1) if local is not None else []
         gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
         data = None
         if ctx.ex.is_root:
-            data = {"kp_best": opt.x, "best": ctx.mapper(opt.x[None])[0, ctx.mapper.free], "cost": opt.cost,
-                    "n_evals": opt.n_evals, "n_loops": opt.n_loops, "converged": opt.converged, "reason": opt.reason,
-                    "history": np.array(opt.history),
-                    "sites": [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]}
+            data = _sceua_summary(ctx, opt, [e for _, e in sorted((x for part in gathered for x in part),
+                                                                  key=lambda t: t[0])])
     else:
         mseed = int(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 3)).generate_state(1)[0])
-        data = morris_screening(total, ctx.param_names, cfg.morris, mseed)
+        data = MorrisSummary(**morris_screening(total, ctx.param_names, cfg.morris, mseed))
     if ctx.ex.is_root:
         ctx.store.remove("progress_onebatch")
-    result = SiteResult(-1, "one_batch", "ok", data=data or {}, wall_time=time.monotonic() - t0,
+    result = SiteResult(-1, "one_batch", "ok", data=data, wall_time=time.monotonic() - t0,
                         cpu_time=time.process_time() - c0, rank=ctx.ex.rank)
     return [result], failed, [setups[k][0] for k in range(nsite)]
 
@@ -905,23 +922,23 @@ def summarise_run(run: RunResult) -> dict:
         ok = [r for r in run.results if r.ok]
         out["n_ok"] = len(ok)
         out["n_failed"] = sum(1 for r in run.results if not r.ok)
-        out.update(_mcmc_fractions(cfg, [r.data for r in ok]))
-        nse = [r.data["sites"][0]["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for r in ok]
+        out.update(_mcmc_fractions(cfg, [r.data.diagnostics for r in ok]))
+        nse = [r.data.sites[0].metric("soc_profile", "nse") for r in ok]
         out["median_nse"] = float(np.nanmedian(nse)) if ok and np.isfinite(nse).any() else float("nan")
         out["fraction_nse_ok"] = float(np.mean(np.asarray(nse) >= cfg.nse_threshold)) if ok else float("nan")
         out["median_wall_time"] = float(np.median([r.wall_time for r in ok])) if ok else float("nan")
         out["median_cpu_time"] = float(np.median([r.cpu_time for r in ok])) if ok else float("nan")
-        out["median_evaluations"] = float(np.median([r.data["n_sampler_evaluations"] for r in ok])) if ok else \
-            float("nan")
+        out["median_evaluations"] = float(np.median([r.data.diagnostics.n_sampler_evaluations for r in ok])) \
+            if ok else float("nan")
         rec = recovery(run)
         if rec is not None:
             out["recovery_r"] = rec
     elif cfg.method == "mcmc":
         r = run.results[0]
-        out["n_ok"] = len(r.data.get("sites", []))
+        out["n_ok"] = len(r.data.sites)
         out["n_failed"] = sum(1 for x in run.results[1:] if not x.ok)
-        out.update(_mcmc_fractions(cfg, [r.data]))
-        nse = [e["obs"].get("soc_profile", {}).get("metrics", {}).get("nse", np.nan) for e in r.data["sites"]]
+        out.update(_mcmc_fractions(cfg, [r.data.diagnostics]))
+        nse = [e.metric("soc_profile", "nse") for e in r.data.sites]
         out["median_nse"] = float(np.nanmedian(nse)) if np.isfinite(nse).any() else float("nan")
         out["median_cpu_time"] = float(r.cpu_time)
     else:
@@ -931,24 +948,25 @@ def summarise_run(run: RunResult) -> dict:
 
 
 def _mcmc_fractions(cfg: CalibrationConfig, datas: list) -> dict:
+    """Fractions of the runs (their :class:`McmcDiagnostics`) that converged etc."""
     if not datas:
         return {"fraction_converged": float("nan"), "fraction_converged_gr": float("nan"),
                 "fraction_acceptance_ok": float("nan"), "n_not_converged_budget": 0}
     return {
-        "fraction_converged": float(np.mean([d["converged"] for d in datas])),
-        "fraction_converged_gr": float(np.mean([d["converged_gr"] for d in datas])),
-        "fraction_acceptance_ok": float(np.mean([bool(np.all(d["acceptance_ok"])) for d in datas])),
-        "median_acceptance": float(np.median([np.median(d["acceptance_rate"]) for d in datas])),
-        "n_not_converged_budget": int(sum(1 for d in datas if not d["converged"] and
-                                          d["stop_reason"] == "max_evaluations")),
-        "n_not_converged": int(sum(1 for d in datas if not d["converged"])),
+        "fraction_converged": float(np.mean([d.converged for d in datas])),
+        "fraction_converged_gr": float(np.mean([d.converged_gr for d in datas])),
+        "fraction_acceptance_ok": float(np.mean([bool(np.all(d.acceptance_ok)) for d in datas])),
+        "median_acceptance": float(np.median([np.median(d.acceptance_rate) for d in datas])),
+        "n_not_converged_budget": int(sum(1 for d in datas if not d.converged and
+                                          d.stop_reason == "max_evaluations")),
+        "n_not_converged": int(sum(1 for d in datas if not d.converged)),
     }
 
 
 def recovery(run: RunResult) -> dict | None:
     """Pearson r between true kp (profile.meta['kp_true'], synthetic profiles) and the
     posterior-mean kp, per calibrated parameter (seed 001 parameter recovery)."""
-    pairs = [(np.asarray(run.profiles[r.index].meta["kp_true"], float), r.data["kp_mean"])
+    pairs = [(np.asarray(run.profiles[r.index].meta["kp_true"], float), r.data.kp_mean)
              for r in run.results if r.ok and "kp_true" in getattr(run.profiles[r.index], "meta", {})]
     if len(pairs) < 3:
         return None
@@ -961,7 +979,8 @@ def recovery(run: RunResult) -> dict | None:
     return out
 
 
-__all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "RunHooks", "add_hook", "remove_hook",
+__all__ = ["CalibrationConfig", "SiteResult", "RunResult", "Context", "McmcSummary", "McmcDiagnostics",
+           "SceuaSummary", "MorrisSummary", "SitePrediction", "StreamFit", "RunHooks", "add_hook", "remove_hook",
            "active_hooks", "run_calibration", "prepare", "execute",
            "make_sampler", "run_mcmc", "summarise_mcmc", "METHODS", "SAMPLERS", "ACCEPTANCE_WINDOWS",
            "CheckpointMismatch", "NothingCalibrated", "calibrate_site", "check_memory", "check_site_inputs",

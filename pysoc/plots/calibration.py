@@ -23,7 +23,7 @@ def _grid(n: int, ncol: int = 4):
 
 
 def _ok_results(run):
-    return [r for r in run.results if r.ok and "draws" in r.data]
+    return [r for r in run.results if r.ok and hasattr(r.data, "draws")]
 
 
 def _figure_sites(run, k):
@@ -38,15 +38,15 @@ def trace_figure(run, result=None, label: str = ""):
     with the test/formal boundary and the end of burn-in."""
     cfg = run.config
     res = result or _ok_results(run)[0]
-    tk, it = res.data["trace_kp"]
+    tk, it = res.data.trace_kp
     names = run.param_names
     nrow, ncol = _grid(len(names) + 1)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 1.9 * nrow), sharex=True, squeeze=False)
-    if res.data.get("sampler", cfg.sampler) == "am":
+    if res.data.sampler == "am":
         n_test = cfg.am.n_test
         burn = n_test + int(cfg.burn_in_fraction * cfg.am.n_formal)
     else:                               # dream_zs: no test run; the posterior window starts at burn
-        n_test, burn = None, res.data["window"][0]
+        n_test, burn = None, res.data.diagnostics.window[0]
     for j, name in enumerate(names):
         ax = axes.flat[j]
         for c in range(tk.shape[0]):
@@ -55,7 +55,7 @@ def trace_figure(run, result=None, label: str = ""):
         ax.set_title(name, fontsize=8)
         ax.tick_params(labelsize=7)
     ax = axes.flat[len(names)]
-    tc = res.data["trace_cost"]
+    tc = res.data.trace_cost
     for c in range(tc.shape[0]):
         ax.semilogy(it, np.where(np.isfinite(tc[c]), tc[c], np.nan), lw=0.6, color=CHAIN_COLORS[c % 6])
     ax.set_title("cost J", fontsize=8)
@@ -81,11 +81,11 @@ def violin_figure(run, sites=None):
     names = run.param_names
     table = run.model.parameters
     if cfg.mode == "one_batch":
-        groups = [("one batch", run.results[0].data["draws"])]
+        groups = [("one batch", run.results[0].data.draws)]
     else:
         by = {r.index: r for r in _ok_results(run)}
         sites = sites if sites is not None else _figure_sites(run, cfg.figure_sites)
-        groups = [(str(run.profiles[i].site_id), by[i].data["draws"]) for i in sites if i in by]
+        groups = [(str(run.profiles[i].site_id), by[i].data.draws) for i in sites if i in by]
     nrow, ncol = _grid(len(names), 5)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.3 * nrow), squeeze=False)
     for j, name in enumerate(names):
@@ -131,30 +131,30 @@ def profile_figure(run, sites=None):
     sc = 1e-3                                   # g C m-3 -> kg C m-3 for the axis
     for ax, i in zip(axes.flat, sites):
         e = entries[i]
-        o = e["obs"].get("soc_profile")
-        zmax = 1.2 * float(np.nanmax(o["bottom"])) if o is not None else 1.0
+        o = e.obs.get("soc_profile")
+        zmax = 1.2 * float(np.nanmax(o.bottom)) if o is not None else 1.0
         if b is not None:
             keep = b[:, 0] < zmax
             zz = np.repeat(b[keep], 1, axis=0)
             edges = np.concatenate([zz[:, 0], zz[-1:, 1]])
             for key, kw in (("profile_mean", dict(color="tab:blue", lw=1.5, label="model mean")),):
-                v = e[key][keep] * sc
+                v = getattr(e, key)[keep] * sc
                 ax.stairs(v, edges, orientation="horizontal", **kw)
-            lo, hi = e["profile_q05"][keep] * sc, e["profile_q95"][keep] * sc
+            lo, hi = e.profile_q05[keep] * sc, e.profile_q95[keep] * sc
             zs = np.repeat(edges, 2)[1:-1]
             ax.fill_betweenx(zs, np.repeat(lo, 2), np.repeat(hi, 2), color="tab:blue", alpha=0.25,
                              label="model 5-95 %")
         if o is not None:
-            y, mean, q05, q95 = o["y"] * sc, o["mean"] * sc, o["q05"] * sc, o["q95"] * sc
-            for t, bo, yy in zip(o["top"], o["bottom"], y):
+            y, mean, q05, q95 = o.y * sc, o.mean * sc, o.q05 * sc, o.q95 * sc
+            for t, bo, yy in zip(o.top, o.bottom, y):
                 ax.add_patch(plt.Rectangle((0, t), yy, bo - t, fill=False, ec="k", lw=0.8))
-            mid = 0.5 * (o["top"] + o["bottom"])
+            mid = 0.5 * (o.top + o.bottom)
             ax.errorbar(mean, mid, xerr=[mean - q05, q95 - mean], fmt="o",
                         color="tab:red", ms=3, lw=0.8, label="model, layer means")
             ax.plot([], [], color="k", lw=0.8, label="observed layers")
             xmax = np.nanmax(np.concatenate([y, q95]))
             ax.set_xlim(0, 1.15 * xmax if np.isfinite(xmax) and xmax > 0 else 1)
-            nse = o["metrics"]["nse"]
+            nse = o.metrics["nse"]
             ax.set_title(f"{run.profiles[i].site_id}  NSE {nse:.2f}", fontsize=8)
         ax.set_ylim(zmax, 0)
         ax.set_xlabel("SOC (kg C m$^{-3}$)", fontsize=8)
@@ -183,12 +183,12 @@ def stream_figure(run):
     for ax, name in zip(axes.flat, names):
         k = 0
         for i, e in enumerate(entries):
-            if e is None or name not in e["obs"]:
+            if e is None or name not in e.obs:
                 continue
-            o = e["obs"][name]
-            y, m = np.ravel(o["y"]), np.ravel(o["mean"])
-            err = [np.clip(m - np.ravel(o["q05"]), 0, None), np.clip(np.ravel(o["q95"]) - m, 0, None)]
-            ax.errorbar(y, m, yerr=err, xerr=np.ravel(o["sigma"]), fmt="o", ms=3.5, lw=0.7, color=cmap(k % 20),
+            o = e.obs[name]
+            y, m = np.ravel(o.y), np.ravel(o.mean)
+            err = [np.clip(m - np.ravel(o.q05), 0, None), np.clip(np.ravel(o.q95) - m, 0, None)]
+            ax.errorbar(y, m, yerr=err, xerr=np.ravel(o.sigma), fmt="o", ms=3.5, lw=0.7, color=cmap(k % 20),
                         label=str(run.profiles[i].site_id)[:18])
             k += 1
         lo, hi = ax.get_xlim()
@@ -215,9 +215,9 @@ def stream_figure(run):
 def morris_figure(run):
     names = run.param_names
     if run.config.mode == "one_batch":
-        mu = run.results[0].data["mu_star"][None]
+        mu = run.results[0].data.mu_star[None]
     else:
-        mu = np.array([r.data["mu_star"] for r in run.results if r.ok])
+        mu = np.array([r.data.mu_star for r in run.results if r.ok])
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names)), 3.2))
     med = np.nanmedian(mu, axis=0)
     ax.bar(np.arange(len(names)), med, color="tab:blue")
