@@ -284,7 +284,7 @@ def filter_records(run: Run, inp: Inputs) -> tuple[pd.DataFrame, FilterOptions]:
     rec, rep = apply_filters(inp.records, opts)
     for ln in rep.lines():
         run.log(ln)
-    O.write_csv(rep.as_frame(), run.out / "srdb_filter_report.csv")
+    O.write_csv(rep.as_frame(), run.out / "srdb_filter_report.csv", float_format=None)
     run.res["n_records_input"], run.res["n_records_filtered"] = rep.n_input, rep.n_output
     run.res["outlier_window"] = list(rep.outlier_bounds) if rep.outlier_bounds else None
     if len(rec) < 20:
@@ -302,7 +302,7 @@ def training_data(run: Run, inp: Inputs, records: pd.DataFrame) -> SiteData:
     for ln in data.lines:
         run.log(ln)
     if len(data.dropped):
-        O.write_csv(data.dropped, run.out / "srdb_records_not_used.csv")
+        O.write_csv(data.dropped, run.out / "srdb_records_not_used.csv", float_format=None)
     have = [p.name for p in STUDY_PREDICTORS if p.grid_var is not None]
     run.log(f"  study predictors available on the grid ({len(have)}/19): {', '.join(have)}")
     run.log(f"  candidate predictors ({len(inp.predictors)}): {', '.join(inp.predictors)}")
@@ -314,7 +314,7 @@ def training_data(run: Run, inp: Inputs, records: pd.DataFrame) -> SiteData:
                    n_cells=int(data.table["cell"].nunique()), zones=zones)
     avail = availability_table()
     avail["candidate"] = avail["predictor"].isin(inp.predictors)
-    O.write_csv(avail, run.out / "predictor_availability.csv")
+    O.write_csv(avail, run.out / "predictor_availability.csv", float_format=None)
     return data
 
 
@@ -741,7 +741,8 @@ def run(nml: Namelist, verbose: bool = True, plots=None) -> dict:
     model = UpscaleModel.load(path)          # the map and the diagnostics use the saved model
     diag = diagnostics(r, data, ev, model)
     O.write_csv(data.table.assign(rh_cv_selected=ev.selected_oof).drop(
-        columns=[c for c in data.table.columns if c.startswith("gridfrac_")]), r.out / "srdb_rh_training.csv")
+        columns=[c for c in data.table.columns if c.startswith("gridfrac_")]), r.out / "srdb_rh_training.csv",
+                float_format=None)
     r.lap("diagnostics")
     mp, ds = make_map(r, inp, model)
     turnover(r, inp, mp, ds)
