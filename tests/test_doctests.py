@@ -12,6 +12,9 @@ MODULES = [
     "pysoc.io.grid",
     "pysoc.proda.covariates",
     "pysoc.upscale.grid",
+    "pysoc.da.results",
+    "pysoc.da.run",
+    "pysoc.da.optimize",
 ]
 
 
