@@ -187,6 +187,12 @@ def positive(names: Sequence[str], func: Callable[..., float], label: str, descr
     return Constraint(tuple(names), "positive", description, func=func, label=label)
 
 
+def _warn_alias(model: str, old: str, new: str) -> None:
+    from pysoc.errors import PysocWarning
+    warnings.warn(f"{model}: parameter {old!r} is now called {new!r} (the old name is still read; it is deprecated)",
+                  PysocWarning, stacklevel=4)
+
+
 def _key(name: str) -> str:
     """Spelling-insensitive key of a parameter name: lower case, no blanks ('PRDX (1)' = 'prdx(1)')."""
     return "".join(str(name).split()).lower()
@@ -203,6 +209,9 @@ class ParameterTable:
     named_sets: dict[str, Mapping[str, float]] = field(default_factory=dict)
     default_set: str = "default"
     constraints: tuple[Constraint, ...] = ()
+    #: former names still read (namelists, posterior files), old name -> current name; a use
+    #: of an old name warns once (PysocWarning, a deprecation note)
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         self.names = tuple(s.name for s in self.specs)
@@ -212,6 +221,11 @@ class ParameterTable:
         self._folded = {_key(n): i for i, n in enumerate(self.names)}
         if len(self._folded) != len(self.names):
             raise ValueError(f"{self.model}: parameter names that differ only in case")
+        self.aliases = dict(self.aliases)
+        for old, new in self.aliases.items():
+            if new not in self._index or _key(old) in self._folded:
+                raise ValueError(f"{self.model}: alias {old!r} -> {new!r} must name a parameter and not be one")
+        self._alias = {_key(old): new for old, new in self.aliases.items()}
         self.constraints = tuple(self.constraints)
         for c in self.constraints:
             unknown = [n for n in c.names if n not in self._index]
@@ -234,11 +248,31 @@ class ParameterTable:
     def __getitem__(self, name: str) -> ParameterSpec:
         return self.specs[self.index(name)]
 
-    def index(self, name: str) -> int:
-        """Position of a parameter; the name is matched case-insensitively."""
+    def _position(self, name: str) -> int | None:
         i = self._index.get(name)
         if i is None:
             i = self._folded.get(_key(name))
+        if i is None and _key(name) in getattr(self, "_alias", {}):
+            new = self._alias[_key(name)]
+            _warn_alias(self.model, str(name), new)
+            i = self._index[new]
+        return i
+
+    def index(self, name: str) -> int:
+        """Position of a parameter; the name is matched case-insensitively, and a former
+        name (:attr:`aliases`) is read with a deprecation warning.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> t = ParameterTable("demo", (ParameterSpec("diffus", "m2 yr-1", 1e-4, 0.0, 1e-3, "demo"),),
+        ...                    aliases={"bio": "diffus"})
+        >>> with warnings.catch_warnings(record=True) as w:
+        ...     warnings.simplefilter("always")
+        ...     t.index("BIO"), str(w[0].message)
+        (0, "demo: parameter 'BIO' is now called 'diffus' (the old name is still read; it is deprecated)")
+        """
+        i = self._position(name)
         if i is None:
             raise ParameterError(f"{self.model}: unknown parameter {name!r} "
                                  f"(known: {', '.join(self.names)})")
@@ -254,9 +288,7 @@ class ParameterTable:
         >>> t.lookup("prdx(1)"), t.lookup("prdx")
         ('PRDX(1)', None)
         """
-        i = self._index.get(name)
-        if i is None:
-            i = self._folded.get(_key(name))
+        i = self._position(name)
         return None if i is None else self.names[i]
 
     def namelist_group(self, group: str, doc: str):

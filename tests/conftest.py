@@ -37,3 +37,10 @@ def read_profile_csv(path):
 
 requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared not present")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def step_amount(ds):
+    """``mass_balance_residual`` of a transient (a rate, g m-2 yr-1 over each step) times the
+    step length (``time_bnds``, days of a 365-day year): the residual in g m-2 per step."""
+    days = np.diff(np.asarray(ds["time_bnds"].values, float), axis=1)[:, 0]
+    return np.asarray(ds["mass_balance_residual"].values, float) * days / 365.0

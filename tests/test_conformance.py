@@ -68,9 +68,6 @@ XFAIL: dict[tuple[str, str], str] = {
         "soc_0_30 differs by 1 ulp between a batch row and the same vector alone: CLM5.evaluate computes it "
         "as soc_profile @ overlap.T (pysoc.profiles.interval_integrals), a BLAS product whose rounding depends "
         "on the number of rows; computing it row by row would make it batch-invariant",
-    ("compas", "check_labelled_outputs"):
-        "COMPAS returns km_ratio with shape (nset, 2, nlev) (DOC uptake and depolymerisation) while "
-        "base.OUTPUTS declares km_ratio with dims ('level',); one of the two has to change",
     ("century", "check_labelled_outputs"):
         "CENTURY's evaluate returns 'pools' (nset, 9) without the level axis of OUTPUTS['pools'] "
         "(nset, npool, nlev), and its steady state is a labelled spin-up time series without 'soc'",

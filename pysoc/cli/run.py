@@ -540,11 +540,12 @@ def summarize(ds, out_path) -> str:
     for lab, v in zip(stock["depth_interval"].values, stock.values):
         lines.append(f"    {lab:>14s}: {v:12.1f} g C m-2")
     mb = ds["mass_balance_residual"]
+    units = mb.attrs.get("units", "g m-2 yr-1")
     if "time" in mb.dims:
-        lines.append(f"  mass-balance residual: max |input - dC - Rh| = {float(np.abs(mb).max()):.2e} g C m-2 "
-                     f"per record")
+        lines.append(f"  mass-balance residual: max |input - dC - Rh| = {float(np.abs(mb).max()):.2e} {units} "
+                     f"(rate over a record)")
     else:
-        lines.append(f"  mass-balance residual: max |input - Rh|/input = {float(np.abs(mb).max()):.2e}")
+        lines.append(f"  mass-balance residual: max |input - Rh| = {float(np.abs(mb).max()):.2e} {units}")
     return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ def dense_litter_system(model, prep, theta, site=0):
         m[i * n:(i + 1) * n, i * n:(i + 1) * n] = -np.diag(kk[i])
     m[2 * n:3 * n, 0:n] += np.diag(p["fcwdl2"] * kk[0])
     m[3 * n:4 * n, 0:n] += np.diag((1 - p["fcwdl2"]) * kk[0])
-    t = mean_transport(model, prep, site, p["bio"] / DPY, p["cryo"] / DPY)
+    t = mean_transport(model, prep, site, p["diffus"] / DPY, p["cryo"] / DPY)
     for i in range(1, 4):
         m[i * n:(i + 1) * n, i * n:(i + 1) * n] -= t
     b = litter_inputs(model, prep, site, p["beta"]).ravel()

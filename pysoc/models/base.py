@@ -114,15 +114,59 @@ OUTPUTS: dict[str, OutputSpec] = {
     "rh": OutputSpec((), netcdf.FLUX, "heterotrophic respiration of the column (steady state)"),
     "input": OutputSpec((), netcdf.FLUX, "carbon input to the column (steady state)"),
     "d14c_profile": OutputSpec(("level",), netcdf.DELTA14C, "Delta14C of the SOC of each layer"),
-    "km_ratio": OutputSpec(("level",), netcdf.FRACTION, "Michaelis-Menten constant over substrate"),
+    "km_ratio": OutputSpec(("process", "level"), netcdf.FRACTION,
+                           "Michaelis-Menten constant over substrate of each process (e.g. uptake, depolymerisation)"),
     "nep_monthly": OutputSpec(("time",), netcdf.STOCK, "net ecosystem production during each month"),
     "npp_monthly": OutputSpec(("time",), netcdf.STOCK, "net primary production during each month"),
     "gpp_monthly": OutputSpec(("time",), netcdf.STOCK, "gross primary production during each month"),
     "rh_monthly": OutputSpec(("time",), netcdf.STOCK, "heterotrophic respiration during each month"),
 }
 
+#: the one meaning and unit of the ``mass_balance_residual`` of every steady state and transient
+#: dataset: input - change in carbon - respiration (- other losses, e.g. leaching), as a rate in
+#: g C m-2 yr-1. A steady state's is input - respiration (no change); a transient step's is the
+#: budget of the step divided by its length (a mean over the step, cell_methods 'time: mean').
+MASS_BALANCE_RESIDUAL = OutputSpec((), netcdf.FLUX, "input - change in carbon stock - respiration (and other "
+                                   "losses), as a rate")
+
 #: optional capabilities a model may declare by implementing the method of that name
 CAPABILITIES = ("site_forcing", "cell_forcing", "system_components", "decomposition_scalars")
+
+
+def mass_balance_residual(inputs, change, losses, step_years=None) -> tuple[np.ndarray, dict]:
+    """Values and attributes of ``mass_balance_residual`` (:data:`MASS_BALANCE_RESIDUAL`).
+
+    Parameters
+    ----------
+    inputs, change, losses : array_like
+        Carbon input, change in carbon stock and losses (respiration, leaching): rates in
+        g C m-2 yr-1 at steady state (``change`` 0), amounts in g C m-2 during each step of a
+        transient.
+    step_years : array_like, optional
+        Length of each step in years (365-day years); None for a steady state.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        ``inputs - change - losses`` in g C m-2 yr-1.
+    attrs : dict
+        ``units``, ``long_name`` (and ``cell_methods`` for a transient).
+
+    Examples
+    --------
+    >>> v, a = mass_balance_residual([31.0], [1.0], [29.0], step_years=[31 / 365])
+    >>> round(float(v[0]), 6), a["units"], a["cell_methods"]
+    (11.774194, 'g m-2 yr-1', 'time: mean')
+    >>> mass_balance_residual(500.0, 0.0, 500.0)[0]
+    0.0
+    """
+    spec = MASS_BALANCE_RESIDUAL
+    v = np.asarray(inputs, float) - np.asarray(change, float) - np.asarray(losses, float)
+    attrs = {"units": spec.units, "long_name": spec.long_name}
+    if step_years is None:
+        return (float(v) if v.ndim == 0 else v), {**attrs, "long_name": "input - respiration (and other losses) "
+                                                  "at steady state"}
+    return v / np.asarray(step_years, float), {**attrs, "cell_methods": "time: mean"}
 
 
 def nan_failed_rows(result: BatchResult, keep: tuple = (), keep_invalid: bool = False) -> BatchResult:
@@ -412,9 +456,9 @@ class SoilCarbonModel(ABC):
         Examples
         --------
         >>> from pysoc.models import get_model
-        >>> get_model("century").require("site_forcing", "calibration without forcing files")
+        >>> get_model("century").require("site_forcing", "calibration")
         Traceback (most recent call last):
-        pysoc.errors.ConfigError: model 'century' does not provide site_forcing (needed for calibration without forcing files)
+        pysoc.errors.ConfigError: model 'century' does not provide site_forcing (needed for calibration)
         """
         if not type(self).provides(capability):
             raise ConfigError(f"model {self.name!r} does not provide {capability}"
@@ -694,16 +738,18 @@ class SoilCarbonModel(ABC):
     def add_column_budget(self, ds: xr.Dataset, pools: np.ndarray, x0: np.ndarray, inputs: np.ndarray,
                           rh: np.ndarray, steady: np.ndarray | None = None) -> xr.Dataset:
         """Column carbon budget of a monthly transient run of a layered kernel: ``input``,
-        ``mass_balance_residual`` = input - change in column stock - respiration (g m-2 during
-        each step, cell_methods 'time: sum') and, given the steady state of the mean forcing,
-        ``storage_potential``. pools (time, pool, level) and x0 (pool, level) in g m-3; inputs
-        and rh (time,) g m-2 during each step."""
+        ``mass_balance_residual`` (:data:`MASS_BALANCE_RESIDUAL`: input - change in column
+        stock - respiration, g m-2 yr-1 over each step) and, given the steady state of the mean
+        forcing, ``storage_potential``. pools (time, pool, level) and x0 (pool, level) in g m-3;
+        inputs and rh (time,) g m-2 during each step; the step lengths from ``ds['time_bnds']``
+        (days)."""
         total = (pools * self.dz).sum(axis=(1, 2))
         prev = np.concatenate([[float((x0 * self.dz).sum())], total[:-1]])
         amount = {"units": netcdf.STOCK, "cell_methods": "time: sum"}
         ds["input"] = (("time",), inputs, {**amount, "long_name": "column litter input during the step"})
-        ds["mass_balance_residual"] = (("time",), inputs - (total - prev) - rh, {
-            **amount, "long_name": "input - change in column stock - respiration during the step"})
+        days = np.diff(np.asarray(ds["time_bnds"].values, float), axis=1)[:, 0]
+        values, attrs = mass_balance_residual(inputs, total - prev, rh, days / 365.0)
+        ds["mass_balance_residual"] = (("time",), values, attrs)
         if steady is not None:
             ds["storage_potential"] = (("time",), float((steady * self.dz).sum()) - total, {
                 "units": netcdf.STOCK, "long_name": "storage capacity (mean-forcing steady state) minus current "

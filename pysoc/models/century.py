@@ -34,7 +34,7 @@ from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
 from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
-from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d, increasing, positive, sum_at_most
 
 NPOOL, NSTATE, NOUT, NSITEV, NOPT = 9, 23, 24, 13, 8
@@ -521,7 +521,7 @@ class Century(SoilCarbonModel):
         states, out, s3 = self.run_kernel(prep, th, idx, st)
         status = np.where(status == 0, np.asarray(s3), status)
         pools = states[:NPOOL]                                          # (9, ntime, nset)
-        soil = pools[5:8].sum(axis=0)                                   # (ntime, nset)
+        soil = pools[self.soc_index].sum(axis=0)                        # (ntime, nset)
         outputs = {
             "soc_0_30": soil.mean(axis=0) / 1000.0,
             "soc_profile": (soil.mean(axis=0) / SOIL_DEPTH)[:, None],
@@ -648,14 +648,14 @@ class Century(SoilCarbonModel):
         for i, name in enumerate(OUTPUTS):
             units, ln = OUTPUT_META[name]
             ds[name] = (("time",), out[i], {"units": units, "long_name": ln})
-        soil = pools[:, 5:8].sum(axis=1)
+        soil = pools[:, self.soc_index].sum(axis=1)
         ds["soc_0_30"] = (("time",), soil / 1000.0, {"units": "kg C m-2", "long_name":
                           "SOC density 0-30 cm (soil SOM1 + SOM2 + SOM3)"})
         ds = ds.assign_coords(depth_interval=("depth_interval", ["0-30 cm"]),
                               depth_interval_bnds=(("depth_interval", "nv"), [[0.0, SOIL_DEPTH]], {"units": "m"}))
         ds["soc_stock"] = (("time", "depth_interval"), soil[:, None], {"units": "g C m-2",
                            "long_name": "SOC stock per depth interval"})
-        ds["litter_stock"] = (("time",), pools[:, :4].sum(axis=1), {"units": "g C m-2",
+        ds["litter_stock"] = (("time",), pools[:, self.litter_index].sum(axis=1), {"units": "g C m-2",
                               "long_name": "litter carbon (surface and soil, structural and metabolic)"})
         ds["snow"] = (("time",), states[14] + states[15], {"units": "cm", "long_name": "snow water equivalent"})
         ds["soil_water"] = (("time",), states[16:20].sum(axis=0), {"units": "cm", "long_name":
@@ -664,8 +664,9 @@ class Century(SoilCarbonModel):
         total = states[:NPOOL + 3].sum(axis=0)
         prev = np.concatenate([[float(state0[:NPOOL + 3].sum())], total[:-1]])
         ds["total_carbon"] = (("time",), total, {"units": "g C m-2", "long_name": "plant + litter + SOM carbon"})
-        ds["mass_balance_residual"] = (("time",), out[0] - (total - prev) - out[1] - out[3], {
-            "units": "g C m-2 month-1", "long_name": "NPP - change in plant, litter and SOM carbon - Rh - leaching"})
+        mb, mb_attrs = mass_balance_residual(out[0], total - prev, out[1] + out[3], np.full(total.shape, 1.0 / 12.0))
+        ds["mass_balance_residual"] = (("time",), mb, {**mb_attrs, "long_name": "NPP - change in plant, litter and "
+                                                       "SOM carbon - Rh - leaching, as a rate over the month"})
         ds["state_end"] = (("state",), states[:, -1], {"long_name": "kernel state at the end of the run "
                                                        "(restart vector)"})
         ds = ds.assign_coords(state=("state", list(STATE)))

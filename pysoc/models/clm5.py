@@ -24,7 +24,7 @@ from pysoc.io import netcdf
 from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
 from pysoc.models import components as sc
-from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d, sum_at_most
 from pysoc.profiles import interval_integrals
 
@@ -365,12 +365,11 @@ class CLM5(SoilCarbonModel):
         total = np.array([float((p * self.dz).sum()) for p in allp])
         soc_total = np.array([float((p[self.soc_index] * self.dz).sum()) for p in allp])
         with np.errstate(divide="ignore", invalid="ignore"):
-            mb = np.where(inp > 0, (inp - rh) / inp, 0.0)
             tau, tau_soc = np.where(inp > 0, total / inp, np.nan), np.where(inp > 0, soc_total / inp, np.nan)
         ds["input"] = (lead, sq(inp), {"units": netcdf.FLUX, "long_name": "column litter input"})
         ds["rh"] = (lead, sq(rh), {"units": netcdf.FLUX, "long_name": "heterotrophic respiration"})
-        ds["mass_balance_residual"] = (lead, sq(mb), {
-            "units": "1", "long_name": "(input - respiration) / input at steady state"})
+        mb, mb_attrs = mass_balance_residual(sq(inp), 0.0, sq(rh))
+        ds["mass_balance_residual"] = (lead, mb, mb_attrs)
         ds["residence_time"] = (lead, sq(tau), {
             "units": "yr", "long_name": "ecosystem residence time tau_E (total carbon / input)"})
         ds["soc_residence_time"] = (lead, sq(tau_soc), {

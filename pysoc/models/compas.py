@@ -29,7 +29,7 @@ from pysoc.errors import KernelError
 from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models import components as sc
-from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
 from pysoc.models.clm5 import (CLM5, FORCING, GRIDS, clm5_cell_forcing, clm5_site_forcing, initial_state,
                                mean_transport_diagonal, monthly_series)
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
@@ -66,7 +66,7 @@ _FRAC = dict(lower=0.0, upper=1.0)
 #: Default set = prior midpoint (kp = 0.5 everywhere; the published code gives no
 #: complete set of default values).
 _SPECS = (
-    P("bio", "m2 yr-1", 0, 3e-5, 5e-4, "bioturbation diffusivity", lower=0.0),
+    P("diffus", "m2 yr-1", 0, 3e-5, 5e-4, "bioturbation diffusivity", lower=0.0),
     P("cryo", "m2 yr-1", 0, 3e-5, 1.6e-3, "cryoturbation diffusivity", lower=0.0),
     P("q10", "1", 0, 1.2, 3.0, "Q10 of decomposition (also below freezing)", **_POS),
     P("w_scaling", "1", 0, 0.0, 5.0, "multiplier on the water scalar (capped at 1)", **_POS),
@@ -95,8 +95,10 @@ _SPECS = (
       lower_inclusive=False, upper_inclusive=False),
 )
 _MID = [float(s.to_physical(0.5)) for s in _SPECS]
+#: ``bio`` (PRODA_MIC's name of the bioturbation diffusivity) is read as ``diffus``, the name CLM5
+#: gives the same parameter (one name for one quantity), with a deprecation warning
 PARAMETERS = ParameterTable("compas", tuple(dataclasses.replace(s, default=v) for s, v in zip(_SPECS, _MID)),
-                            default_set="prior_mid")
+                            default_set="prior_mid", aliases={"bio": "diffus"})
 PARAMETERS.named_sets["prior_mid"] = dict(zip(PARAMETERS.names, _MID))
 
 IDX_TAU4S3 = PARAMETERS.index("tau4s3")          # kp(11)
@@ -291,12 +293,11 @@ class COMPAS(SoilCarbonModel):
         rh = np.asarray(res.outputs["rh"], float)[:n]
         total = np.array([float((p * self.dz).sum()) for p in allp])
         with np.errstate(divide="ignore", invalid="ignore"):
-            mb = np.where(inp > 0, (inp - rh) / inp, 0.0)
             tau = np.where(inp > 0, total / inp, np.nan)
         ds["input"] = (lead, sq(inp), {"units": netcdf.FLUX, "long_name": "column litter input"})
         ds["rh"] = (lead, sq(rh), {"units": netcdf.FLUX, "long_name": "heterotrophic respiration"})
-        ds["mass_balance_residual"] = (lead, sq(mb), {
-            "units": "1", "long_name": "(input - respiration) / input at steady state"})
+        mb, mb_attrs = mass_balance_residual(sq(inp), 0.0, sq(rh))
+        ds["mass_balance_residual"] = (lead, mb, mb_attrs)
         ds["residence_time"] = (lead, sq(tau), {
             "units": "yr", "long_name": "ecosystem residence time (total carbon / input)"})
         diags = []
@@ -457,7 +458,7 @@ def _components(model: COMPAS, prep, theta, pools, site_index) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(fcol > 0, 1.0 - resp / fcol, 1.0)
     s = np.asarray(site_index)
-    diag, surface_only = mean_transport_diagonal(model, prep, s, p["bio"], p["cryo"])
+    diag, surface_only = mean_transport_diagonal(model, prep, s, p["diffus"], p["cryo"])
     return sc.assemble(dz, zisoi, pools, fcol, a, keff, xi, diag, p["beta"], surface_only)
 
 

@@ -34,7 +34,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
-from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d, increasing
 from pysoc.profiles import interval_integrals
 
@@ -521,8 +521,7 @@ class MIMICS(SoilCarbonModel):
             "units": "g C m-3 yr-1", "long_name": "heterotrophic respiration per layer"})
         ds["input"] = ((), inp, {"units": "g C m-2 yr-1", "long_name": "column litter input"})
         ds["rh"] = ((), rh, {"units": "g C m-2 yr-1", "long_name": "heterotrophic respiration of the column"})
-        ds["mass_balance_residual"] = ((), (inp - rh) / inp, {
-            "units": "1", "long_name": "(input - respiration) / input at steady state"})
+        ds["mass_balance_residual"] = ((), *mass_balance_residual(inp, 0.0, rh))
         total = float((pools.sum(axis=0) * self.dz).sum())
         ds["residence_time"] = ((), total / inp, {"units": "yr",
                                                    "long_name": "ecosystem residence time (total carbon / input)"})
@@ -613,8 +612,8 @@ class MIMICS(SoilCarbonModel):
         ds["input"] = (("time",), inp, {**amount, "long_name": "litter input during the step"})
         total = (cp.sum(axis=1) * self.dz).sum(axis=1)
         prev = np.concatenate([[float((x0 * MG_CM3).sum(axis=0) @ self.dz)], total[:-1]])
-        ds["mass_balance_residual"] = (("time",), inp - (total - prev) - ds["rh"].values, {
-            **amount, "long_name": "input - change in column stock - respiration during the step"})
+        ds["mass_balance_residual"] = (("time",), *mass_balance_residual(inp, total - prev, ds["rh"].values,
+                                                                        step_years))
         if with14:
             cc = np.moveaxis(c, (0, 1, 2), (2, 1, 0)) * MG_CM3
             with np.errstate(invalid="ignore", divide="ignore"):

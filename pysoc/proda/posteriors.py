@@ -176,6 +176,8 @@ def _load_csv(path: Path, model) -> SitePosteriors:
         raise DataError(f"{path}: missing column 'site_id' in the site summary")
     if "status" in df.columns:
         df = df[df["status"].astype(str) == "ok"]
+    df = df.rename(columns={c: model.parameters.lookup(c.rpartition("_")[0]) + "_" + c.rpartition("_")[2]
+                            for c in df.columns if c.rpartition("_")[0] in model.parameters.aliases})  # former names
     names = tuple(n for n in model.parameters.names if f"{n}_mean" in df.columns)
     if not names:
         raise DataError(f"{path}: no column '<parameter>_mean' for any {model.name} parameter "
@@ -249,9 +251,8 @@ def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
     root = _open_group(path, None)
     _check_model(root, path, model)
     post = _open_group(path, "posterior")
-    names = _parameter_names(root, path)
-    for n in names:
-        model.parameters.index(n)          # ParameterError for a foreign parameter
+    # the table's names (ParameterError for a foreign parameter; a former name is read as the current one)
+    names = tuple(model.parameters.names[model.parameters.index(n)] for n in _parameter_names(root, path))
     if "kp" not in post:
         raise DataError(f"{path}: group 'posterior' has no variable 'kp'")
     if "site" not in post["kp"].dims:
