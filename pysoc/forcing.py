@@ -162,7 +162,7 @@ class ForcingSchema:
         """Check presence, dimensions, units, NaN and ranges; return a dataset with the
         variables transposed to the schema's dimension order and optional ones filled.
         ``sizes`` optionally fixes dimension lengths (e.g. {'level': 20})."""
-        out = xr.Dataset(attrs=dict(ds.attrs))
+        out = {}            # name -> (dims, values, attrs); one Dataset at the end (fast)
         sizes = dict(sizes or {})
         for spec in self.variables.values():
             where = f"{source}: variable '{spec.name}'"
@@ -211,10 +211,9 @@ class ForcingSchema:
                 raise DataError(f"{where}: values must be integers")
             attrs = _attrs(da, spec)
             out[spec.name] = (spec.dims, values, attrs)
-        for name, coord in ds.coords.items():
-            if all(d in out.dims for d in coord.dims):
-                out = out.assign_coords({name: coord})
-        return out
+        dims = {d for v in out.values() for d in v[0]}
+        coords = {name: coord for name, coord in ds.coords.items() if all(d in dims for d in coord.dims)}
+        return xr.Dataset(out, coords=coords, attrs=dict(ds.attrs))
 
     def validate_columns(self, ds: xr.Dataset, source: str = "<dataset>", sizes: dict | None = None,
                          dim: str = "column") -> tuple[xr.Dataset, dict[int, str]]:

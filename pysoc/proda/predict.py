@@ -187,11 +187,9 @@ def _full(ss, arr, fill=np.nan):
 
 
 def _q(a, q):
-    import warnings
+    from pysoc.proda.output import _q as nanquantile0
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanquantile(a, q, axis=0) if a.shape[0] else np.full(a.shape[1:], np.nan)
+    return nanquantile0(a, q)
 
 
 def _nanmean(a):
