@@ -32,7 +32,7 @@ from pysoc.forcing import ForcingSchema, VariableSpec
 from pysoc.io import netcdf
 from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
-from pysoc.models.base import BatchResult, SoilCarbonModel, status_dataarray
+from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
 from pysoc.profiles import interval_integrals
 
@@ -101,12 +101,7 @@ class TwoPool(SoilCarbonModel):
 
     def __init__(self, **options):
         super().__init__(**options)
-        h = float(self.options["thickness"])
-        self.dz = np.array([h])
-        self.nlev = 1
-        self.zisoi = np.array([h])
-        self.zsoi = np.array([h / 2.0])
-        self.bounds = np.array([[0.0, h]])
+        self.set_grid([float(self.options["thickness"])])          # one layer: nlev, dz, zisoi, zsoi, bounds
         self._soc = list(self.pools).index("SOM")
         self._lit = list(self.pools).index("LIT")
 
@@ -236,8 +231,7 @@ class TwoPool(SoilCarbonModel):
         inp, rh = float(res.outputs["input"][0]), float(res.outputs["rh"][0])
         ds["input"] = ((), inp, {"units": netcdf.FLUX, "long_name": "litter input"})
         ds["rh"] = ((), rh, {"units": netcdf.FLUX, "long_name": "heterotrophic respiration"})
-        ds["mass_balance_residual"] = ((), inp - rh, {"units": netcdf.FLUX,
-                                                      "long_name": "input - respiration at steady state"})
+        ds["mass_balance_residual"] = ((),) + mass_balance_residual(inp, 0.0, rh)   # the contract's one meaning
         ds["xi"] = ((), float(res.outputs["xi"][0]), {"units": "1", "long_name": "mean environmental scalar"})
         ds["status"] = status_dataarray(res.status[0])
         ds.attrs["mode"] = "steady_state"
