@@ -15,6 +15,7 @@ MODULES = [
     "pysoc.da.results",
     "pysoc.da.run",
     "pysoc.da.optimize",
+    "pysoc.io.israd",
 ]
 
 

@@ -217,39 +217,107 @@ def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, 
                   min_layers: int = 3, min_depth_cm: float = 50.0, max_soc_percent: float = 20.0,
                   max_density_kg_m3: float = 150.0) -> tuple[pd.DataFrame, pd.DataFrame, ConversionReport]:
     """Convert the ISRaD extract into (sites, layers) tables and a report of the counts
-    removed by each rule (module docstring)."""
+    removed by each rule (rules in the module docstring).
+
+    Parameters
+    ----------
+    layer_path, profile_path : path
+        ``ISRaD_extra_layer.csv(.gz)`` and ``ISRaD_extra_profile.csv(.gz)``.
+    metadata_path, site_path : path, optional
+        ``ISRaD_extra_metadata.csv`` (DOI and citation) and ``ISRaD_extra_site.csv`` (elevation).
+    vonfromm_path : path, optional
+        The von Fromm et al. (2024) layer table (:data:`VONFROMM_COVARIATES`).
+    min_layers, min_depth_cm : int, float
+        Profiles need at least ``min_layers`` layers and a deepest bottom below ``min_depth_cm``.
+    max_soc_percent, max_density_kg_m3 : float
+        Layers above these organic C contents / SOC densities are removed.
+
+    Returns
+    -------
+    sites, layers : pandas.DataFrame
+        The two tables of :func:`pysoc.io.profiles.read_profiles` (site ids of :func:`profile_id`).
+    report : ConversionReport
+        Counts removed by each rule (``report.text()``).
+
+    Raises
+    ------
+    DataError
+        A table missing or unreadable, a required column missing, or no profile left.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> key = "entry_name,site_name,pro_name"
+    >>> _ = (d / "p.csv").write_text(f"{key},pro_lat,pro_long,pro_treatment\\ne,s,p1,45.0,7.0,control\\n")
+    >>> rows = "".join(f"e,s,p1,{t},{t + 20},2.0,1.2,\\n" for t in (0, 20, 40))
+    >>> _ = (d / "l.csv").write_text(f"{key},lyr_top,lyr_bot,lyr_c_org_filled,lyr_bd_samp_filled,lyr_14c\\n{rows}")
+    >>> sites, layers, report = convert_israd(d / "l.csv", d / "p.csv")
+    >>> list(sites["site_id"]), layers["bottom_cm"].tolist(), report.profiles_out
+    (['e_...'], [20.0, 40.0, 60.0], 1)
+    """
     lay = _read(layer_path, "layer")
     pro = _read(profile_path, "profile")
     _need(lay, KEY + ["lyr_top", "lyr_bot", "lyr_c_org_filled", "lyr_bd_samp_filled", "lyr_14c"], layer_path)
     _need(pro, KEY + ["pro_lat", "pro_long", "pro_treatment"], profile_path)
     rep = ConversionReport(profiles_in=len(pro), layers_in=len(lay))
-
-    # ---- profile rules
-    rules = [
-        ("peatland (pro_peatland == 'yes')", pro.get("pro_peatland", pd.Series(index=pro.index)).eq("yes")),
-        ("wetland land cover", pro.get("pro_land_cover", pd.Series(index=pro.index)).eq("wetland")),
-        ("Histosol (organic soil)", pro.get("pro_usda_soil_order", pd.Series(index=pro.index)).eq("Histosols")),
-        ("not a control profile (pro_treatment != 'control')", ~pro["pro_treatment"].eq("control")),
-        ("missing coordinates", pro["pro_lat"].isna() | pro["pro_long"].isna()),
-    ]
-    keep = pd.Series(True, index=pro.index)
-    for reason, mask in rules:
-        mask = mask.fillna(False).astype(bool) & keep
-        rep.add("profiles", reason, mask.sum())
-        keep &= ~mask
-    pro = pro[keep]
+    pro = _apply_profile_rules(pro, rep)
     n_lay = len(lay)
     lay = lay.merge(pro[KEY], on=KEY, how="inner")
     rep.add("layers", "belong to removed profiles", n_lay - len(lay))
+    lay, organic_above = _apply_layer_rules(lay, rep, max_soc_percent, max_density_kg_m3)
+    gone = set(map(tuple, pro[KEY].to_numpy())) - set(map(tuple, lay[KEY].drop_duplicates().to_numpy()))
+    rep.add("profiles", "no usable layer left", len(gone))
+    kept, kept_keys, shifts = _select_profiles(lay, organic_above, rep, min_layers, min_depth_cm)
+    if kept is None:
+        raise DataError(f"{layer_path}: no ISRaD profile passes the selection rules")
+    # site ids: stable, from the entry, site and profile names (profile_id)
+    keys = pd.DataFrame(kept_keys, columns=KEY).sort_values(KEY)
+    keys["site_id"] = _profile_ids(keys, layer_path)
+    kept = kept.merge(keys, on=KEY)
+    layers = _layers_table(kept)
+    prof = keys.merge(pro, on=KEY, how="left")
+    sites = _sites_table(prof, kept, shifts, metadata_path, site_path, vonfromm_path)
+    rep.profiles_out, rep.layers_out = len(sites), len(layers)
+    return sites.reset_index(drop=True), layers, rep
 
-    # ---- layer rules
+
+def _remove(rules, index, rep: ConversionReport, what: str) -> pd.Series:
+    """Apply (reason, mask) rules in order; count what each removes of what is left; the
+    mask of the rows kept."""
+    keep = pd.Series(True, index=index)
+    for reason, mask in rules:
+        mask = pd.Series(mask, index=index).fillna(False).astype(bool) & keep
+        rep.add(what, reason, mask.sum())
+        keep &= ~mask
+    return keep
+
+
+def _apply_profile_rules(pro: pd.DataFrame, rep: ConversionReport) -> pd.DataFrame:
+    """Peatland, wetland, Histosol, not control, no coordinates."""
+    def column(name):
+        return pro.get(name, pd.Series(index=pro.index))
+
+    rules = [
+        ("peatland (pro_peatland == 'yes')", column("pro_peatland").eq("yes")),
+        ("wetland land cover", column("pro_land_cover").eq("wetland")),
+        ("Histosol (organic soil)", column("pro_usda_soil_order").eq("Histosols")),
+        ("not a control profile (pro_treatment != 'control')", ~pro["pro_treatment"].eq("control")),
+        ("missing coordinates", pro["pro_lat"].isna() | pro["pro_long"].isna()),
+    ]
+    return pro[_remove(rules, pro.index, rep, "profiles")]
+
+
+def _apply_layer_rules(lay: pd.DataFrame, rep: ConversionReport, max_soc_percent: float,
+                       max_density_kg_m3: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The layers kept and the organic layers at non-negative depths (for re-referencing)."""
     top, bot = lay["lyr_top"].astype(float), lay["lyr_bot"].astype(float)
     oc = lay["lyr_c_org_filled"].astype(float)
     hzn = lay.get("lyr_hzn", pd.Series("", index=lay.index)).fillna("").astype(str).str.strip()
     is_org = (oc > max_soc_percent) | hzn.str.match(_ORGANIC_LABEL)
     lay = lay.assign(_organic=is_org.to_numpy())
-    organic_above = lay[(np.isfinite(top) & (top >= 0) & lay["_organic"])].copy()   # for depth re-referencing
-    layer_rules = [
+    organic_above = lay[(np.isfinite(top) & (top >= 0) & lay["_organic"])].copy()
+    rules = [
         ("invalid depths (non-finite, bottom <= top)", ~(np.isfinite(top) & np.isfinite(bot) & (bot > top))),
         ("negative depth (organic horizon above the mineral surface)", top < 0),
         (f"organic material (organic C > {max_soc_percent:g} % or O/peat horizon label)", lay["_organic"]),
@@ -258,119 +326,133 @@ def convert_israd(layer_path, profile_path, metadata_path=None, site_path=None, 
         (f"implausible SOC density with measured BD (> {max_density_kg_m3:g} kg C m-3; unit error?)",
          oc / 100.0 * lay["lyr_bd_samp_filled"].astype(float) * 1000.0 > max_density_kg_m3),
     ]
-    keep = pd.Series(True, index=lay.index)
-    for reason, mask in layer_rules:
-        mask = pd.Series(mask, index=lay.index).fillna(False).astype(bool) & keep
-        rep.add("layers", reason, mask.sum())
-        keep &= ~mask
-    lay = lay[keep].copy()
-    gone = set(map(tuple, pro[KEY].to_numpy())) - set(map(tuple, lay[KEY].drop_duplicates().to_numpy()))
-    rep.add("profiles", "no usable layer left", len(gone))
+    return lay[_remove(rules, lay.index, rep, "layers")].copy(), organic_above
 
-    # ---- per-profile rules
+
+def _one_date(g: pd.DataFrame, rep: ConversionReport) -> tuple[pd.DataFrame, bool]:
+    """The layers of the sampling year with most layers (the latest on a tie); True when
+    the profile was sampled in several years."""
+    if g["_year"].nunique() <= 1:
+        return g, False
+    counts = g.groupby("_year").size()
+    best = counts[counts == counts.max()].index.max()
+    rep.add("layers", "other sampling dates of the same profile", int((g["_year"] != best).sum()))
+    return g[g["_year"] == best], True
+
+
+def _depth_shift(g: pd.DataFrame, organic) -> float:
+    """Depth (cm) of the mineral surface when organic layers were removed above the first
+    kept layer of a profile whose depths do not start there (``lyr_all_org_neg`` not 'yes')."""
+    allneg = str(g["lyr_all_org_neg"].iloc[0]) == "yes" if "lyr_all_org_neg" in g else False
+    if allneg or organic is None:
+        return 0.0
+    above = organic[organic["lyr_bot"].astype(float) <= float(g["lyr_top"].iloc[0]) + 1e-9]
+    return float(above["lyr_bot"].max()) if len(above) else 0.0
+
+
+def _select_profiles(lay: pd.DataFrame, organic_above: pd.DataFrame, rep: ConversionReport, min_layers: int,
+                     min_depth_cm: float):
+    """Per-profile rules: one sampling year, no overlaps, enough layers, deep enough. Returns
+    (the layers kept with their ``_shift``, or None; the keys kept; key -> depth shift)."""
     out_layers, kept_keys, shifts = [], [], {}
     org_groups = {k: g for k, g in organic_above.groupby(KEY, sort=False)}
-    n_date = n_overlap = n_few = n_shallow = 0
+    removed = {"overlap": 0, "few": 0, "shallow": 0}
     lay["_year"] = lay.get("lyr_obs_date_y", pd.Series(np.nan, index=lay.index)).fillna(-1)
     for k, g in lay.groupby(KEY, sort=True):
-        if g["_year"].nunique() > 1:
-            counts = g.groupby("_year").size()
-            best = counts[counts == counts.max()].index.max()
-            rep.add("layers", "other sampling dates of the same profile", int((g["_year"] != best).sum()))
-            g = g[g["_year"] == best]
-            n_date += 1
+        g, several = _one_date(g, rep)
+        rep.multi_date += int(several)
         g = g.sort_values(["lyr_top", "lyr_bot"])
         t, b = g["lyr_top"].to_numpy(float), g["lyr_bot"].to_numpy(float)
+        shift = _depth_shift(g, org_groups.get(k))
         if np.any(t[1:] < b[:-1] - 1e-9):
-            n_overlap += 1
-            rep.add("layers", "in profiles with overlapping layers", len(g))
+            why, text = "overlap", "in profiles with overlapping layers"
+        elif len(g) < min_layers:
+            why, text = "few", f"in profiles with fewer than {min_layers} layers"
+        elif not (b.max() - shift > min_depth_cm):
+            why, text = "shallow", f"in profiles with max depth <= {min_depth_cm:g} cm"
+        else:
+            why = ""
+        if why:
+            removed[why] += 1
+            rep.add("layers", text, len(g))
             continue
-        shift = 0.0
-        allneg = str(g["lyr_all_org_neg"].iloc[0]) == "yes" if "lyr_all_org_neg" in g else False
-        if not allneg and k in org_groups:
-            og = org_groups[k]
-            above = og[og["lyr_bot"].astype(float) <= t[0] + 1e-9]
-            if len(above):
-                shift = float(above["lyr_bot"].max())
-        if len(g) < min_layers:
-            n_few += 1
-            rep.add("layers", f"in profiles with fewer than {min_layers} layers", len(g))
-            continue
-        if not (b.max() - shift > min_depth_cm):
-            n_shallow += 1
-            rep.add("layers", f"in profiles with max depth <= {min_depth_cm:g} cm", len(g))
-            continue
-        if shift > 0:
-            rep.depth_shifted += 1
+        rep.depth_shifted += int(shift > 0)
         shifts[k] = shift
         out_layers.append(g.assign(_shift=shift))
         kept_keys.append(k)
-    rep.add("profiles", "overlapping layers", n_overlap)
-    rep.add("profiles", f"fewer than {min_layers} layers", n_few)
-    rep.add("profiles", f"max depth <= {min_depth_cm:g} cm", n_shallow)
-    rep.multi_date = n_date
-    if not out_layers:
-        raise DataError(f"{layer_path}: no ISRaD profile passes the selection rules")
-    L = pd.concat(out_layers, ignore_index=True)
+    rep.add("profiles", "overlapping layers", removed["overlap"])
+    rep.add("profiles", f"fewer than {min_layers} layers", removed["few"])
+    rep.add("profiles", f"max depth <= {min_depth_cm:g} cm", removed["shallow"])
+    return (pd.concat(out_layers, ignore_index=True) if out_layers else None), kept_keys, shifts
 
-    # ---- site ids: stable, from the entry, site and profile names (profile_id)
-    keys = pd.DataFrame(kept_keys, columns=KEY).sort_values(KEY)
-    keys["site_id"] = _profile_ids(keys, layer_path)
-    L = L.merge(keys, on=KEY)
 
+def _layers_table(kept: pd.DataFrame) -> pd.DataFrame:
+    """The layer table written (depths re-referenced; BD and coarse fraction empty when unknown)."""
     layers = pd.DataFrame({
-        "site_id": L["site_id"],
-        "top_cm": L["lyr_top"].astype(float) - L["_shift"],
-        "bottom_cm": L["lyr_bot"].astype(float) - L["_shift"],
-        "soc_percent": L["lyr_c_org_filled"].astype(float),
-        "bd_g_cm3": L["lyr_bd_samp_filled"].astype(float),
-        "coarse_percent": L.get("lyr_coarse_tot_filled", pd.Series(np.nan, index=L.index)).astype(float),
-        "d14c_permil": L["lyr_14c"].astype(float),
+        "site_id": kept["site_id"],
+        "top_cm": kept["lyr_top"].astype(float) - kept["_shift"],
+        "bottom_cm": kept["lyr_bot"].astype(float) - kept["_shift"],
+        "soc_percent": kept["lyr_c_org_filled"].astype(float),
+        "bd_g_cm3": kept["lyr_bd_samp_filled"].astype(float),
+        "coarse_percent": kept.get("lyr_coarse_tot_filled", pd.Series(np.nan, index=kept.index)).astype(float),
+        "d14c_permil": kept["lyr_14c"].astype(float),
     }).sort_values(["site_id", "top_cm"], kind="stable").reset_index(drop=True)
     layers.loc[~(layers["bd_g_cm3"] > 0), "bd_g_cm3"] = np.nan
     layers.loc[~(layers["coarse_percent"].between(0, 99.9)), "coarse_percent"] = np.nan
+    return layers
 
-    # ---- sites table
-    P = keys.merge(pro, on=KEY, how="left")
-    sites = pd.DataFrame({"site_id": P["site_id"], "lat": P["pro_lat"].astype(float),
-                          "lon": P["pro_long"].astype(float)})
+
+def _sites_table(prof: pd.DataFrame, kept: pd.DataFrame, shifts: dict, metadata_path, site_path,
+                 vonfromm_path) -> pd.DataFrame:
+    """One row per kept profile: id, coordinates, ISRaD names, references, descriptors,
+    covariates (profile table, optional tables, 0-30 cm layer means)."""
+    sites = pd.DataFrame({"site_id": prof["site_id"], "lat": prof["pro_lat"].astype(float),
+                          "lon": prof["pro_long"].astype(float)})
     for c in KEY:
-        sites[c] = P[c]
+        sites[c] = prof[c]
     if metadata_path is not None:
-        meta = _read(metadata_path, "metadata")
-        _need(meta, ["entry_name", "doi"], metadata_path)
-        m = P[["entry_name"]].merge(meta.drop_duplicates("entry_name"), on="entry_name", how="left")
-        sites["doi"] = m["doi"].map(_clean_doi)
-        if "compilation_doi" in m:
-            sites["compilation_doi"] = m["compilation_doi"].map(_clean_doi)
-        if "bibliographical_reference" in m:
-            sites["citation"] = m["bibliographical_reference"].map(_short_citation)
-    sites["obs_year"] = [_obs_year(L[L["site_id"] == s]) for s in sites["site_id"]]
+        _add_references(sites, prof, metadata_path)
+    sites["obs_year"] = [_obs_year(kept[kept["site_id"] == s]) for s in sites["site_id"]]
     for src, dst in META:
-        if src in P:
-            sites[dst] = P[src]
-    sites["depth_shift_cm"] = [shifts[tuple(r)] for r in P[KEY].to_numpy()]
+        if src in prof:
+            sites[dst] = prof[src]
+    sites["depth_shift_cm"] = [shifts[tuple(r)] for r in prof[KEY].to_numpy()]
     for src, dst, mult, _ in COVARIATES:
-        sites[dst] = pd.to_numeric(P[src], errors="coerce") * mult if src in P else np.nan
-    elev = pd.to_numeric(P.get("pro_elevation"), errors="coerce")
-    if site_path is not None:
-        st = _read(site_path, "site")
-        _need(st, ["entry_name", "site_name", "site_elevation"], site_path)
-        se = P[["entry_name", "site_name"]].merge(st.drop_duplicates(["entry_name", "site_name"]),
-                                                  on=["entry_name", "site_name"], how="left")["site_elevation"]
-        elev = elev.fillna(pd.to_numeric(se, errors="coerce"))
-    sites["elevation_m"] = elev
+        sites[dst] = pd.to_numeric(prof[src], errors="coerce") * mult if src in prof else np.nan
+    sites["elevation_m"] = _elevation(prof, site_path)
     if vonfromm_path is not None:
         vf = _read(vonfromm_path, "von Fromm et al. (2024) layer")
         _need(vf, KEY, vonfromm_path)
-        vf = vf.drop_duplicates(KEY)
-        m = P[KEY].merge(vf, on=KEY, how="left")
+        merged = prof[KEY].merge(vf.drop_duplicates(KEY), on=KEY, how="left")
         for src, dst, mult, _ in VONFROMM_COVARIATES:
-            sites[dst] = pd.to_numeric(m[src], errors="coerce") * mult if src in m else np.nan
+            sites[dst] = pd.to_numeric(merged[src], errors="coerce") * mult if src in merged else np.nan
     for src, dst, _ in LAYER_COVARIATES:
-        sites[dst] = [_mean_0_30(L[L["site_id"] == s], src) for s in sites["site_id"]]
-    rep.profiles_out, rep.layers_out = len(sites), len(layers)
-    return sites.reset_index(drop=True), layers, rep
+        sites[dst] = [_mean_0_30(kept[kept["site_id"] == s], src) for s in sites["site_id"]]
+    return sites
+
+
+def _add_references(sites: pd.DataFrame, prof: pd.DataFrame, metadata_path) -> None:
+    """DOI, compilation DOI and short citation of each profile's ISRaD entry."""
+    meta = _read(metadata_path, "metadata")
+    _need(meta, ["entry_name", "doi"], metadata_path)
+    merged = prof[["entry_name"]].merge(meta.drop_duplicates("entry_name"), on="entry_name", how="left")
+    sites["doi"] = merged["doi"].map(_clean_doi)
+    if "compilation_doi" in merged:
+        sites["compilation_doi"] = merged["compilation_doi"].map(_clean_doi)
+    if "bibliographical_reference" in merged:
+        sites["citation"] = merged["bibliographical_reference"].map(_short_citation)
+
+
+def _elevation(prof: pd.DataFrame, site_path) -> pd.Series:
+    """Profile elevation, else the site elevation of the ISRaD site table."""
+    elev = pd.to_numeric(prof.get("pro_elevation"), errors="coerce")
+    if site_path is None:
+        return elev
+    st = _read(site_path, "site")
+    _need(st, ["entry_name", "site_name", "site_elevation"], site_path)
+    on = ["entry_name", "site_name"]
+    se = prof[on].merge(st.drop_duplicates(on), on=on, how="left")["site_elevation"]
+    return elev.fillna(pd.to_numeric(se, errors="coerce"))
 
 
 def covariate_table() -> list[tuple[str, str, str]]:
