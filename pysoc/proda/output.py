@@ -42,8 +42,20 @@ def to_map(grid, cells: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _q(a, q):
-    with np.errstate(all="ignore"):
-        return np.nanquantile(a, q, axis=0) if a.shape[0] else np.full(a.shape[1:], np.nan)
+    """``np.nanquantile(a, q, axis=0)``, bitwise, without its per-column Python loop where a
+    column has no NaN (np.quantile on all columns, nanquantile only on those with a NaN)."""
+    import warnings
+
+    a = np.asarray(a, dtype=float)
+    if not a.shape[0]:
+        return np.full(a.shape[1:], np.nan)
+    out = np.quantile(a, q, axis=0)
+    bad = np.isnan(a).any(axis=0)
+    if bad.any():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[bad] = np.nanquantile(a[:, bad], q, axis=0)
+    return out
 
 
 def maps_dataset(model, table, best, labels, intervals, boot=None, draws=None, post=None, attrs=None) -> xr.Dataset:
