@@ -283,6 +283,7 @@ subroutine eigenvalues(n, a, wr, wi, status)
   real(8), intent(out) :: wr(n), wi(n)
   integer(4), intent(out) :: status
   !f2py integer(4), intent(hide), depend(a) :: n = shape(a, 0)
+  !f2py real(8), intent(in), check(shape(a, 1) == shape(a, 0)) :: a
   !f2py threadsafe
   call real_eigenvalues(n, a, wr, wi, status)
 end subroutine eigenvalues

@@ -1,6 +1,7 @@
 !> f2py boundary of the two-pool template kernel (pysoc._kernels.twopool). Plain external
 !> subroutines, real(8)/integer(4) explicit-shape arguments, dimensions hidden and sizes
-!> checked by f2py (a wrong size is a Python ValueError before the kernel runs), no state
+!> checked by f2py (a wrong size is a Python ValueError before the kernel runs; the fixed sizes
+!> are the constants of soc_twopool, which fortran/f2py_boundary.py hands f2py), no state
 !> (threadsafe: the GIL is released). Batched over parameter vectors (last dimension);
 !> vector i uses the forcing of site site_index(i) (1-based). Pools g C m-2 here; the
 !> Python class divides by the layer thickness.
@@ -16,32 +17,26 @@ subroutine sizes(npar, npool)
 end subroutine sizes
 
 !> x, input_yr, rh_yr, xi_mean, status = steady_batch(par, site_index, tsoi, w, litin, days, t_ref)
-!> par (5, nset); tsoi, w, litin (nmon, nsite); days (nmon,); x (2, nset) g C m-2.
-subroutine steady_batch(npar, npool, nset, nmon, nsite, par, site_index, tsoi, w, litin, days, t_ref, &
+!> par (twopool_npar, nset); tsoi, w, litin (nmon, nsite); days (nmon,); x (twopool_npool, nset) g C m-2.
+subroutine steady_batch(nset, nmon, nsite, par, site_index, tsoi, w, litin, days, t_ref, &
      x, input_yr, rh_yr, xi_mean, status)
   use soc_kinds, only: SOC_ERR_SHAPE
   use soc_twopool, only: twopool_steady_state, twopool_npar, twopool_npool
   implicit none
-  integer(4), intent(in) :: npar, npool, nset, nmon, nsite
-  real(8), intent(in) :: par(npar, nset)
+  integer(4), intent(in) :: nset, nmon, nsite
+  real(8), intent(in) :: par(twopool_npar, nset)
   integer(4), intent(in) :: site_index(nset)
   real(8), intent(in) :: tsoi(nmon, nsite), w(nmon, nsite), litin(nmon, nsite), days(nmon), t_ref
-  real(8), intent(out) :: x(npool, nset), input_yr(nset), rh_yr(nset), xi_mean(nset)
+  real(8), intent(out) :: x(twopool_npool, nset), input_yr(nset), rh_yr(nset), xi_mean(nset)
   integer(4), intent(out) :: status(nset)
-  !f2py integer(4), intent(hide), depend(par), check(shape(par, 0) == 5) :: npar = shape(par, 0)
   !f2py integer(4), intent(hide), depend(par) :: nset = shape(par, 1)
   !f2py integer(4), intent(hide), depend(tsoi) :: nmon = shape(tsoi, 0)
   !f2py integer(4), intent(hide), depend(tsoi) :: nsite = shape(tsoi, 1)
-  !f2py integer(4), intent(hide) :: npool = 2
-  !f2py integer(4), intent(in), depend(nset), check(len(site_index) == nset) :: site_index
-  !f2py real(8), intent(in), depend(nmon, nsite), check(shape(w, 0) == nmon && shape(w, 1) == nsite) :: w
-  !f2py real(8), intent(in), depend(nmon, nsite), check(shape(litin, 0) == nmon && shape(litin, 1) == nsite) :: litin
-  !f2py real(8), intent(in), depend(nmon), check(len(days) == nmon) :: days
   !f2py threadsafe
   integer :: i, s
   do i = 1, nset
     s = site_index(i)
-    if (npar /= twopool_npar .or. npool /= twopool_npool .or. s < 1 .or. s > nsite) then
+    if (s < 1 .or. s > nsite) then
       status(i) = SOC_ERR_SHAPE; x(:, i) = 0; input_yr(i) = 0; rh_yr(i) = 0; xi_mean(i) = 0
       cycle
     end if
@@ -51,27 +46,17 @@ subroutine steady_batch(npar, npool, nset, nmon, nsite, par, site_index, tsoi, w
 end subroutine steady_batch
 
 !> x, rh, status = transient(par, tsoi, w, litin, days, t_ref, x0)
-!> par (5,); tsoi, w, litin, days (nstep,); x0 (2,) g C m-2; x, rh (2, nstep) g C m-2.
-subroutine transient(npar, npool, nstep, par, tsoi, w, litin, days, t_ref, x0, x, rh, status)
-  use soc_kinds, only: SOC_ERR_SHAPE
+!> par (twopool_npar,); tsoi, w, litin, days (nstep,); x0, x(:, k), rh(:, k) (twopool_npool,) g C m-2.
+subroutine transient(nstep, par, tsoi, w, litin, days, t_ref, x0, x, rh, status)
   use soc_twopool, only: twopool_transient, twopool_npar, twopool_npool
   implicit none
-  integer(4), intent(in) :: npar, npool, nstep
-  real(8), intent(in) :: par(npar), tsoi(nstep), w(nstep), litin(nstep), days(nstep), t_ref
-  real(8), intent(in) :: x0(npool)
-  real(8), intent(out) :: x(npool, nstep), rh(npool, nstep)
+  integer(4), intent(in) :: nstep
+  real(8), intent(in) :: par(twopool_npar), tsoi(nstep), w(nstep), litin(nstep), days(nstep), t_ref
+  real(8), intent(in) :: x0(twopool_npool)
+  real(8), intent(out) :: x(twopool_npool, nstep), rh(twopool_npool, nstep)
   integer(4), intent(out) :: status
-  !f2py integer(4), intent(hide), depend(par), check(len(par) == 5) :: npar = len(par)
   !f2py integer(4), intent(hide), depend(tsoi) :: nstep = len(tsoi)
-  !f2py real(8), intent(in), depend(nstep), check(len(w) == nstep) :: w
-  !f2py real(8), intent(in), depend(nstep), check(len(litin) == nstep) :: litin
-  !f2py real(8), intent(in), depend(nstep), check(len(days) == nstep) :: days
-  !f2py integer(4), intent(hide), depend(x0), check(len(x0) == 2) :: npool = len(x0)
   !f2py threadsafe
-  if (npar /= twopool_npar .or. npool /= twopool_npool) then
-    status = SOC_ERR_SHAPE; x = 0; rh = 0
-    return
-  end if
   call twopool_transient(nstep, par, tsoi, w, litin, days, t_ref, x0, x, rh, status)
 end subroutine transient
 
@@ -83,7 +68,6 @@ subroutine scalars(n, tsoi, w, q10, w_opt, t_ref, xi, f_t, f_w)
   real(8), intent(in) :: tsoi(n), w(n), q10, w_opt, t_ref
   real(8), intent(out) :: xi(n), f_t(n), f_w(n)
   !f2py integer(4), intent(hide), depend(tsoi) :: n = len(tsoi)
-  !f2py real(8), intent(in), depend(n), check(len(w) == n) :: w
   !f2py threadsafe
   call twopool_scalar(tsoi, w, q10, w_opt, t_ref, xi, f_t, f_w)
 end subroutine scalars
