@@ -5,7 +5,8 @@
 !> them from fortran/soc_compas.f90: a parameter vector of another length is a ValueError);
 !> litin and the litter rates kk have 4 rows/columns (CWD, L1, L2, L3), the soil pools of
 !> one layer are 4 (DOC, MIC, ENZ, SOC). Same forcing as api_clm5.f90, whose per-site check
-!> and member-to-site mapping it shares (soc_batch).
+!> and member-to-site mapping it shares (soc_batch). The one-layer soil step probe of the tests
+!> is in api_compas_probes.f90.
 !> Logical options are integer(4) (0 = false); xi_mode 0 = product of monthly means
 !> (published COMPAS), 1 = mean of monthly products.
 
@@ -113,20 +114,6 @@ subroutine fluxes(nlev, par, kk, xi, x, flux)
   !f2py threadsafe
   call compas_fluxes(nlev, par, kk, xi, x, flux)
 end subroutine fluxes
-
-!> y, uptake, ok = soil_step(par, xi, dt, i_doc, i_mic, i_soc, yold): one backward-Euler step
-!> of the soil pools (DOC, MIC, ENZ, SOC) of one layer (for tests and diagnostics).
-subroutine soil_step(par, xi, dt, i_doc, i_mic, i_soc, yold, y, uptake, ok)
-  use soc_compas, only: compas_soil_step, compas_npar
-  implicit none
-  real(8), intent(in) :: par(compas_npar), xi, dt, i_doc, i_mic, i_soc, yold(4)
-  real(8), intent(out) :: y(4), uptake
-  integer(4), intent(out) :: ok
-  !f2py threadsafe
-  logical :: lok
-  call compas_soil_step(par, xi, dt, i_doc, i_mic, i_soc, yold, y, uptake, lok)
-  ok = merge(1, 0, lok)
-end subroutine soil_step
 
 !> codes = reason_codes(): ok, negative_pool, low_total_to_mic_ratio, no_finite_soc,
 !> no_finite_doc, singular_litter_solve (tested against pysoc.models.compas.REASONS).

@@ -8,6 +8,7 @@ import xarray as xr
 from conftest import DATA, read_profile_csv, step_amount, synthetic_forcing
 from pysoc import _status
 from pysoc._kernels import compas as K
+from pysoc._kernels import compas_probes as P   # test-only entry point (one-layer soil step)
 from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
 from pysoc.models import get_model
 from pysoc.models.compas import REASONS, reason_codes_match_kernel
@@ -284,7 +285,7 @@ def test_soil_step_any_step_length():
         yold = 10 ** rng.uniform(-12, 5, 4)
         inputs = 10 ** rng.uniform(-15, 0, 3)
         dt = 10 ** rng.uniform(-2, 7)
-        y, u, ok = K.soil_step(th, xi, dt, *inputs, yold)
+        y, u, ok = P.soil_step(th, xi, dt, *inputs, yold)
         assert ok and (y >= 0).all()
         ks1, kd, ke, ks3, ks4 = (xi / (365 * p[k]) for k in ("tau4s1", "tau4s2_death", "tau4s2_enz", "tau4s3",
                                                                "tau4s4"))

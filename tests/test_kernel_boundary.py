@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FORTRAN = ROOT / "fortran"
 APIS = sorted(FORTRAN.glob("api_*.f90"))
 MODULES = [p.stem[len("api_"):] for p in APIS]
+PROBES = {"century_probes", "compas_probes", "mimics_probes"}    # test-only extensions
 
 
 def subroutines(api: Path) -> dict[str, str]:
@@ -43,7 +44,7 @@ ENTRY_POINTS = all_entry_points()
 
 
 def test_every_api_file_is_a_module_with_exactly_its_subroutines():
-    assert {"core", "clm5", "compas", "century", "mimics", "century_probes"} <= set(MODULES)
+    assert {"core", "clm5", "compas", "century", "mimics"} | PROBES <= set(MODULES)
     for api, name in zip(APIS, MODULES):
         mod = importlib.import_module("pysoc._kernels." + name)
         assert entry_points(mod) == sorted(subroutines(api)), api.name
@@ -135,7 +136,7 @@ def _module_constants(path):
 
 def test_sizes_are_the_kernel_modules_constants():
     """The fixed sizes f2py checks are the Fortran module constants, not literals that can drift."""
-    from pysoc._kernels import century, clm5, compas, mimics
+    from pysoc._kernels import century, clm5, compas, mimics, mimics_probes
     c = _module_constants(FORTRAN / "soc_clm5.f90")
     assert "(%d,nset)" % c["clm5_npar"] in clm5.steady_batch.__doc__
     assert "(nlev,%d,nset)" % c["clm5_npool"] in clm5.steady_batch.__doc__
@@ -144,7 +145,7 @@ def test_sizes_are_the_kernel_modules_constants():
     assert "(nlev,%d)" % c["compas_nflux"] in compas.fluxes.__doc__
     c = _module_constants(FORTRAN / "soc_mimics.f90")
     assert "(%d,nset)" % c["mim_npar"] in mimics.steady_batch.__doc__
-    assert "(%d * nlay,%d * nlay)" % (c["mim_npool"], c["mim_npool"]) in mimics.tendency.__doc__
+    assert "(%d * nlay,%d * nlay)" % (c["mim_npool"], c["mim_npool"]) in mimics_probes.tendency.__doc__
     c = _module_constants(FORTRAN / "soc_century.f90")
     assert century.layout() == tuple(c[k] for k in ("cen_npar", "cen_nstate", "cen_nout", "cen_nsite",
                                                     "cen_nopt", "cen_npool"))
@@ -154,16 +155,23 @@ def test_sizes_are_the_kernel_modules_constants():
 
 
 def test_probes_are_not_part_of_the_package():
-    """pysoc._kernels.century_probes is test-only: no module of pysoc imports it, and the
-    production CENTURY module no longer carries the component probes."""
-    from pysoc._kernels import century
+    """The <kernel>_probes extensions are test-only: no module of pysoc imports them, and the
+    production modules no longer carry the probes of single pieces."""
+    import pysoc._kernels as kernels
     for path in (ROOT / "pysoc").rglob("*.py"):
         tree = ast.parse(path.read_text())
         names = [a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
                  for a in n.names] + [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert not any("century_probes" in n for n in names), path
-    assert entry_points(century) == ["initial_state", "layout", "linear_steady", "run_batch",
-                                     "spinup_batch", "water_props"]
+        assert not any(p in n for n in names for p in PROBES), path
+    production = {
+        "century": ["initial_state", "layout", "linear_steady", "run_batch", "spinup_batch", "water_props"],
+        "compas": ["fluxes", "operators", "reason_codes", "steady_batch", "transient"],
+        "mimics": ["c14_steady", "initial_guess", "profile_batch", "spinup", "steady_batch", "transient"],
+    }
+    for name, funcs in production.items():
+        assert entry_points(importlib.import_module(f"{kernels.__name__}.{name}")) == funcs, name
+        probes = entry_points(importlib.import_module(f"{kernels.__name__}.{name}_probes"))
+        assert probes and not set(probes) & set(funcs), name
 
 
 def _clm5_batch_args(clm5, nset):

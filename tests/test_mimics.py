@@ -10,6 +10,7 @@ import pytest
 from conftest import DATA, step_amount
 from pysoc import _status
 from pysoc._kernels import mimics as K
+from pysoc._kernels import mimics_probes as P   # test-only entry points of single pieces
 from pysoc.errors import ConfigError, DataError, KernelError, ParameterError
 from pysoc.models import get_model
 from pysoc.models import mimics as M
@@ -131,7 +132,7 @@ def test_profile_steady_state_residual_and_stability(profile_model, profile_forc
     ds = m.steady_state(profile_forcing, theta)
     assert int(ds.status) == _status.OK and float(ds.max_real_eigenvalue) < 0
     x = ds.cpools.values.T / M.MG_CM3
-    f, jac, resp, inp, st = K.tendency(*kernel_args(m, profile_forcing, theta), x, m.kin)
+    f, jac, resp, inp, st = P.tendency(*kernel_args(m, profile_forcing, theta), x, m.kin)
     assert st == 0
     scale = (inp * m.dz[:, None]).sum() / m.dz.sum()
     assert np.abs(f).max() / scale <= 1e-10
@@ -150,7 +151,7 @@ def test_jacobian_is_exact(kinetics):
     theta = m.parameters.vector(overrides={"beta": 1.37, "x_diff": 20.0})
     args = kernel_args(m, forcing, theta)
     x = np.random.default_rng(3).uniform(0.05, 2.0, (3, 7))
-    f0, jac, *_ = K.tendency(*args, x, m.kin)
+    f0, jac, *_ = P.tendency(*args, x, m.kin)
     num = np.zeros_like(jac)
     for j in range(3):
         for p in range(7):
@@ -158,7 +159,7 @@ def test_jacobian_is_exact(kinetics):
             xp, xm = x.copy(), x.copy()
             xp[j, p] += h
             xm[j, p] -= h
-            num[:, p + 7 * j] = (K.tendency(*args, xp, m.kin)[0] - K.tendency(*args, xm, m.kin)[0]).ravel() / (2 * h)
+            num[:, p + 7 * j] = (P.tendency(*args, xp, m.kin)[0] - P.tendency(*args, xm, m.kin)[0]).ravel() / (2 * h)
     np.testing.assert_allclose(jac, num, rtol=1e-6, atol=1e-9 * np.abs(jac).max())
 
 
@@ -168,13 +169,13 @@ def test_tendency_conserves_mass(profile_model, profile_forcing):
     m = profile_model
     args = kernel_args(m, profile_forcing, m.parameters.vector(overrides={"x_diff": 25.0}))
     x = np.random.default_rng(1).uniform(0.01, 30.0, (20, 7))
-    f, jac, resp, inp, st = K.tendency(*args, x, m.kin)
+    f, jac, resp, inp, st = P.tendency(*args, x, m.kin)
     dzc = m.dz * 100
     lhs = (f.sum(axis=1) * dzc).sum()
     rhs = ((inp.sum(axis=1) - resp) * dzc).sum()
     assert abs(lhs - rhs) <= 1e-13 * (np.abs(inp).sum() + np.abs(resp).sum()) * dzc.max()
     # transport alone: columns of diag(dz) T sum to zero
-    info = K.site_info(m.dz, args[1], args[2], args[5], m.kin)
+    info = P.site_info(m.dz, args[1], args[2], args[5], m.kin)
     tl, td, tu = info[-4:-1]
     t = np.diag(td) + np.diag(tl[1:], -1) + np.diag(tu[:-1], 1)
     assert np.abs((dzc[:, None] * t).sum(axis=0)).max() <= 1e-15 * np.abs(t).max() * 10
@@ -305,7 +306,7 @@ def test_eigenvalues_against_numpy():
     rng = np.random.default_rng(0)
     for n in (3, 17, 40):
         a = rng.standard_normal((n, n))
-        wr, wi, st = K.eigenvalues(a)
+        wr, wi, st = P.eigenvalues(a)
         assert st == 0
         ev = np.sort_complex(np.linalg.eigvals(a))
         np.testing.assert_allclose(np.sort_complex(wr + 1j * wi), ev, atol=1e-10 * np.abs(ev).max())
