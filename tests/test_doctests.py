@@ -16,6 +16,14 @@ MODULES = [
     "pysoc.da.run",
     "pysoc.da.optimize",
     "pysoc.io.israd",
+    "pysoc.models",
+    "pysoc.models.base",
+    "pysoc.models.clm5",
+    "pysoc.models.compas",
+    "pysoc.models.mimics",
+    "pysoc.models.century",
+    "pysoc.io.site_forcing",
+    "pysoc.params",
 ]
 
 

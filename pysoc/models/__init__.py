@@ -25,6 +25,31 @@ DEFAULT_MODEL = next(iter(REGISTRY))
 
 
 def model_class(name: str) -> type[SoilCarbonModel]:
+    """The class of a registry model (imported on first use).
+
+    Parameters
+    ----------
+    name : str
+        Registry (namelist) name, case-insensitive.
+
+    Returns
+    -------
+    type
+        A :class:`~pysoc.models.base.SoilCarbonModel` subclass.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, or a model whose kernel is not in this build.
+
+    Examples
+    --------
+    >>> model_class("CLM5").name
+    'clm5'
+    >>> model_class("clm6")
+    Traceback (most recent call last):
+    pysoc.errors.ConfigError: unknown model 'clm6' (known: ...)
+    """
     key = str(name).lower()
     if key not in REGISTRY:
         raise ConfigError(f"unknown model {name!r} (known: {', '.join(REGISTRY)})")
@@ -38,11 +63,44 @@ def model_class(name: str) -> type[SoilCarbonModel]:
 
 
 def get_model(name: str, **options) -> SoilCarbonModel:
-    """A configured model instance; options are the keys of the namelist group &<name>."""
+    """A configured model instance.
+
+    Parameters
+    ----------
+    name : str
+        Registry (namelist) name.
+    **options
+        Keys of the namelist group ``&<name>``.
+
+    Returns
+    -------
+    SoilCarbonModel
+
+    Raises
+    ------
+    ConfigError
+        Unknown model or option.
+
+    Examples
+    --------
+    >>> get_model("compas", grid="clm45_10").nlev
+    10
+    """
     return model_class(name)(**options)
 
 
 def available_models() -> list[str]:
+    """Registry names of the models whose kernels are in this build, in registry order.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> available_models()[:2]
+    ['clm5', 'compas']
+    """
     out = []
     for name in REGISTRY:
         try:

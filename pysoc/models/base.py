@@ -64,14 +64,28 @@ from pysoc.profiles import interval_integrals, interval_labels, stock_intervals
 class BatchResult:
     """Result of one batched evaluation (one row per parameter vector).
 
-    status: (nset,) kernel status codes (0 = ok), see ``pysoc._status``.
-    outputs: named arrays with the set as first axis. Standard names:
-      'soc_profile' (nset, nlev) g C m-3, total SOC per layer;
-      'soc_0_30' (nset,) kg C m-2; 'nep_monthly' (nset, ntime) g C m-2 month-1;
-      'd14c_profile' (nset, nlev) per mil; 'pools' (nset, npool, nlev) g C m-3;
-      'rh' (nset,) g C m-2 yr-1.
-    depth_bounds: (nlev, 2) layer top/bottom (m) of the profile outputs.
-    reason: optional (nset,) model-specific reason codes for ERR_INVALID.
+    Attributes
+    ----------
+    status : numpy.ndarray
+        (nset,) kernel status codes (0 = ok), see ``pysoc._status``.
+    outputs : dict of str to numpy.ndarray
+        Named arrays with the row as first axis; the names, dimensions and units of
+        :data:`OUTPUTS` (e.g. 'soc_profile' (nset, nlev) g C m-3, 'soc_0_30' (nset,) kg C m-2,
+        'pools' (nset, npool, nlev) g C m-3, 'rh' (nset,) g C m-2 yr-1).
+    depth_bounds : numpy.ndarray or None
+        (nlev, 2) layer top and bottom (m) of the profile outputs.
+    reason : numpy.ndarray or None
+        (nset,) model-specific reason codes qualifying status ERR_INVALID.
+    reason_names : mapping of int to str
+        Names of the reason codes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = BatchResult(np.array([0, 5]), {"rh": np.array([1.0, np.nan])}, reason=np.array([0, 2]),
+    ...                 reason_names={2: "negative_pool"})
+    >>> len(r), r.ok.tolist(), r.describe(0)
+    (2, [True, False], 'ok (success)')
     """
 
     status: np.ndarray
@@ -82,12 +96,14 @@ class BatchResult:
 
     @property
     def ok(self) -> np.ndarray:
+        """(nset,) True where the status is ok."""
         return self.status == _status.OK
 
     def __len__(self) -> int:
         return int(self.status.shape[0])
 
     def describe(self, i: int) -> str:
+        """One line on the status of row ``i`` (with the model's reason for ERR_INVALID)."""
         code = int(self.status[i])
         text = f"{_status.name(code)} ({_status.message(code)})"
         if self.reason is not None and code == _status.ERR_INVALID:
@@ -97,8 +113,22 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """Meaning of a :class:`BatchResult` output: dimensions after the row (parameter set)
-    dimension, canonical units, description."""
+    """Meaning of a :class:`BatchResult` output.
+
+    Attributes
+    ----------
+    dims : tuple of str
+        Dimensions after the row (parameter set) dimension.
+    units : str
+        Canonical (UDUNITS) units.
+    long_name : str
+        Description.
+
+    Examples
+    --------
+    >>> OUTPUTS["soc_profile"].dims, OUTPUTS["soc_profile"].units
+    (('level',), 'g m-3')
+    """
 
     dims: tuple
     units: str
@@ -251,14 +281,41 @@ def _batched(method):
 
 
 class SoilCarbonModel(ABC):
-    """Base class of the kernels. Subclasses set the class attributes and implement
-    ``load_forcing``, ``steady_state``, ``transient`` and ``evaluate``.
+    """Base class of the kernels (the contract of the module docstring).
 
-    Every subclass's ``steady_state`` and ``transient`` accept a forcing dataset or the path
-    of a forcing file and name an invalid forcing variable when a run fails; its
-    ``evaluate`` returns NaN outputs in the rows whose status is not ok (except the solver
-    diagnostics listed in ``diagnostic_outputs``, and the flagged solutions of status
-    invalid_solution when ``invalid_solutions_kept``)."""
+    Subclasses declare the class attributes (pools, parameters, forcing schema, options
+    group, observables), set the grid in ``__init__`` (:meth:`set_grid`) and implement
+    ``load_forcing``, ``steady_state``, ``transient`` and ``evaluate``; optional
+    capabilities are methods they override (:data:`CAPABILITIES`). Every subclass's
+    ``steady_state`` and ``transient`` accept a forcing dataset or the path of a forcing
+    file and name an invalid forcing variable when a run fails; its ``evaluate`` returns NaN
+    outputs in the rows whose status is not ok (except the solver diagnostics listed in
+    ``diagnostic_outputs``, and the flagged solutions of status invalid_solution when
+    ``invalid_solutions_kept``).
+
+    Parameters
+    ----------
+    **options
+        Keys of the namelist group ``&<name>`` (:attr:`options_group`); the others take
+        their defaults.
+
+    Raises
+    ------
+    ConfigError
+        An unknown option or a value out of its range.
+
+    Examples
+    --------
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> from pysoc.models import get_model
+    >>> m = get_model("clm5")
+    >>> f = m.load_forcing(PKGDATA / "forcing" / "clm5_synthetic_site1.nc")
+    >>> ss = m.steady_state(f, m.to_physical([0.5] * len(m.parameters)))
+    >>> int(ss.status), ss["mass_balance_residual"].attrs["units"]
+    (0, 'g m-2 yr-1')
+    >>> get_model("clm5", grid="clm45_10").nlev
+    10
+    """
 
     name: ClassVar[str]
     long_name: ClassVar[str]
@@ -602,15 +659,70 @@ class SoilCarbonModel(ABC):
     # ---- what every kernel provides ------------------------------------------------
     @abstractmethod
     def load_forcing(self, path) -> xr.Dataset:
-        """Read and validate a forcing file (DataError naming file and variable)."""
+        """Read and validate a forcing file of the model's :attr:`forcing_schema`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            NetCDF forcing file (variables in other units are converted or refused).
+
+        Returns
+        -------
+        xarray.Dataset
+            The validated forcing (``attrs['source_file']`` = ``path``).
+
+        Raises
+        ------
+        DataError
+            One line naming the file and the variable at fault.
+        """
 
     @abstractmethod
     def steady_state(self, forcing: xr.Dataset, params=None, *, errors: str = "raise") -> xr.Dataset:
-        """Steady state for one parameter vector (physical values; default set if None)."""
+        """Steady state for one parameter vector.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or path
+            The forcing (a path is read with :meth:`load_forcing`).
+        params : array_like or mapping, optional
+            Physical parameter vector, or overrides of the default set by name.
+        errors : {'raise', 'ignore'}
+            Raise KernelError for a status that is not ok, or return the dataset with it.
+
+        Returns
+        -------
+        xarray.Dataset
+            Labelled state (``cpools``, ``soc``, stocks, ``input``, ``rh``,
+            ``mass_balance_residual`` (:data:`MASS_BALANCE_RESIDUAL`), ``status``), CF metadata.
+
+        Raises
+        ------
+        KernelError
+            The kernel failed (``errors='raise'``); a bad forcing variable is named instead.
+        """
 
     @abstractmethod
     def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", **kw) -> xr.Dataset:
-        """Time integration for one parameter vector."""
+        """Time integration for one parameter vector.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or path
+            The forcing.
+        params : array_like or mapping, optional
+            Physical parameter vector, or overrides of the default set by name.
+        errors : {'raise', 'ignore'}
+            As :meth:`steady_state`.
+        **kw
+            Model options of the run (e.g. ``n_years``, ``initial``).
+
+        Returns
+        -------
+        xarray.Dataset
+            Labelled states along CF ``time`` with the column budget
+            (``mass_balance_residual``: :data:`MASS_BALANCE_RESIDUAL`).
+        """
 
     @abstractmethod
     def evaluate(self, forcing, theta: np.ndarray, observables=("soc_profile",), site_index=None) -> BatchResult:
@@ -636,23 +748,81 @@ class SoilCarbonModel(ABC):
 
     # ---- shared helpers ----------------------------------------------------------------
     def write_forcing(self, ds: xr.Dataset, path) -> None:
-        """Write a forcing dataset (atomically)."""
+        """Write a forcing dataset to ``path`` atomically (:mod:`pysoc.io.atomic`)."""
         write_netcdf_atomic(ds, path)
 
     def prepare(self, forcing: xr.Dataset) -> Any:
-        """Convert a validated forcing dataset once into the arrays the kernel takes
-        (override for speed; the result is passed back to ``evaluate``)."""
+        """Convert validated forcing once into the arrays the kernel takes (override for
+        speed; the result is passed back to :meth:`evaluate`).
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset
+            One site or several (site ``i`` is ``site_index`` i of :meth:`evaluate`).
+
+        Returns
+        -------
+        prepared forcing
+            Opaque to callers; this generic version returns ``forcing``.
+        """
         return forcing
 
     def to_physical(self, kp) -> np.ndarray:
-        """Normalised calibration coordinates kp (..., npar) -> physical values. The
-        calibration engine always maps through this method, so a model can override it
-        (e.g. COMPAS's legacy kp aliasing) without the engine knowing."""
+        """Normalised calibration coordinates -> physical values. The calibration engine
+        always maps through this method, so a model can override it (e.g. COMPAS's legacy kp
+        aliasing) without the engine knowing.
+
+        Parameters
+        ----------
+        kp : array_like
+            (..., npar) values in [0, 1] (0 = prior minimum, 1 = prior maximum).
+
+        Returns
+        -------
+        numpy.ndarray
+            (..., npar) physical values.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> m = get_model("clm5")
+        >>> float(m.to_physical([0.5] * 21)[m.parameters.index("q10")])
+        2.1
+        """
         return self.parameters.to_physical(kp)
 
     def param_vector(self, params=None, parameter_set: str | None = None, source: str = "",
                      warn_prior: bool = True) -> np.ndarray:
-        """Physical parameter vector: a named set, a mapping of overrides, or a full vector."""
+        """Physical parameter vector, checked against the physical domain.
+
+        Parameters
+        ----------
+        params : array_like or mapping, optional
+            A full vector, or overrides by name of the set ``parameter_set`` (None: the set).
+        parameter_set : str, optional
+            A named set of the table (default: the model's default set).
+        source : str
+            Where the values come from, for the messages.
+        warn_prior : bool
+            Warn (OutsidePriorWarning) about values outside the calibration prior.
+
+        Returns
+        -------
+        numpy.ndarray
+            (npar,) physical values.
+
+        Raises
+        ------
+        ParameterError
+            An unknown name, a value outside the physical domain or a broken constraint.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> m = get_model("compas")
+        >>> float(m.param_vector({"q10": 2.0}, warn_prior=False)[2])
+        2.0
+        """
         if params is None or isinstance(params, Mapping):
             v = self.parameters.vector(parameter_set, overrides=params)
         else:
@@ -660,6 +830,20 @@ class SoilCarbonModel(ABC):
         return self.parameters.check(v, source=source, warn_prior=warn_prior)
 
     def raise_for_status(self, result: BatchResult, context: str = "") -> None:
+        """KernelError (one line, the status of the first failed row) unless every row is ok.
+
+        Parameters
+        ----------
+        result : BatchResult
+            A batched evaluation.
+        context : str
+            Prefix of the message (e.g. the forcing file).
+
+        Raises
+        ------
+        KernelError
+            Some row's status is not ok (``code`` = that status).
+        """
         bad = np.flatnonzero(~result.ok)
         if bad.size:
             i = int(bad[0])
@@ -874,6 +1058,25 @@ def _check_options(group: Group, options: Mapping[str, Any], model: str) -> dict
 
 
 def status_dataarray(status, dims=()) -> xr.DataArray:
+    """Kernel status codes as an int32 DataArray with CF flag attributes.
+
+    Parameters
+    ----------
+    status : array_like of int
+        Status codes (``pysoc._status``).
+    dims : tuple of str
+        Dimensions of ``status``.
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Examples
+    --------
+    >>> da = status_dataarray([0, 1], dims=("column",))
+    >>> da.dtype.name, "flag_meanings" in da.attrs
+    ('int32', True)
+    """
     return xr.DataArray(np.asarray(status, dtype=np.int32), dims=dims, attrs=_status.cf_attrs())
 
 
@@ -886,17 +1089,53 @@ COLUMN_STATUS = {**{k: v[0] for k, v in _status.STATUS.items()}, COLUMN_INVALID_
 
 
 def column_status_attrs() -> dict:
-    """CF flag attributes of the per-column ``status`` of multi-column runs."""
+    """CF flag attributes of the per-column ``status`` of multi-column runs.
+
+    Returns
+    -------
+    dict
+        ``long_name``, ``units``, ``flag_values`` and ``flag_meanings`` (kernel codes and
+        the column codes :data:`COLUMN_STATUS`).
+
+    Examples
+    --------
+    >>> column_status_attrs()["flag_meanings"].split()[-1]
+    'failed'
+    """
     codes = sorted(COLUMN_STATUS)
     return {"long_name": "status of the column (kernel status, or why the column was not run)", "units": "1",
             "flag_values": np.array(codes, dtype=np.int32), "flag_meanings": " ".join(COLUMN_STATUS[c] for c in codes)}
 
 
 def stack_columns(results: list, dim: str = "column") -> xr.Dataset:
-    """Stack per-column results (datasets with the same layout, or exceptions for columns
-    that failed) along a new leading dimension ``dim``. Failed columns get NaN values,
-    ``status`` = failed and their message in ``column_message``. Raises the first exception
-    when no column succeeded."""
+    """Stack per-column results along a new leading dimension.
+
+    Parameters
+    ----------
+    results : list of xarray.Dataset or Exception
+        Datasets with the same layout, or the exception of a column that failed.
+    dim : str
+        Name of the new dimension.
+
+    Returns
+    -------
+    xarray.Dataset
+        Failed columns have NaN values, ``status`` = failed and their message in
+        ``column_message``.
+
+    Raises
+    ------
+    Exception
+        The first exception when no column succeeded.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ok = xr.Dataset({"soc": ((), 1.0), "status": status_dataarray(0)})
+    >>> out = stack_columns([ok, ValueError("no data")])
+    >>> out["status"].values.tolist(), out["column_message"].values.tolist()
+    ([0, 10], ['', 'no data'])
+    """
     template = next((r for r in results if isinstance(r, xr.Dataset)), None)
     if template is None:
         raise results[0]

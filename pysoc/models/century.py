@@ -321,7 +321,20 @@ def consistency_problems(theta: np.ndarray, sand: float | None = None, clay: flo
 
 
 class Century(SoilCarbonModel):
-    """CENTURY 4.x monthly model: plant production, water, 9 litter/SOM pools (carbon only)."""
+    """CENTURY 4.x monthly model: plant production, water, 9 litter/SOM pools (carbon only),
+    one bulk soil layer 0-30 cm.
+
+    Parameters
+    ----------
+    **options
+        Keys of ``&century`` (:data:`OPTIONS`).
+
+    Examples
+    --------
+    >>> m = Century()
+    >>> m.nlev, m.bounds.tolist(), m.soc_pools, m.capabilities
+    (1, [[0.0, 0.3]], ('som1c_soil', 'som2c_soil', 'som3c'), ())
+    """
 
     name = "century"
     long_name = "CENTURY 4.x monthly ecosystem carbon model (carbon only, seed 000 configuration)"
@@ -507,7 +520,23 @@ class Century(SoilCarbonModel):
         (kg C m-2, mean over the run), 'soc_profile' (nset, 1) g C m-3 over 0-30 cm,
         'nep_monthly', 'npp_monthly', 'rh_monthly' (nset, ntime) g C m-2 month-1,
         'gpp_monthly' = npp_monthly / option gpp_cue (the GPP equivalent of the production),
-        'pools' (nset, 9) g C m-2 (mean over the run). ``site_index`` (nset,) 0-based."""
+        'pools' (nset, 9) g C m-2 (mean over the run).
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset or dict
+            A site, several sites, or the result of :meth:`prepare`.
+        theta : array_like
+            (nset, npar) physical parameter values.
+        observables : tuple of str
+            Outputs wanted.
+        site_index : array_like of int, optional
+            (nset,) 0-based site of each vector (default all 0).
+
+        Returns
+        -------
+        BatchResult
+        """
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta2 = as_2d(theta, len(self.parameters), "century parameters")
         nset = theta2.shape[0]

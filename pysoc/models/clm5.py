@@ -150,7 +150,26 @@ def initial_state(model: SoilCarbonModel, forcing: xr.Dataset, theta: np.ndarray
 
 
 class CLM5(SoilCarbonModel):
-    """CLM5 vertical matrix model (7 pools x nlev layers)."""
+    """CLM5 vertical matrix model (7 pools x nlev layers; PRODA's 21 parameters).
+
+    Parameters
+    ----------
+    **options
+        Keys of ``&clm5`` (:data:`OPTIONS`): ``grid``, ``normalize_q10_to_century_tfunc``,
+        ``advection``, ``substeps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> m = CLM5()
+    >>> m.nlev, m.soc_pools, m.temperature_units, m.capabilities[:2]
+    (20, ('S1', 'S2', 'S3'), 'K', ('site_forcing', 'cell_forcing'))
+    >>> f = m.load_forcing(PKGDATA / "forcing" / "clm5_synthetic_site1.nc")
+    >>> res = m.evaluate(f, m.to_physical(np.full((3, 21), 0.5)), observables=("soc_0_30",))
+    >>> res.ok.tolist(), np.round(res.outputs["soc_0_30"], 3).tolist()
+    ([True, True, True], [14.26, 14.26, 14.26])
+    """
 
     name = "clm5"
     long_name = "CLM5 vertical soil carbon matrix model (PRODA 21-parameter version)"
@@ -311,9 +330,25 @@ class CLM5(SoilCarbonModel):
 
     # ---- kernels -----------------------------------------------------------------------
     def evaluate(self, forcing, theta, observables=("soc_profile",), site_index=None) -> BatchResult:
-        """Steady states for theta (nset, 21) physical values. ``forcing`` is a dataset,
-        a list of datasets or the result of ``prepare``; ``site_index`` (nset,) picks the
-        site of each vector (0-based; default all 0)."""
+        """Steady states of many parameter vectors in one kernel call.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset or dict
+            A site, several sites, or the result of :meth:`prepare` / :meth:`cell_forcing`.
+        theta : array_like
+            (nset, 21) physical parameter values.
+        observables : tuple of str
+            ``soc_0_30`` is computed on request; ``soc_profile``, ``pools``, ``rh``, ``input``
+            always.
+        site_index : array_like of int, optional
+            (nset,) 0-based site of each vector (default all 0).
+
+        Returns
+        -------
+        BatchResult
+            Outputs with the units of :data:`pysoc.models.base.OUTPUTS`.
+        """
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta = np.asfortranarray(as_2d(theta, len(self.parameters), "clm5 parameters").T)
         nset = theta.shape[1]
@@ -336,6 +371,10 @@ class CLM5(SoilCarbonModel):
 
     def steady_state(self, forcing: xr.Dataset, params=None, *, errors: str = "raise",
                      parameter_set: str | None = None) -> xr.Dataset:
+        """Labelled steady state (see :meth:`SoilCarbonModel.steady_state`): pools, SOC,
+        stocks per depth interval, input, rh, ``mass_balance_residual`` (g C m-2 yr-1),
+        residence times, storage capacity, status. ``parameter_set`` names a set of the
+        table (``clm5`` = the CLM5 defaults, ``prior_mid``)."""
         theta = self.param_vector(params, parameter_set)
         res = self.evaluate(forcing, theta, observables=("soc_profile", "soc_0_30"))
         if errors == "raise":
@@ -382,9 +421,38 @@ class CLM5(SoilCarbonModel):
 
     def transient(self, forcing: xr.Dataset, params=None, *, errors: str = "raise", n_years: int | None = None,
                   initial: str | np.ndarray = "steady_state", parameter_set: str | None = None) -> xr.Dataset:
-        """Monthly implicit integration. A 12-month climatology is repeated ``n_years``
-        (default 1); a multi-year series runs once. ``initial``: 'steady_state' (of the
-        mean forcing), 'zero', or an array (7, nlev) g C m-3."""
+        """Monthly implicit integration (see :meth:`SoilCarbonModel.transient`).
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or path
+            Monthly forcing: a 12-month climatology is repeated ``n_years`` (default 1), a
+            multi-year series runs once.
+        params : array_like or mapping, optional
+            Physical parameters or overrides of ``parameter_set``.
+        errors : {'raise', 'ignore'}
+            Raise KernelError when the kernel fails.
+        n_years : int, optional
+            Repetitions of a climatology.
+        initial : {'steady_state', 'zero'} or numpy.ndarray
+            Start: the steady state of the mean forcing, empty pools, or (7, nlev) g C m-3.
+        parameter_set : str, optional
+            Named parameter set.
+
+        Returns
+        -------
+        xarray.Dataset
+            Pools per month, ``rh_vr``, ``rh``, the column budget (``input``,
+            ``mass_balance_residual`` g C m-2 yr-1 over each month, ``storage_potential``).
+
+        Examples
+        --------
+        >>> from pysoc.io.namelist import PKGDATA
+        >>> m = CLM5()
+        >>> tr = m.transient(PKGDATA / "forcing" / "clm5_synthetic_site1.nc", m.to_physical([0.5] * 21), n_years=2)
+        >>> tr.sizes["time"], bool(abs(tr["mass_balance_residual"]).max() < 1e-8)
+        (24, True)
+        """
         theta = self.param_vector(params, parameter_set)
         ser, nstep, days = monthly_series(forcing, n_years)
         x0, ss = initial_state(self, forcing, theta, initial)

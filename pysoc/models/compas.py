@@ -127,7 +127,26 @@ OPTIONS = Group("compas", (
 
 
 class COMPAS(SoilCarbonModel):
-    """COMPAS microbial-explicit vertical model (8 pools x nlev layers)."""
+    """COMPAS microbial-explicit vertical model (8 pools x nlev layers; 23 parameters).
+
+    The forcing is the CLM5 forcing (same files); invalid steady states have status
+    ERR_INVALID with a reason (:data:`REASONS`), never a sign-flipped value.
+
+    Parameters
+    ----------
+    **options
+        Keys of ``&compas`` (:data:`OPTIONS`).
+
+    Examples
+    --------
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> m = COMPAS()
+    >>> m.soc_pools, m.litter_pools, m.capabilities
+    (('DOC', 'MIC', 'ENZ', 'SOC'), ('CWD', 'L1', 'L2', 'L3'), ('site_forcing', 'cell_forcing', 'system_components'))
+    >>> ss = m.steady_state(PKGDATA / "forcing" / "clm5_synthetic_site1.nc", errors="ignore")
+    >>> int(ss.status), str(ss.attrs["reason"])
+    (0, 'ok')
+    """
 
     name = "compas"
     long_name = "COMPAS microbial-explicit vertical soil carbon model (Tao et al. 2024, PRODA_MIC v22)"
@@ -192,12 +211,26 @@ class COMPAS(SoilCarbonModel):
         return float(self.options["efolding"]), self._xi_mode, float(self.options["advection"])
 
     def evaluate(self, forcing, theta, observables=("soc_profile",), site_index=None) -> BatchResult:
-        """Steady states for theta (nset, 23) physical values. ``forcing`` is a dataset,
-        a list of datasets or the result of ``prepare``; ``site_index`` (nset,) picks the
-        site of each vector (0-based; default all 0). Outputs: 'pools' (nset, 8, nlev),
-        'soc_profile' (DOC+MIC+ENZ+SOC, nset x nlev), 'rh', 'input' (g C m-2 yr-1); on request
-        'soc_0_30' (kg C m-2) and 'km_ratio' (nset, 2, nlev): Km xi / substrate for DOC
-        uptake and SOC depolymerisation (one extra kernel call per vector)."""
+        """Steady states of many parameter vectors in one kernel call.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset or dict
+            A site, several sites, or the result of :meth:`prepare` / :meth:`cell_forcing`.
+        theta : array_like
+            (nset, 23) physical parameter values.
+        observables : tuple of str
+            On request 'soc_0_30' (kg C m-2) and 'km_ratio' (nset, 2, nlev): Km xi / substrate
+            for DOC uptake and SOC depolymerisation (one extra kernel call per vector).
+        site_index : array_like of int, optional
+            (nset,) 0-based site of each vector (default all 0).
+
+        Returns
+        -------
+        BatchResult
+            'pools' (nset, 8, nlev), 'soc_profile' (DOC+MIC+ENZ+SOC), 'rh', 'input'
+            (g C m-2 yr-1), status with ``reason`` (:data:`REASONS`).
+        """
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta2 = as_2d(theta, len(self.parameters), "compas parameters")
         par = np.asfortranarray(theta2.T)

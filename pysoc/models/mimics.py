@@ -281,7 +281,21 @@ def c14_schedule(sample_year: float, record: str, zone: str, lag: float = 1.0):
 
 # ---- the model -----------------------------------------------------------------------------------------
 class MIMICS(SoilCarbonModel):
-    """Vertically resolved MIMICS with radiocarbon (7 pools x n_layers)."""
+    """Vertically resolved MIMICS with radiocarbon (7 pools x n_layers).
+
+    Parameters
+    ----------
+    **options
+        Keys of ``&mimics`` (:data:`OPTIONS`): layers, kinetics, radiocarbon record, ...
+
+    Examples
+    --------
+    >>> m = MIMICS(n_layers=4, layer_thickness=0.1)
+    >>> m.nlev, m.zsoi.round(3).tolist(), m.temperature_units, m.capabilities
+    (4, [0.05, 0.15, 0.25, 0.35], 'degC', ('site_forcing',))
+    >>> m.soc_pools
+    ('MICr', 'MICk', 'SOMp', 'SOMc', 'SOMa')
+    """
 
     name = "mimics"
     long_name = "vertically resolved MIMICS with radiocarbon (Wieder et al. 2015; Wang et al. 2021)"
@@ -430,9 +444,26 @@ class MIMICS(SoilCarbonModel):
 
     # ---- kernels -----------------------------------------------------------------------------------
     def evaluate(self, forcing, theta, observables=("soc_profile",), site_index=None) -> BatchResult:
-        """Steady states (and radiocarbon at the sampling year when 'd14c_profile' is asked
-        for) of theta (nset, 70) physical values. ``forcing``: a dataset, a list of datasets
-        or the result of ``prepare``; ``site_index`` (nset,) picks the site (0-based)."""
+        """Steady states of many parameter vectors in one kernel call, with radiocarbon at
+        the sampling year when 'd14c_profile' is asked for.
+
+        Parameters
+        ----------
+        forcing : xarray.Dataset or list of xarray.Dataset or dict
+            A site, several sites, or the result of :meth:`prepare`.
+        theta : array_like
+            (nset, npar) physical parameter values.
+        observables : tuple of str
+            Outputs wanted (:attr:`observables`).
+        site_index : array_like of int, optional
+            (nset,) 0-based site of each vector (default all 0).
+
+        Returns
+        -------
+        BatchResult
+            Outputs with the units of :data:`pysoc.models.base.OUTPUTS`; ``residual`` and
+            ``max_eig`` (solver diagnostics) are kept in failed rows.
+        """
         prep = forcing if isinstance(forcing, dict) else self.prepare(forcing)
         theta = np.asfortranarray(as_2d(theta, len(self.parameters), "mimics parameters").T)
         nset = theta.shape[1]
