@@ -14,15 +14,16 @@ import xarray as xr
 from pysoc.errors import ConfigError, DataError, InputTypeError, ParameterError, PysocError
 from pysoc.forcing import check_netcdf_file, open_netcdf
 from pysoc.io.atomic import atomic_path, check_output_dir, check_output_file, remove_stale_parts
-from pysoc.io.namelist import PKGDATA, Group, open_items, read_raw
-from pysoc.models import REGISTRY, get_model
+from pysoc.io.namelist import PKGDATA, Group, open_items, read_raw, resolve_path
+from pysoc.models import REGISTRY, get_model, model_class
 from pysoc.params import ParameterSpec, ParameterTable, increasing, positive, sum_at_most
 
 FORCING = {"clm5": PKGDATA / "forcing" / "clm5_synthetic_site1.nc",
            "compas": PKGDATA / "forcing" / "clm5_synthetic_site1.nc",
            "mimics": PKGDATA / "mimics" / "forcing_bartlett_B2.nc",
-           "century": PKGDATA / "century" / "haibei_forcing.nc",
-           "twopool": PKGDATA / "twopool" / "forcing_site1.nc"}
+           "century": PKGDATA / "century" / "haibei_forcing.nc"}
+FORCING.update({n: resolve_path(model_class(n).example_forcing, PKGDATA) for n in REGISTRY   # newer kernels
+                if n not in FORCING and getattr(model_class(n), "example_forcing", None)})
 MODELS = sorted(REGISTRY)
 pytestmark = pytest.mark.filterwarnings("ignore::pysoc.params.OutsidePriorWarning")
 

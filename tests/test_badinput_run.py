@@ -16,7 +16,7 @@ from badinput import console_script, files_under, one_error_line, read_only_dir
 from pysoc.cli.run import build_spec, load
 from pysoc.cli.run import main as run_main
 from pysoc.io import netcdf
-from pysoc.io.namelist import PKGDATA
+from pysoc.io.namelist import PKGDATA, resolve_path
 from pysoc.models import REGISTRY, model_class
 
 PROG = "pysoc-run"
@@ -31,7 +31,9 @@ BASE = """&run
 /
 """
 FORCING = {"clm5": SITE, "compas": SITE, "mimics": PKGDATA / "mimics" / "forcing_bartlett_B2.nc",
-           "century": PKGDATA / "century" / "haibei_forcing.nc", "twopool": PKGDATA / "twopool" / "forcing_site1.nc"}
+           "century": PKGDATA / "century" / "haibei_forcing.nc"}
+FORCING.update({n: resolve_path(model_class(n).example_forcing, PKGDATA) for n in REGISTRY   # newer kernels
+                if n not in FORCING and getattr(model_class(n), "example_forcing", None)})
 
 
 def nml(tmp_path, extra="", model="clm5", forcing=None, output="out/run.nc", pset="", name="run.nml"):

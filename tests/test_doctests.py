@@ -24,6 +24,7 @@ MODULES = [
     "pysoc.models.century",
     "pysoc.io.site_forcing",
     "pysoc.params",
+    "pysoc.models.twopool",
 ]
 
 

@@ -142,6 +142,19 @@ class TwoPool(SoilCarbonModel):
         Returns
         -------
         xarray.Dataset
+            Validated forcing (CF time coordinate, noleap calendar).
+
+        Raises
+        ------
+        DataError
+            A value outside the valid range of :data:`FORCING` (one line naming the variable).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> f = get_model("twopool").forcing_dataset(np.full(12, 283.15), 0.5, 30.0)
+        >>> f.sizes["time"], f["litter_input"].attrs["units"]
+        (12, 'g C m-2 month-1')
         """
         t = np.asarray(tsoi, float).reshape(-1)
         nt = t.size
@@ -222,6 +235,22 @@ class TwoPool(SoilCarbonModel):
         -------
         xarray.Dataset
             ``cpools``, ``soc``, stocks, ``input``, ``rh``, ``mass_balance_residual``, ``status``.
+
+        Raises
+        ------
+        ParameterError
+            A parameter outside its physical domain.
+        KernelError
+            The kernel status is not ok (with ``errors='raise'``).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> from pysoc.io.namelist import PKGDATA
+        >>> m = get_model("twopool")
+        >>> ss = m.steady_state(PKGDATA / "twopool" / "forcing_site1.nc")
+        >>> round(ss["soc_stock"].sel(depth_interval="0-30 cm").item(), 1), round(float(ss["rh"]), 6)
+        (7152.9, 400.0)
         """
         theta = self.param_vector(params, parameter_set)
         res = self.evaluate(forcing, theta)
@@ -261,7 +290,22 @@ class TwoPool(SoilCarbonModel):
         -------
         xarray.Dataset
             Pools at the end of every month, ``rh`` per pool and the column budget
-            (``input``, ``mass_balance_residual`` g C m-2 during each month).
+            (``input`` g C m-2 during each month, ``mass_balance_residual`` g C m-2 yr-1).
+
+        Raises
+        ------
+        ConfigError
+            A bad ``n_years`` or ``initial``.
+        KernelError
+            The kernel status is not ok (with ``errors='raise'``).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> from pysoc.io.namelist import PKGDATA
+        >>> tr = get_model("twopool").transient(PKGDATA / "twopool" / "forcing_site1.nc", n_years=2)
+        >>> tr.sizes["time"], bool(abs(tr["mass_balance_residual"]).max() < 1e-9)
+        (24, True)
         """
         theta = self.param_vector(params, parameter_set)
         nt = forcing.sizes["time"]
@@ -360,6 +404,15 @@ class TwoPool(SoilCarbonModel):
         ------
         DataError
             A covariate is missing.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> from pysoc.io.site_forcing import PseudoProfile
+        >>> m = get_model("twopool")
+        >>> f = m.site_forcing(PseudoProfile("s1", 45.0, 7.0, 9.0, 800.0, 900.0, 4))
+        >>> m.evaluate(f, m.parameters.defaults).outputs["soc_0_30"].round(3)
+        array([6.421])
         """
         c = sf.site_climate(profile, npp)
         tsoi = 273.15 + sf.soil_temperature(self.zsoi, c["mat"], c["amplitude"], profile.lat)[:, 0]
@@ -383,6 +436,15 @@ class TwoPool(SoilCarbonModel):
         -------
         dict
             As :meth:`prepare` returns for the list of cells.
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> from pysoc.io.site_forcing import CellClimate
+        >>> m = get_model("twopool")
+        >>> prep = m.cell_forcing(CellClimate([45.0], [9.0], [800.0], [900.0], [4]))
+        >>> m.evaluate(prep, m.parameters.defaults, site_index=[0]).outputs["soc_0_30"].round(3)
+        array([6.421])
         """
         amp = np.sqrt(2.0) * climate.bio4 / 100.0
         tsoi = np.stack([sf.soil_temperature(self.zsoi, t, a, la)[:, 0]
@@ -422,6 +484,17 @@ class TwoPool(SoilCarbonModel):
         dict
             ``cte``, ``k_system`` (yr-1), ``xi_system``, ``v_system`` (yr-1), ``b_system``,
             ``total_flux`` and ``respiration_from_components`` (g C m-2 yr-1), each (n,).
+
+        Examples
+        --------
+        >>> from pysoc.models import get_model
+        >>> from pysoc.io.site_forcing import CellClimate
+        >>> m = get_model("twopool")
+        >>> prep = m.cell_forcing(CellClimate([45.0], [9.0], [800.0], [900.0], [4]))
+        >>> res = m.evaluate(prep, m.parameters.defaults, site_index=[0])
+        >>> c = m.system_components(prep, m.parameters.defaults[None], res.outputs["pools"], np.array([0]))
+        >>> round(float(c["cte"][0]), 4), bool(np.isclose(c["respiration_from_components"], res.outputs["rh"]))
+        (0.2308, True)
         """
         theta = np.atleast_2d(np.asarray(theta, float))
         p = {n: theta[:, i] for i, n in enumerate(self.parameters.names)}
