@@ -601,19 +601,7 @@ class MIMICS(SoilCarbonModel):
         zone = self.zone(forcing) if with14 else None
         fatm = atm_f14c(tmid - self.options["atm14c_lag"], self.options["atm14c_record"], zone) if with14 \
             else np.zeros(nstep)
-        if isinstance(initial, str):
-            if initial != "steady_state":
-                raise ConfigError(f"transient: initial = {initial!r} is not possible for MIMICS (microbes cannot "
-                                  f"grow from zero biomass); use 'steady_state' or an array (7, {self.nlev})")
-            res = self.evaluate(prep, theta)
-            if res.status[0] != _status.OK:
-                raise KernelError(self.explain_status(forcing, theta, int(res.status[0]), int(res.reason[0])),
-                                  code=int(res.status[0]))
-            x0 = res.outputs["pools"][0] / MG_CM3
-        else:
-            x0 = np.asarray(initial, float) / MG_CM3
-            if x0.shape != (7, self.nlev) or not np.all(np.isfinite(x0)) or (x0 <= 0).any():
-                raise ConfigError(f"transient: the initial state must be finite, > 0, shape (7, {self.nlev})")
+        x0 = self._initial_state(forcing, prep, theta, initial)
         par = np.asfortranarray(theta)
         if with14:
             f_init = float(atm_f14c([t0 - self.options["atm14c_lag"]], self.options["atm14c_record"], zone)[0])
@@ -646,26 +634,50 @@ class MIMICS(SoilCarbonModel):
         ds["mass_balance_residual"] = (("time",), *mass_balance_residual(inp, total - prev, ds["rh"].values,
                                                                         step_years))
         if with14:
-            cc = np.moveaxis(c, (0, 1, 2), (2, 1, 0)) * MG_CM3
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ds["f14c"] = (("time", "pool", "level"), cc / cp, {"units": "1", "long_name": "fraction modern (end of step)"})
-                fsom = cc[:, C14_IDX, :].sum(axis=1) / cp[:, C14_IDX, :].sum(axis=1)
             tend = t0 + (np.arange(nstep) + 1.0) / nt
-            ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tend[:, None]), {
-                "units": netcdf.DELTA14C,
-                "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step (per mil)"})
+            self._add_c14(ds, cp, c, c0, rr14, dd14, inp * fatm, step_years, tend)
             ds["f14c_atm_litter"] = (("time",), fatm, {"units": "1",
                                                        "long_name": "fraction modern of the litter input (lagged)"})
-            dec = dd14.T * MG_CM3 * HOURS_PER_YEAR
-            c14_tot = (cc.sum(axis=1) * self.dz).sum(axis=1)
-            prev14 = np.concatenate([[float((c0.T * MG_CM3).sum(axis=0) @ self.dz)], c14_tot[:-1]])
-            ds["c14_balance_residual"] = (("time",), inp * fatm - (c14_tot - prev14) - (
-                (rr14.T * MG_CM3 * HOURS_PER_YEAR * self.dz).sum(axis=1) + (dec * self.dz).sum(axis=1)) * step_years, {
-                **amount, "long_name": "14C (x fraction modern): input - change - respiration - decay during the step"})
             ds.attrs["atm14c_zone"] = zone
         ds["status"] = status_dataarray(status)
         ds.attrs["mode"] = "transient"
         return self._attach_params(ds, theta)
+
+    def _initial_state(self, forcing, prep, theta, initial) -> np.ndarray:
+        """Initial pools (7, nlev) in mg C cm-3 of a transient run: the steady state of the mean
+        forcing ('steady_state') or an array (7, nlev) g C m-3."""
+        if isinstance(initial, str):
+            if initial != "steady_state":
+                raise ConfigError(f"transient: initial = {initial!r} is not possible for MIMICS (microbes cannot "
+                                  f"grow from zero biomass); use 'steady_state' or an array (7, {self.nlev})")
+            res = self.evaluate(prep, theta)
+            if res.status[0] != _status.OK:
+                raise KernelError(self.explain_status(forcing, theta, int(res.status[0]), int(res.reason[0])),
+                                  code=int(res.status[0]))
+            return res.outputs["pools"][0] / MG_CM3
+        x0 = np.asarray(initial, float) / MG_CM3
+        if x0.shape != (7, self.nlev) or not np.all(np.isfinite(x0)) or (x0 <= 0).any():
+            raise ConfigError(f"transient: the initial state must be finite, > 0, shape (7, {self.nlev})")
+        return x0
+
+    def _add_c14(self, ds, cp, c, c0, rr14, dd14, input14, step_years, tend) -> None:
+        """Radiocarbon of a transient run into ``ds``: f14c, d14c of SOM and the 14C budget
+        (``c14_balance_residual``, g m-2 x fraction modern during each step)."""
+        cc = np.moveaxis(c, (0, 1, 2), (2, 1, 0)) * MG_CM3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ds["f14c"] = (("time", "pool", "level"), cc / cp, {"units": "1", "long_name": "fraction modern (end of "
+                                                                                          "step)"})
+            fsom = cc[:, C14_IDX, :].sum(axis=1) / cp[:, C14_IDX, :].sum(axis=1)
+        ds["d14c"] = (("time", "level"), d14c_from_f(fsom, tend[:, None]), {
+            "units": netcdf.DELTA14C,
+            "long_name": "Delta14C of SOM (SOMp+SOMc+SOMa) at the end of the step (per mil)"})
+        dec = dd14.T * MG_CM3 * HOURS_PER_YEAR
+        c14_tot = (cc.sum(axis=1) * self.dz).sum(axis=1)
+        prev14 = np.concatenate([[float((c0.T * MG_CM3).sum(axis=0) @ self.dz)], c14_tot[:-1]])
+        ds["c14_balance_residual"] = (("time",), input14 - (c14_tot - prev14) - (
+            (rr14.T * MG_CM3 * HOURS_PER_YEAR * self.dz).sum(axis=1) + (dec * self.dz).sum(axis=1)) * step_years, {
+            "units": netcdf.STOCK, "cell_methods": "time: sum",
+            "long_name": "14C (x fraction modern): input - change - respiration - decay during the step"})
 
     def spinup(self, forcing: xr.Dataset, params=None, *, tol: float = 1e-4, max_years: int = 20000,
                initial=None, parameter_set: str | None = None) -> xr.Dataset:
