@@ -88,12 +88,15 @@ def f2py_source(api_text: str, constants: dict[str, int]) -> str:
         lines.append(line)
     out = []
     for block in re.split(r"(?im)^(?=[ \t]*subroutine\s)", "\n".join(lines)):
-        code = "\n".join(ln.split("!", 1)[0] for ln in block.splitlines()).lower()
+        code = "\n".join(ln if ln.lstrip().lower().startswith("!f2py") else ln.split("!", 1)[0]
+                         for ln in block.splitlines()).lower()     # code and !f2py directives
         used = sorted(set(re.findall(r"\b\w+\b", code)) & constants.keys())
         if used:
             decl = "  integer, parameter :: " + ", ".join(f"{n} = {constants[n]}" for n in used)
-            block = re.sub(r"(?im)^([ \t]*implicit[ \t]+none[ \t]*)$", lambda m: m.group(1) + "\n" + decl,
-                           block, count=1)
+            block, n = re.subn(r"(?im)^([ \t]*implicit[ \t]+none[ \t]*)$",
+                               lambda m: m.group(1) + "\n" + decl, block, count=1)
+            if n != 1:
+                raise SystemExit(f"f2py_boundary: error: a routine using {used} has no 'implicit none'")
         out.append(block)
     return "".join(out) + "\n"
 
