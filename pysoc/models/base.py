@@ -13,28 +13,36 @@ model). What the rest of pysoc may rely on, and nothing else:
 - ``parameters`` (:class:`~pysoc.params.ParameterTable`: units, defaults, priors, physical
   domain, constraints that involve several parameters), ``forcing_schema``
   (:class:`~pysoc.forcing.ForcingSchema`, units of every forcing variable; files in other
-  units are converted on load or refused), ``options_group`` (namelist group ``&<name>``).
+  units are converted on load or refused; ``temperature_variable`` names the temperature
+  forcing and :attr:`temperature_units` its unit, ``K`` or ``degC``), ``options_group``
+  (namelist group ``&<name>``).
 - ``observables`` — the outputs :meth:`evaluate` can return, each with the one meaning and
   unit of :data:`OUTPUTS`.
 
 **Set by the instance** (the vertical grid of a layered model; a bulk model has one
 layer): ``nlev`` (layers), ``dz`` (m), ``zisoi`` (layer bottoms, m), ``zsoi`` (node
-depths, m), ``bounds`` ((nlev, 2) layer top and bottom, m).
+depths, m), ``bounds`` ((nlev, 2) layer top and bottom, m); :meth:`set_grid` sets them all.
 
 **Methods every kernel implements**: ``load_forcing(path)``, ``steady_state(forcing,
 params)`` and ``transient(forcing, params, ...)`` (labelled :class:`xarray.Dataset`), and
 ``evaluate(forcing, theta, observables, site_index=None)`` -> :class:`BatchResult`: many
 parameter vectors (rows of ``theta``, physical values) in one kernel call, each with the
 forcing of site ``site_index[i]`` when ``forcing`` is a list of sites (or the ``prepare``
-result of one). ``prepare`` converts forcing once into kernel arrays (optional).
+result of one). ``prepare`` converts forcing once into kernel arrays (optional). Every
+steady state and transient dataset carries ``mass_balance_residual`` with the one meaning
+of :data:`MASS_BALANCE_RESIDUAL` (input - change in carbon - losses, g C m-2 yr-1).
 
 **Optional capabilities** (:data:`CAPABILITIES`; a model declares one by implementing the
-method, :attr:`capabilities` lists them): ``site_forcing(profile)`` — forcing from a
-profile's covariates (calibration without land-model output, PRODA); ``cell_forcing(cells)``
-— prepared forcing of grid cells from gridded climate (PRODA maps);
-``system_components(prep, theta, pools, site_index)`` — the system-level components of seed
-001 eq. 10-14; ``decomposition_scalars(tsoi, w)`` — the kernel's temperature and moisture
-functions (Rh upscaling). Code outside ``pysoc/models`` asks the model, never its name.
+method, :meth:`provides` / :attr:`capabilities` report them, :func:`pysoc.models.models_with`
+finds the registry models having them; the signatures are documented on the placeholder
+methods below): ``site_forcing(profile, **options)`` — forcing dataset from a profile's
+covariates (calibration without land-model output, PRODA); ``cell_forcing(climate)`` —
+prepared forcing of grid cells from a :class:`pysoc.io.site_forcing.CellClimate` (PRODA
+maps); ``system_components(prep, theta, pools, site_index)`` — the system-level components
+of seed 001 eq. 10-14 (:mod:`pysoc.models.components`);
+``decomposition_scalars(soil_temperature_k, water_scalar, params)`` — the kernel's
+temperature and moisture functions (Rh upscaling). Code outside ``pysoc/models`` asks the
+model, never its name (tests/test_structure.py).
 
 Parameters are physical values everywhere in this interface; ``kp`` (normalised) values
 only appear in the calibration engine, through :meth:`to_physical`.
