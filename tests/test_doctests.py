@@ -16,6 +16,7 @@ MODULES = [
     "pysoc.da.run",
     "pysoc.da.optimize",
     "pysoc.io.israd",
+    "pysoc.da.output",
     "pysoc.models",
     "pysoc.models.base",
     "pysoc.models.clm5",

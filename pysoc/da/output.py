@@ -268,7 +268,20 @@ def _attrs(run, title: str) -> dict:
 
 # ---- MCMC (DREAM(ZS) and adaptive Metropolis) ---------------------------------------------------------
 def mcmc_groups(run) -> dict[str, xr.Dataset]:
-    """The InferenceData groups of an MCMC calibration plus the CF root group."""
+    """The InferenceData groups of an MCMC calibration plus the CF root group.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+        Of method 'mcmc' (DREAM(ZS) or AM; site-by-site or one-batch).
+
+    Returns
+    -------
+    dict
+        Group name -> Dataset: 'posterior', 'sample_stats', 'log_likelihood',
+        'posterior_predictive', 'observed_data', 'constant_data' and the root '/'
+        (module docstring), for :func:`write_groups`.
+    """
     entries = site_entries(run)
     streams = _streams(entries)
     post, ss, coords, sites = _posterior_groups(run)
@@ -557,6 +570,18 @@ def _batch_stats(root, run):
 
 # ---- SCE-UA and Morris ----------------------------------------------------------------------------------
 def sceua_groups(run) -> dict[str, xr.Dataset]:
+    """The groups of an SCE-UA calibration: root (optimum, cost, predictive fit per site),
+    'observed_data' and 'constant_data'.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    dict
+        Group name -> Dataset, for :func:`write_groups`.
+    """
     cfg = run.config
     entries = site_entries(run)
     streams = _streams(entries)
@@ -595,6 +620,18 @@ def sceua_groups(run) -> dict[str, xr.Dataset]:
 
 
 def morris_groups(run) -> dict[str, xr.Dataset]:
+    """The root group of a Morris screening: mu, mu*, sigma, the confidence of mu* and the
+    importance per site (or for the one batch) and parameter.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    dict
+        ``{'/': Dataset}``, for :func:`write_groups`.
+    """
     cfg = run.config
     status, errors = _status_errors(run)
     S, P = len(run.profiles), len(run.param_names)
@@ -654,7 +691,33 @@ def _canonical_units(ds: xr.Dataset) -> xr.Dataset:
 
 
 def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
-    """Write the groups to one NetCDF-4 file (root group '/' first), atomically."""
+    """Write the groups to one NetCDF-4 file (root group '/' first), atomically, with the
+    project's UDUNITS spellings.
+
+    Parameters
+    ----------
+    groups : dict
+        Group name ('/' for the root) -> Dataset.
+    path : path
+        The file (a temporary ``.part`` file is renamed on success).
+    attrs : dict
+        Global attributes of the root group (the provenance ones are copied to every group).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = xr.Dataset({"cost": ("site", np.array([1.5, 2.0]), {"units": "1"})})
+    >>> post = xr.Dataset({"k": (("chain", "draw"), np.zeros((2, 3)), {"units": "yr"})})
+    >>> f = write_groups({"/": root, "posterior": post}, pathlib.Path(tempfile.mkdtemp()) / "r.nc",
+    ...                  {"Conventions": "CF-1.8", "created_at": "2026-01-01T00:00:00+00:00"})
+    >>> with xr.open_dataset(f, group="posterior") as ds:
+    ...     ds["k"].shape, ds.attrs["created_at"]
+    ((2, 3), '2026-01-01T00:00:00+00:00')
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         root = _canonical_units(groups.get("/", xr.Dataset()).copy())
@@ -671,7 +734,18 @@ def write_groups(groups: dict[str, xr.Dataset], path, attrs: dict) -> Path:
 
 
 def site_table(run) -> pd.DataFrame:
-    """Flat summary: one row per selected profile (plus the profiles the selection removed)."""
+    """The flat site summary (``<run_name>_sites.csv``).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per selected profile (status, error, fit metrics per stream, timings, the
+        method's per-site results) plus one per profile the selection removed ('excluded').
+    """
     cfg = run.config
     entries = site_entries(run)
     status, errors = _status_errors(run)
@@ -737,6 +811,19 @@ def _mcmc_row(run, d) -> dict:
 
 
 def write_all(run, figure_writer=None) -> dict:
+    """Write the NetCDF file of the method, the site CSV and (optionally) the figures.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    figure_writer : callable, optional
+        ``figure_writer(run, outdir, base) -> {name: path}`` (used when ``config.figures``).
+
+    Returns
+    -------
+    dict
+        'netcdf', 'csv' and the figure names -> paths.
+    """
     cfg = run.config
     out = Path(cfg.output_dir)
     base = cfg.run_name

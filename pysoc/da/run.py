@@ -65,7 +65,18 @@ ONE_BATCH_KEY = 0xFFFFFFFF
 @dataclass
 class CalibrationConfig:
     """All settings of a calibration (the namelist of ``pysoc-calibrate`` maps onto this;
-    see pysoc/cli/calibrate.py for the documentation of every key)."""
+    see pysoc/cli/calibrate.py for the documentation of every key).
+
+    Examples
+    --------
+    >>> cfg = CalibrationConfig(method="am").check()         # the pre-0.2 spelling of the AM sampler
+    >>> cfg.method, cfg.sampler, cfg.burn_in_fraction, cfg.acceptance_window
+    ('mcmc', 'am', 0.5, (0.15, 0.5))
+    >>> CalibrationConfig(mode="all").check()
+    Traceback (most recent call last):
+    ...
+    pysoc.errors.ConfigError: calibrate: mode 'all' is not one of site_by_site, one_batch
+    """
 
     model: str = DEFAULT_MODEL
     model_options: dict = field(default_factory=dict)
@@ -233,6 +244,28 @@ class SiteResult:
 
 @dataclass
 class RunResult:
+    """Everything a calibration produced (rank 0).
+
+    Attributes
+    ----------
+    config : CalibrationConfig
+    param_names : list of str
+        The calibrated parameters.
+    profiles : list
+        The selected profiles.
+    results : list of SiteResult
+        One per profile (site-by-site) or the one-batch result followed by the sites that
+        failed their set-up (one-batch).
+    removed : list of tuple
+        (site_id, reason) of the profiles the selection left out.
+    outputs : dict
+        Name -> path of the files written.
+    summary : dict
+        :func:`summarise_run`.
+    model, bounds, one_batch_sites
+        The model, its layer interfaces (m) and the profile indices of a one-batch run.
+    """
+
     config: CalibrationConfig
     param_names: list
     profiles: list
@@ -313,10 +346,49 @@ def active_hooks() -> tuple:
 # ---- helpers --------------------------------------------------------------------------------------
 
 def site_key(site_id: str) -> int:
+    """The key of a site's random streams: CRC-32 of its id (independent of the other sites,
+    the number of ranks and the rank that calibrates it).
+
+    Parameters
+    ----------
+    site_id : str
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> site_key("syn001") == site_key("syn001") != site_key("syn002")
+    True
+    """
     return zlib.crc32(str(site_id).encode())
 
 
 def seeds_for(seed: int, key: int, n_chains: int):
+    """Seed sequences of the AM chains of one site and of its start-point draws.
+
+    Parameters
+    ----------
+    seed : int
+        ``&calibrate seed``.
+    key : int
+        :func:`site_key` of the site (:data:`ONE_BATCH_KEY` for the one-batch run).
+    n_chains : int
+
+    Returns
+    -------
+    chains : list of numpy.random.SeedSequence
+        One per chain (spawn key (key, 1, chain)).
+    start : numpy.random.SeedSequence
+        Spawn key (key, 0).
+
+    Examples
+    --------
+    >>> chains, start = seeds_for(1, site_key("a"), 3)
+    >>> len(chains), chains[2].spawn_key[1:]
+    (3, (1, 2))
+    """
     chains = [np.random.SeedSequence(seed, spawn_key=(key, 1, c)) for c in range(n_chains)]
     return chains, np.random.SeedSequence(seed, spawn_key=(key, 0))
 
@@ -391,7 +463,18 @@ class NothingCalibrated(DataError):
 
 
 def check_streams(model, specs) -> None:
-    """ConfigError when the model cannot produce the output a data stream compares with."""
+    """Check that the model produces the output every data stream compares with.
+
+    Parameters
+    ----------
+    model : SoilCarbonModel
+    specs : sequence of StreamSpec
+
+    Raises
+    ------
+    ConfigError
+        One line naming the stream, the output it needs and the streams possible with the model.
+    """
     obs = set(model.observables)
     possible = [n for n, i in STREAMS.items() if i.output in obs and (i.kind != "weighted_profile" or
                                                                       "soc_profile" in obs)]
@@ -642,7 +725,22 @@ def summarise_sceua(ctx: Context, opt, cost: CostFunction) -> SceuaSummary:
 
 
 def calibrate_site(ctx: Context, index: int) -> SiteResult:
-    """Calibrate one site with the configured method (site-by-site mode)."""
+    """Calibrate one site with the configured method (site-by-site mode).
+
+    Parameters
+    ----------
+    ctx : Context
+        From :func:`prepare`.
+    index : int
+        Position of the site in ``ctx.profiles``.
+
+    Returns
+    -------
+    SiteResult
+        Status 'ok' with the typed summary in ``data`` (:class:`McmcSummary`,
+        :class:`SceuaSummary` or :class:`MorrisSummary`), or 'failed' with the one-line error
+        of a :class:`~pysoc.errors.PysocError` (other exceptions propagate).
+    """
     profile = ctx.profiles[index]
     sid = str(profile.site_id)
     t0, c0 = time.monotonic(), time.process_time()
@@ -848,8 +946,27 @@ class CheckpointMismatch(ConfigError):
 
 
 def prepare(config: CalibrationConfig, profiles: Sequence, executor=None) -> Context:
-    """Selection of the profiles and the context of the run. No MPI communication: an
-    error here is raised before any rank waits for another."""
+    """Select the profiles and build the context of the run (model, parameters, checks of
+    everything that would fail every site). No MPI communication: an error here is raised
+    before any rank waits for another.
+
+    Parameters
+    ----------
+    config : CalibrationConfig
+    profiles : sequence of pysoc.io.profiles.Profile
+    executor : SerialExecutor or MPIExecutor, optional
+        :func:`pysoc.da.parallel.get_executor` (default serial).
+
+    Returns
+    -------
+    Context
+
+    Raises
+    ------
+    ConfigError, DataError
+        A setting out of range, a stream the model cannot produce, inputs that no site can
+        use, or no profile passing the selection (``min_layers``, ``min_depth``).
+    """
     from pysoc.io.profiles import select
 
     ex = executor or SerialExecutor()
@@ -864,10 +981,30 @@ def prepare(config: CalibrationConfig, profiles: Sequence, executor=None) -> Con
 
 
 def execute(ctx: Context, figure_writer=None) -> RunResult | None:
-    """Run the prepared calibration (collective over the ranks of ``ctx.ex``). Returns
-    the :class:`RunResult` on rank 0 and None elsewhere. ``figure_writer(run, outdir, base)``
-    -> {name: path} draws the figures (the CLI passes ``pysoc.plots.calibration.all_figures``;
-    the engine itself never imports plotting code)."""
+    """Run the prepared calibration (collective over the ranks of ``ctx.ex``), resuming
+    from the checkpoint directory when it holds one of the same run.
+
+    Parameters
+    ----------
+    ctx : Context
+        From :func:`prepare`.
+    figure_writer : callable, optional
+        ``figure_writer(run, outdir, base) -> {name: path}`` draws the figures (the CLI passes
+        ``pysoc.plots.calibration.all_figures``; the engine never imports plotting code).
+
+    Returns
+    -------
+    RunResult or None
+        On rank 0 (outputs written when ``config.write_output``); None on the other ranks.
+
+    Raises
+    ------
+    CheckpointMismatch
+        The checkpoint belongs to a run with other settings, inputs or sites, or was written
+        by an earlier pysoc (dict site summaries).
+    NothingCalibrated
+        Every site failed (no output is written, the checkpoint is removed).
+    """
     config, ex = ctx.config, ctx.ex
     try:
         _prepare_store(ctx)
@@ -908,14 +1045,65 @@ def execute(ctx: Context, figure_writer=None) -> RunResult | None:
 
 def run_calibration(config: CalibrationConfig, profiles: Sequence, executor=None,
                     figure_writer=None) -> RunResult | None:
-    """Run a calibration on ``profiles`` (objects with the attributes of
-    :class:`pysoc.io.profiles.Profile`): :func:`prepare` then :func:`execute`."""
+    """Run a calibration on ``profiles``: :func:`prepare` then :func:`execute`.
+
+    Parameters
+    ----------
+    config : CalibrationConfig
+    profiles : sequence
+        Objects with the attributes of :class:`pysoc.io.profiles.Profile`.
+    executor, figure_writer
+        As in :func:`prepare` and :func:`execute`.
+
+    Returns
+    -------
+    RunResult or None
+        On rank 0; ``run.results[i].data`` is the typed summary of site i.
+
+    Raises
+    ------
+    ConfigError, DataError
+        As :func:`prepare` and :func:`execute`.
+
+    Examples
+    --------
+    SCE-UA on two synthetic profiles made with known parameters (a few seconds):
+
+    >>> import tempfile
+    >>> from pysoc.da.likelihood import ParameterMapper
+    >>> from pysoc.da.optimize import SCEUASettings
+    >>> from pysoc.da.synthetic import synthetic_profiles
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> model = get_model("clm5")
+    >>> names = ("tau4s2", "efolding")
+    >>> mapper = ParameterMapper(model, [model.parameters.index(n) for n in names], model.parameters.vector())
+    >>> forcing = [str(PKGDATA / "forcing" / f"clm5_synthetic_site{i}.nc") for i in (1, 2)]
+    >>> profiles = synthetic_profiles(model, mapper, forcing, 2, [10, 30, 50, 100], seed=3)
+    >>> cfg = CalibrationConfig(method="sceua", parameters=names, sceua=SCEUASettings(max_evals=300),
+    ...                         write_output=False, progress=False, checkpoint_dir=tempfile.mkdtemp())
+    >>> run = run_calibration(cfg, profiles)
+    >>> [r.status for r in run.results], type(run.results[0].data).__name__
+    (['ok', 'ok'], 'SceuaSummary')
+    >>> run.results[0].data.sites[0].metric("soc_profile", "nse") > 0.5
+    True
+    """
     return execute(prepare(config, profiles, executor), figure_writer)
 
 
 def summarise_run(run: RunResult) -> dict:
-    """Fractions of converged / well-fitted sites, why the others stopped, median NSE,
-    acceptance, cost per site, recovery correlations."""
+    """Headline numbers of a run (``run.summary``, also in the NetCDF attributes).
+
+    Parameters
+    ----------
+    run : RunResult
+
+    Returns
+    -------
+    dict
+        ``n_sites``, ``n_removed``, ``n_ok``, ``n_failed``; for MCMC also the fractions of
+        converged / well-fitted sites, why the others stopped, median NSE, acceptance, CPU
+        time and evaluations per site and (synthetic sites) ``recovery_r``.
+    """
     cfg = run.config
     out: dict = {"n_sites": len(run.profiles), "n_removed": len(run.removed)}
     if cfg.method == "mcmc" and cfg.mode == "site_by_site":
@@ -964,8 +1152,18 @@ def _mcmc_fractions(cfg: CalibrationConfig, datas: list) -> dict:
 
 
 def recovery(run: RunResult) -> dict | None:
-    """Pearson r between true kp (profile.meta['kp_true'], synthetic profiles) and the
-    posterior-mean kp, per calibrated parameter (seed 001 parameter recovery)."""
+    """Parameter recovery of synthetic sites (seed 001).
+
+    Parameters
+    ----------
+    run : RunResult
+
+    Returns
+    -------
+    dict or None
+        Parameter -> Pearson r between the true kp (``profile.meta['kp_true']``) and the
+        posterior-mean kp over the sites; None with fewer than 3 such sites.
+    """
     pairs = [(np.asarray(run.profiles[r.index].meta["kp_true"], float), r.data.kp_mean)
              for r in run.results if r.ok and "kp_true" in getattr(run.profiles[r.index], "meta", {})]
     if len(pairs) < 3:

@@ -136,9 +136,7 @@ def evaluate_heldout(model, profiles, forcings, X, post, network_params: dict, c
                options=options)
     tasks = [(sp, f, t) for t, (sp, f) in enumerate((sp, f) for sp in splits for f in range(folds))]
     local = {}
-    for task in tasks:
-        if owner(task[2], comm.size) != comm.rank:
-            continue
+    for task in (t for t in tasks if owner(t[2], comm.size) == comm.rank):
         local[task[:2]] = _fold(task, (model, profiles, forcings, X, post), fold_ids, cfg)
         if progress is not None:
             progress(f"{task[0]} fold {task[1] + 1}/{folds}")
@@ -150,20 +148,25 @@ def evaluate_heldout(model, profiles, forcings, X, post, network_params: dict, c
         res.update(d)
     out = {k: [] for k in ("metrics", "differences", "pairs", "parameters")}
     for sp in splits:
-        lv = LayerValues.concat([res[(sp, f)][0] for f in range(folds)])
-        met, diff = metrics_table(lv, n_boot, seed)
-        for k, df in (("metrics", met), ("differences", diff), ("pairs", lv.pairs_table())):
-            df.insert(0, "split", sp)
+        for k, df in _split_tables(sp, [res[(sp, f)] for f in range(folds)], post, n_boot, seed).items():
             out[k].append(df)
-        kp = np.full_like(post.mean, np.nan)
-        for f in range(folds):
-            kp[res[(sp, f)][2]] = res[(sp, f)][1]
-        ps = parameter_skill(post, kp)
-        ps.insert(0, "split", sp)
-        out["parameters"].append(ps)
     out = {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
     out["folds"] = fold_ids
     return out
+
+
+def _split_tables(split: str, fold_results: list, post, n_boot: int, seed: int) -> dict:
+    """Metrics, differences, pairs and parameter skill of one split from its folds'
+    (layer values, predicted kp, test rows), each with a leading 'split' column."""
+    lv = LayerValues.concat([r[0] for r in fold_results])
+    met, diff = metrics_table(lv, n_boot, seed)
+    kp = np.full_like(post.mean, np.nan)
+    for _, kp_test, test in fold_results:
+        kp[test] = kp_test
+    tables = {"metrics": met, "differences": diff, "pairs": lv.pairs_table(), "parameters": parameter_skill(post, kp)}
+    for df in tables.values():
+        df.insert(0, "split", split)
+    return tables
 
 
 def parameter_skill(post, kp_pred: np.ndarray) -> pd.DataFrame:
