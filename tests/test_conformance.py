@@ -101,9 +101,12 @@ class Case:
         if declared:
             path, options = str(declared), dict(getattr(cls, "example_options", {}) or {})
             path = PKGDATA / path[len("pkgdata:"):] if path.startswith("pkgdata:") else path
-        else:
+        elif name in EXAMPLES:
             rel, options = EXAMPLES[name]
             path = PKGDATA / rel
+        else:
+            pytest.fail(f"model {name!r}: declare example_forcing = 'pkgdata:<name>/<file>.nc' (a small forcing the "
+                        f"conformance suite runs the model on; docs/adding_a_model.md)")
         self.name, self.path, self.options = name, path, options
         self.model = get_model(name, **options)
         self.forcing = self.model.load_forcing(path)
@@ -243,8 +246,8 @@ def check_mass_balance(c: Case):
 
 
 def _constant_forcing(m, f: xr.Dataset) -> xr.Dataset:
-    """The forcing with every monthly variable at its annual mean (amounts per month in
-    proportion to the days of the month, so that the rates are constant)."""
+    """The forcing with every monthly variable at its annual mean; amounts per month (units
+    with 'month-1') in proportion to the days of the month, so that the rates are constant."""
     out = f.copy(deep=True)
     nt = f.sizes["time"]
     days = np.resize(np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], float), nt)
@@ -336,7 +339,7 @@ def check_status_codes(c: Case):
 
 
 @check
-def check_namelist_round_trip(c: Case, tmp_path_factory=None):
+def check_namelist_round_trip(c: Case):
     import tempfile
     from pathlib import Path
 
