@@ -19,7 +19,10 @@ The checks (small configurations, the whole suite runs in well under a minute):
 - ``check_mass_balance``: steady state: respiration = input; transient: input = change in
   stock + respiration every month (the model's residual and an independent recomputation);
 - ``check_steady_state_is_transient_limit``: under a constant forcing the transient started
-  from the steady state stays there (the steady state is the limit of a long transient);
+  from the steady state stays there (the steady state is a fixed point of the time stepping,
+  hence the limit of a long transient; a run from zero to convergence would take millennia of
+  model time for the deep CLM5 pools, so convergence from zero is tested per model where it is
+  cheap, e.g. tests/test_twopool.py);
 - ``check_batched_equals_one_by_one``: rows of a batch, and sites picked by ``site_index``,
   bitwise equal to one-by-one evaluations;
 - ``check_status_codes``: a parameter outside its domain gives status bad_parameter and NaN
