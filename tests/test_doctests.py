@@ -17,6 +17,7 @@ MODULES = [
     "pysoc.da.optimize",
     "pysoc.io.israd",
     "pysoc.da.output",
+    "pysoc.cli.calibrate",
     "pysoc.models",
     "pysoc.models.base",
     "pysoc.models.clm5",

@@ -185,6 +185,23 @@ SYNTHETIC = Group("synthetic", (
 
 
 def build_spec(model_name: str) -> NamelistSpec:
+    """The namelist of pysoc-calibrate for one model (its &parameters and options groups).
+
+    Parameters
+    ----------
+    model_name : str
+        A registry name (:data:`pysoc.models.REGISTRY`).
+
+    Returns
+    -------
+    NamelistSpec
+
+    Examples
+    --------
+    >>> spec = build_spec("clm5")
+    >>> list(spec.groups)[:5]
+    ['calibrate', 'mcmc', 'likelihood', 'sceua', 'morris']
+    """
     cls = model_class(model_name)
     return NamelistSpec([CALIBRATE, MCMC, LIKELIHOOD, SCEUA, MORRIS, SYNTHETIC,
                          cls.parameters.namelist_group("parameters", f"{cls.name}: values of the parameters that "
@@ -195,6 +212,22 @@ def build_spec(model_name: str) -> NamelistSpec:
 
 
 def load_namelist(path: Path):
+    """Read and check a pysoc-calibrate namelist.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    nml : Namelist
+    model_name : str
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the group and the key.
+    """
     return read_model_namelist(path, "calibrate", tuple(REGISTRY), build_spec)
 
 
@@ -206,84 +239,128 @@ def _per_stream(values, n, key, src):
     return list(values)
 
 
-def config_from_namelist(nml, model_name: str, src: str):
-    """CalibrationConfig from a checked namelist."""
-    from pysoc.da.likelihood import DepthWeights, StreamSpec
-    from pysoc.da.morris import MorrisSettings
-    from pysoc.da.optimize import SCEUASettings
-    from pysoc.da.dream import DreamSettings
-    from pysoc.da.run import CalibrationConfig
-    from pysoc.da.sampler import AMSettings
+def _stream_specs(lik_keys, src: str) -> tuple:
+    """The &likelihood streams with their per-stream sigma and weights."""
+    from pysoc.da.likelihood import StreamSpec
 
-    c, m, lk = nml["calibrate"], nml["mcmc"], nml["likelihood"]
-    streams = list(lk["streams"])
+    streams = list(lik_keys["streams"])
     if len(set(streams)) != len(streams):
         raise ConfigError(f"{src}: &likelihood streams lists a stream twice")
     n = len(streams)
-    sr = _per_stream(lk["sigma_rel"], n, "sigma_rel", src)
-    sa = _per_stream(lk["sigma_abs"], n, "sigma_abs", src)
-    w = _per_stream(lk["weights"], n, "weights", src)
-    specs = tuple(StreamSpec(s, a, b, ww) for s, a, b, ww in zip(streams, sr, sa, w))
-    method, sampler = c["method"], m["sampler"]
-    if method == "am":
-        method, sampler = "mcmc", "am"
-    chains = m["n_chains"] or (3 if sampler == "am" else 24)
-    am = AMSettings(n_chains=chains, n_test=m["n_test"], n_formal=m["n_formal"], step_divisor=m["step_divisor"],
-                    t0=m["t0"], epsilon=m["epsilon"], sd_scale=m["sd_scale"], adapt_interval=m["adapt_interval"],
-                    block_size=m["block_size"], tempering=m["tempering"], max_start_tries=m["max_start_tries"],
-                    scale_c0=m["scale_c0"])
-    dream = DreamSettings(n_chains=chains, delta_max=m["delta_max"], n_cr=m["n_cr"], p_unit=m["p_unit"],
-                          p_snooker=m["p_snooker"], archive_thin=m["archive_thin"],
-                          min_generations=m["min_generations"], max_evaluations=m["max_evaluations"],
-                          block_size=m["block_size"], max_start_tries=m["max_start_tries"])
+    per = [_per_stream(lik_keys[k], n, k, src) for k in ("sigma_rel", "sigma_abs", "weights")]
+    return tuple(StreamSpec(name, *values) for name, *values in zip(streams, *per))
+
+
+def _sampler_settings(mcmc_keys, method: str, sampler: str, src: str):
+    """(AMSettings, DreamSettings) of &mcmc; n_chains = 0 means the sampler's default."""
+    from pysoc.da.dream import DreamSettings
+    from pysoc.da.sampler import AMSettings
+
+    chains = mcmc_keys["n_chains"] or (3 if sampler == "am" else 24)
+    am = AMSettings(n_chains=chains, **{k: mcmc_keys[k] for k in (
+        "n_test", "n_formal", "step_divisor", "t0", "epsilon", "sd_scale", "adapt_interval", "block_size", "tempering",
+        "max_start_tries", "scale_c0")})
+    dream = DreamSettings(n_chains=chains, **{k: mcmc_keys[k] for k in (
+        "delta_max", "n_cr", "p_unit", "p_snooker", "archive_thin", "min_generations", "max_evaluations", "block_size",
+        "max_start_tries")})
     if method == "mcmc" and sampler == "am" and chains < 2:
         raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 2 for the am sampler (Gelman-Rubin needs "
                           f"several chains)")
     if method == "mcmc" and sampler == "dream_zs" and chains < 4:
         raise ConfigError(f"{src}: &mcmc n_chains = {chains}: must be >= 4 for the dream_zs sampler (24 by default)")
-    s = nml["sceua"]
-    mo = nml["morris"]
-    if mo["num_levels"] % 2:
-        raise ConfigError(f"{src}: &morris num_levels must be even")
-    forcing = c["forcing_file"]
-    if forcing:
-        base = Path(src).resolve().parent
-        forcing = str(resolve_path(forcing, base)) if "{site_id}" not in forcing else \
-            str(resolve_path(forcing.replace("{site_id}", "@@SITE@@"), base)).replace("@@SITE@@", "{site_id}")
-    check_output_dir(c["output_dir"], f"{src}: &calibrate output_dir")
-    if c["checkpoint_dir"]:
-        check_output_dir(c["checkpoint_dir"], f"{src}: &calibrate checkpoint_dir")
-    if not c["run_name"] or "/" in c["run_name"] or c["run_name"] in (".", ".."):
-        raise ConfigError(f"{src}: &calibrate run_name = {c['run_name']!r}: must be a non-empty file-name prefix "
+    return am, dream
+
+
+def _forcing_path(forcing: str, src: str) -> str:
+    """&calibrate forcing_file relative to the namelist ('{site_id}' kept)."""
+    if not forcing:
+        return forcing
+    base = Path(src).resolve().parent
+    if "{site_id}" not in forcing:
+        return str(resolve_path(forcing, base))
+    return str(resolve_path(forcing.replace("{site_id}", "@@SITE@@"), base)).replace("@@SITE@@", "{site_id}")
+
+
+def _check_output_keys(cal_keys, src: str) -> None:
+    check_output_dir(cal_keys["output_dir"], f"{src}: &calibrate output_dir")
+    if cal_keys["checkpoint_dir"]:
+        check_output_dir(cal_keys["checkpoint_dir"], f"{src}: &calibrate checkpoint_dir")
+    name = cal_keys["run_name"]
+    if not name or "/" in name or name in (".", ".."):
+        raise ConfigError(f"{src}: &calibrate run_name = {name!r}: must be a non-empty file-name prefix "
                           f"without '/' (the outputs go to output_dir)")
+
+
+def _calibrated_names(requested, model_name: str, src: str) -> tuple:
+    """&calibrate parameters spelled as in the model's table (names are case-insensitive)."""
     table = model_class(model_name).parameters
     names = []
-    for n in c["parameters"]:
-        if table.lookup(n) is None:
-            raise ConfigError(f"{src}: &calibrate parameters: {n!r} is not a parameter of {model_name} (known: "
+    for name in requested:
+        if table.lookup(name) is None:
+            raise ConfigError(f"{src}: &calibrate parameters: {name!r} is not a parameter of {model_name} (known: "
                               f"{', '.join(table.names)})")
-        names.append(table.lookup(n))
-    inputs = [c["sites_file"], c["layers_file"]] if c["profiles"] == "files" else []
-    if c["nep_file"]:
-        inputs.append(c["nep_file"])
-    if c["flux_file"]:
-        inputs.append(c["flux_file"])
+        names.append(table.lookup(name))
+    return tuple(names)
+
+
+def config_from_namelist(nml, model_name: str, src: str):
+    """The calibration settings of a checked namelist.
+
+    Parameters
+    ----------
+    nml : Namelist
+        From :func:`load_namelist`.
+    model_name : str
+        The registry name of the model (``&calibrate model``).
+    src : str
+        The namelist file (prefix of every error message).
+
+    Returns
+    -------
+    pysoc.da.run.CalibrationConfig
+        Checked (:meth:`~pysoc.da.run.CalibrationConfig.check`).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the group and the key.
+    """
+    from pysoc.da.likelihood import DepthWeights
+    from pysoc.da.morris import MorrisSettings
+    from pysoc.da.optimize import SCEUASettings
+    from pysoc.da.run import CalibrationConfig
+
+    cal_keys, mcmc_keys, lik_keys = nml["calibrate"], nml["mcmc"], nml["likelihood"]
+    specs = _stream_specs(lik_keys, src)
+    method, sampler = cal_keys["method"], mcmc_keys["sampler"]
+    if method == "am":
+        method, sampler = "mcmc", "am"
+    am, dream = _sampler_settings(mcmc_keys, method, sampler, src)
+    sce_keys, morris_keys = nml["sceua"], nml["morris"]
+    if morris_keys["num_levels"] % 2:
+        raise ConfigError(f"{src}: &morris num_levels must be even")
+    forcing = _forcing_path(cal_keys["forcing_file"], src)
+    _check_output_keys(cal_keys, src)
+    names = _calibrated_names(cal_keys["parameters"], model_name, src)
+    inputs = [cal_keys["sites_file"], cal_keys["layers_file"]] if cal_keys["profiles"] == "files" else []
+    inputs += [cal_keys[k] for k in ("nep_file", "flux_file") if cal_keys[k]]
+    same = {k: mcmc_keys[k] for k in ("rhat_target", "ess_target", "burn_in", "posterior_samples", "draws_saved",
+                                      "acceptance_min", "acceptance_max", "gr_threshold", "nse_threshold", "gev_mode")}
+    same.update({k: cal_keys[k] for k in ("mode", "parameter_set", "seed", "min_layers", "min_depth", "output_dir",
+                                          "run_name", "checkpoint_dir", "checkpoint_interval", "resume",
+                                          "keep_checkpoint", "progress", "progress_interval", "figures",
+                                          "figure_sites")})
     config = CalibrationConfig(
-        model=model_name, model_options=dict(nml[model_name]), method=method, sampler=sampler, mode=c["mode"],
-        parameters=tuple(names), parameter_set=c["parameter_set"], fixed=dict(nml["parameters"]),
-        streams=specs, depth_weights=DepthWeights(lk["depth_weights"], lk["top_bottom_weight"]), am=am, dream=dream,
-        rhat_target=m["rhat_target"], ess_target=m["ess_target"],
-        burn_in=m["burn_in"], posterior_samples=m["posterior_samples"], draws_saved=m["draws_saved"],
-        acceptance_min=m["acceptance_min"], acceptance_max=m["acceptance_max"], gr_threshold=m["gr_threshold"],
-        nse_threshold=m["nse_threshold"], quantiles=tuple(m["quantiles"]), gev_mode=m["gev_mode"],
-        sceua=SCEUASettings(s["n_complexes"], s["points_per_complex"], s["subcomplex_size"], s["evolution_steps"],
-                            s["offspring"], s["max_evals"], s["kstop"], s["pcento"], s["peps"]),
-        morris=MorrisSettings(mo["n_trajectories"], mo["num_levels"], mo["response"], mo["num_resamples"]),
-        seed=c["seed"], forcing_file=forcing, min_layers=c["min_layers"], min_depth=c["min_depth"],
-        output_dir=c["output_dir"], run_name=c["run_name"], checkpoint_dir=c["checkpoint_dir"],
-        checkpoint_interval=c["checkpoint_interval"], resume=c["resume"], keep_checkpoint=c["keep_checkpoint"],
-        progress=c["progress"], progress_interval=c["progress_interval"], figures=c["figures"],
-        figure_sites=c["figure_sites"], namelist_text=nml.text, input_files=tuple(inputs))
+        model=model_name, model_options=dict(nml[model_name]), method=method, sampler=sampler, parameters=names,
+        fixed=dict(nml["parameters"]), streams=specs,
+        depth_weights=DepthWeights(lik_keys["depth_weights"], lik_keys["top_bottom_weight"]), am=am, dream=dream,
+        quantiles=tuple(mcmc_keys["quantiles"]),
+        sceua=SCEUASettings(*(sce_keys[k] for k in ("n_complexes", "points_per_complex", "subcomplex_size",
+                                                     "evolution_steps", "offspring", "max_evals", "kstop", "pcento",
+                                                     "peps"))),
+        morris=MorrisSettings(*(morris_keys[k] for k in ("n_trajectories", "num_levels", "response",
+                                                          "num_resamples"))),
+        forcing_file=forcing, namelist_text=nml.text, input_files=tuple(inputs), **same)
     with in_file(src):
         return config.check()
 
@@ -305,6 +382,24 @@ class in_file:
 
 
 def load_profiles(nml, config, src: str) -> list:
+    """The profiles of &calibrate: synthetic (made with the model and known parameters) or
+    read from the sites/layers tables, with fluxes, a site subset and NEP attached.
+
+    Parameters
+    ----------
+    nml : Namelist
+    config : pysoc.da.run.CalibrationConfig
+    src : str
+        The namelist file (prefix of error messages).
+
+    Returns
+    -------
+    list of pysoc.io.profiles.Profile
+
+    Raises
+    ------
+    ConfigError, DataError
+    """
     c = nml["calibrate"]
     if c["profiles"] == "synthetic":
         from pysoc.da.likelihood import ParameterMapper
@@ -369,6 +464,16 @@ def attach_nep(profiles, path) -> None:
 
 
 def summary_text(run) -> str:
+    """The summary printed at the end of a run (convergence, acceptance, fit per stream).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    str
+    """
     cfg = run.config
     s = run.summary
     lines = [f"{PROG}: {run.model.name} {cfg.method} ({cfg.mode}) on {s['n_sites']} profiles "

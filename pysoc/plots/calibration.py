@@ -35,7 +35,20 @@ def _figure_sites(run, k):
 
 def trace_figure(run, result=None, label: str = ""):
     """Thinned traces of kp for every parameter and chain over the test and formal runs,
-    with the test/formal boundary and the end of burn-in."""
+    with the test/formal boundary and the end of burn-in.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    result : pysoc.da.run.SiteResult, optional
+        The site whose traces are drawn (default: the first calibrated one).
+    label : str
+        Added to the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     cfg = run.config
     res = result or _ok_results(run)[0]
     tk, it = res.data.trace_kp
@@ -76,7 +89,18 @@ def trace_figure(run, result=None, label: str = ""):
 
 def violin_figure(run, sites=None):
     """Posterior distributions per parameter (violins with median and quartiles) for up to
-    ``figure_sites`` sites, y axis = prior range, dashed line = prior mean (seed 000 Fig. 4)."""
+    ``figure_sites`` sites, y axis = prior range, dashed line = prior mean (seed 000 Fig. 4).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    sites : list of int, optional
+        Indices into ``run.profiles`` (default: the first ``figure_sites`` calibrated ones).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     cfg = run.config
     names = run.param_names
     table = run.model.parameters
@@ -120,7 +144,18 @@ def _entries(run):
 
 def profile_figure(run, sites=None):
     """Observed layers (boxes) vs the modelled profile: posterior predictive mean (line),
-    5–95 % band (shaded) and the predicted layer means (dots with 5–95 % bars)."""
+    5–95 % band (shaded) and the predicted layer means (dots with 5–95 % bars).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    sites : list of int, optional
+        Indices into ``run.profiles`` (default: the first ``figure_sites`` calibrated ones).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     cfg = run.config
     entries = _entries(run)
     sites = sites if sites is not None else _figure_sites(run, cfg.figure_sites)
@@ -171,7 +206,16 @@ def profile_figure(run, sites=None):
 def stream_figure(run):
     """Every calibrated stream against its observations: posterior predictive mean with the
     5-95 % band (vertical bars) and the observation's sigma (horizontal bars), one colour per
-    site, the 1:1 line, and the pooled skill (R² = 1 - SSE/SST, RMSE, bias, n) in the title."""
+    site, the 1:1 line, and the pooled skill (R² = 1 - SSE/SST, RMSE, bias, n) in the title.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from pysoc.da.likelihood import STREAMS, stream_skill
 
     cfg = run.config
@@ -213,6 +257,16 @@ def stream_figure(run):
 
 
 def morris_figure(run):
+    """Median Morris mu* of the cost per parameter over the sites (bars: min-max).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     names = run.param_names
     if run.config.mode == "one_batch":
         mu = run.results[0].data.mu_star[None]
@@ -232,6 +286,22 @@ def morris_figure(run):
 
 
 def all_figures(run, outdir, base: str) -> dict:
+    """Draw the figures of the run's method and save them as ``<base>_<name>.png``.
+
+    The figure writer of :func:`pysoc.da.run.execute` (passed by pysoc-calibrate).
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    outdir : path
+    base : str
+        The run name.
+
+    Returns
+    -------
+    dict
+        'figure_<name>' -> path.
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = {}
