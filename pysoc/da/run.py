@@ -333,13 +333,25 @@ def add_hook(hook: RunHooks) -> RunHooks:
 
 
 def remove_hook(hook: RunHooks) -> None:
-    """Uninstall a hook installed with :func:`add_hook` (no error when it is not installed)."""
+    """Uninstall a hook installed with :func:`add_hook` (no error when it is not installed).
+
+    Parameters
+    ----------
+    hook : RunHooks
+    """
     if hook in _HOOKS:
         _HOOKS.remove(hook)
 
 
 def active_hooks() -> tuple:
-    """The installed hooks, in the order they are called."""
+    """The installed hooks.
+
+    Returns
+    -------
+    tuple of RunHooks
+        In the order they are called (a :class:`Context` keeps the hooks installed when it
+        was built).
+    """
     return tuple(_HOOKS)
 
 
@@ -504,7 +516,28 @@ def sampler_memory(cfg: CalibrationConfig, ndim: int) -> tuple[float, str, str]:
     """Estimated bytes of the chain buffers of one site (the largest arrays of a calibration),
     the namelist key that sets them and a description: am keeps every iteration of the test and
     formal runs of every chain; dream_zs, at worst (not converged), every generation up to
-    ``max_evaluations`` plus the archive."""
+    ``max_evaluations`` plus the archive.
+
+    Parameters
+    ----------
+    cfg : CalibrationConfig
+    ndim : int
+        Number of calibrated parameters.
+
+    Returns
+    -------
+    bytes : float
+        0 for SCE-UA and Morris.
+    key : str
+        ``'n_formal = ...'`` or ``'max_evaluations = ...'``.
+    text : str
+
+    Examples
+    --------
+    >>> need, key, _ = sampler_memory(CalibrationConfig(sampler="am").check(), 3)
+    >>> key, need > 0
+    ('n_formal = 50000', True)
+    """
     per_row = cfg.n_chains * (8.0 * ndim + 8.0 + 1.0)          # kp, cost, accepted flag
     if cfg.method != "mcmc":
         return 0.0, "", ""
@@ -519,8 +552,19 @@ def sampler_memory(cfg: CalibrationConfig, ndim: int) -> tuple[float, str, str]:
 
 
 def check_memory(cfg: CalibrationConfig, ndim: int) -> None:
-    """ConfigError, before anything is allocated or written, when the chain buffers of one
-    site would not fit in the memory of the machine."""
+    """Refuse, before anything is allocated or written, chain buffers of one site that would
+    not fit in the memory of the machine.
+
+    Parameters
+    ----------
+    cfg : CalibrationConfig
+    ndim : int
+
+    Raises
+    ------
+    ConfigError
+        Naming the &mcmc key to lower, the estimate and the machine's memory.
+    """
     need, key, text = sampler_memory(cfg, ndim)
     have = _memory_bytes()
     if need > 0.9 * have:
@@ -532,7 +576,17 @@ def check_site_inputs(ctx: "Context") -> None:
     """Inputs that every site needs, checked once before sampling: observations of the
     requested streams exist at some site, the forcing shared by all sites can be read (loaded
     once), per-site forcing files exist for at least one site, and the model can build forcing
-    from site covariates when no forcing file is given."""
+    from site covariates when no forcing file is given.
+
+    Parameters
+    ----------
+    ctx : Context
+
+    Raises
+    ------
+    ConfigError, DataError
+        One line naming the key or the file.
+    """
     cfg, profiles = ctx.config, ctx.profiles
     names = {s.name for s in cfg.streams}
     meta = [getattr(p, "meta", None) or {} for p in profiles]
@@ -595,7 +649,21 @@ def _mcmc_callback(ctx: Context, key: str, label: str, t_start: float, save: boo
 
 def make_sampler(cfg: CalibrationConfig, ndim: int, cost_fn, key_int: int):
     """The configured sampler of ``ndim`` parameters for one site (or the one-batch run),
-    with its random streams keyed by the seed and the site, never by the MPI rank."""
+    with its random streams keyed by the seed and the site, never by the MPI rank.
+
+    Parameters
+    ----------
+    cfg : CalibrationConfig
+    ndim : int
+    cost_fn : callable
+        kp (k, ndim) -> cost (k,).
+    key_int : int
+        :func:`site_key` of the site, or :data:`ONE_BATCH_KEY`.
+
+    Returns
+    -------
+    AdaptiveMetropolis or DreamZS
+    """
     if cfg.sampler == "am":
         chains, start = seeds_for(cfg.seed, key_int, cfg.am.n_chains)
         return AdaptiveMetropolis(cost_fn, ndim, cfg.am, chains, start)
@@ -603,7 +671,26 @@ def make_sampler(cfg: CalibrationConfig, ndim: int, cost_fn, key_int: int):
 
 
 def run_mcmc(ctx: Context, cost_fn, key_int: int, ckpt_key: str, label: str, save: bool = True):
-    """Run (or resume from its checkpoint) the sampler of one site."""
+    """Run (or resume from its checkpoint) the sampler of one site.
+
+    Parameters
+    ----------
+    ctx : Context
+    cost_fn : callable
+    key_int : int
+        Key of the random streams (:func:`site_key`).
+    ckpt_key : str
+        Name of the sampler state in the checkpoint store.
+    label : str
+        Progress-line prefix.
+    save : bool
+        Write checkpoints every ``checkpoint_interval`` seconds.
+
+    Returns
+    -------
+    AdaptiveMetropolis or DreamZS
+        The finished sampler.
+    """
     cfg = ctx.config
     sampler = make_sampler(cfg, len(ctx.free), cost_fn, key_int)
     resumed = cfg.resume and sampler.restore(ctx.store.backend(ckpt_key),
@@ -629,7 +716,22 @@ def _posterior_draws(ctx: Context, sampler):
 
 def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: np.ndarray) -> McmcDiagnostics:
     """ArviZ diagnostics of the saved draws, the classic Gelman-Rubin of all post-burn-in
-    draws, acceptance and why the sampler stopped."""
+    draws, acceptance and why the sampler stopped.
+
+    Parameters
+    ----------
+    ctx : Context
+    sampler : AdaptiveMetropolis or DreamZS
+        Finished.
+    draws_phys : numpy.ndarray
+        Saved draws (chain, draw, parameter) in physical units.
+    post_kp : numpy.ndarray
+        All post-burn-in draws in kp.
+
+    Returns
+    -------
+    McmcDiagnostics
+    """
     cfg = ctx.config
     diag = cv.arviz_diagnostics(draws_phys, ctx.param_names)
     gr = dg.gelman_rubin(post_kp)
@@ -661,7 +763,20 @@ def convergence_summary(ctx: Context, sampler, draws_phys: np.ndarray, post_kp: 
 
 
 def summarise_mcmc(ctx: Context, sampler, cost: CostFunction) -> McmcSummary:
-    """Posterior statistics, saved draws, diagnostics, posterior predictive and fit metrics."""
+    """Posterior statistics, saved draws, diagnostics, posterior predictive and fit metrics.
+
+    Parameters
+    ----------
+    ctx : Context
+    sampler : AdaptiveMetropolis or DreamZS
+        Finished.
+    cost : CostFunction
+        Of the site (its predictions give the posterior predictive).
+
+    Returns
+    -------
+    McmcSummary
+    """
     cfg = ctx.config
     post, _, draws_kp, draws_cost = _posterior_draws(ctx, sampler)
     K, N, d = post.shape
@@ -720,7 +835,18 @@ def _sceua_summary(ctx: Context, opt, sites: list) -> SceuaSummary:
 
 
 def summarise_sceua(ctx: Context, opt, cost: CostFunction) -> SceuaSummary:
-    """The optimum of a site and its predictions."""
+    """The optimum of a site and its predictions.
+
+    Parameters
+    ----------
+    ctx : Context
+    opt : OptimumResult
+    cost : CostFunction
+
+    Returns
+    -------
+    SceuaSummary
+    """
     return _sceua_summary(ctx, opt, _predictive(cost.predict(opt.x[None]), cost, 1, 1))
 
 
@@ -817,6 +943,18 @@ def _clear_store(store: CheckpointStore) -> None:
 
 
 def run_site_by_site(ctx: Context) -> list:
+    """Calibrate every site on its own, farmed out over the ranks; finished sites are read
+    from the checkpoint when resuming.
+
+    Parameters
+    ----------
+    ctx : Context
+
+    Returns
+    -------
+    list of SiteResult
+        One per profile on rank 0; empty on the other ranks.
+    """
     cfg = ctx.config
     store = ctx.store
     n = len(ctx.profiles)
@@ -870,7 +1008,26 @@ def _short(r: SiteResult, cfg) -> str:
 
 def run_one_batch(ctx: Context) -> tuple[list, list]:
     """One parameter vector for all profiles. Every rank sets up every site (so failures
-    are excluded identically everywhere) and prepares only its own share."""
+    are excluded identically everywhere) and prepares only its own share.
+
+    Parameters
+    ----------
+    ctx : Context
+
+    Returns
+    -------
+    results : list of SiteResult
+        The one-batch result (index -1; its data on rank 0 only).
+    failed : list of SiteResult
+        The sites whose set-up failed.
+    used : list of int
+        Profile indices of the sites in the batch.
+
+    Raises
+    ------
+    NothingCalibrated
+        No site could be set up.
+    """
     cfg = ctx.config
     setups, failed = [], []
     for i, p in enumerate(ctx.profiles):
