@@ -18,6 +18,8 @@ MODULES = [
     "pysoc.io.israd",
     "pysoc.da.output",
     "pysoc.cli.calibrate",
+    "pysoc.proda.evaluate",
+    "pysoc.proda.posteriors",
     "pysoc.models",
     "pysoc.models.base",
     "pysoc.models.clm5",

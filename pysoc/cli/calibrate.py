@@ -442,7 +442,20 @@ def load_profiles(nml, config, src: str) -> list:
 
 
 def attach_nep(profiles, path) -> None:
-    """Monthly NEP observations (CSV site_id, month, nep_g_m2_month) -> profile.meta['nep_monthly']."""
+    """Attach monthly NEP observations to the profiles (``profile.meta['nep_monthly']``, one
+    value per month from the first forcing month, NaN where not observed).
+
+    Parameters
+    ----------
+    profiles : list of Profile
+    path : path
+        CSV with columns site_id, month (1 = the first forcing month), nep_g_m2_month.
+
+    Raises
+    ------
+    DataError
+        The file missing, a column missing or a month not an integer >= 1.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -548,6 +561,19 @@ def _skill_lines(run) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """``pysoc-calibrate NAMELIST`` (serial or under mpirun).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success; 2 after a one-line ``pysoc-calibrate: error: ...`` (bad input, a
+        checkpoint of another run, every site failed).
+    """
     p = argparse.ArgumentParser(prog=PROG, description="Calibrate a pysoc soil-carbon model against soil profiles "
                                 "(adaptive Metropolis, SCE-UA or Morris), serially or with mpirun.")
     p.add_argument("namelist", nargs="?", type=Path, help="namelist file (see namelists/calibrate_clm5_demo.nml)")

@@ -456,7 +456,21 @@ def _elevation(prof: pd.DataFrame, site_path) -> pd.Series:
 
 
 def covariate_table() -> list[tuple[str, str, str]]:
-    """(covariate column, source column, description) of everything the converter writes."""
+    """Every covariate the converter writes, with its source and meaning (docs/data.md).
+
+    Returns
+    -------
+    list of tuple
+        (covariate column, source column, description).
+
+    Examples
+    --------
+    >>> rows = covariate_table()
+    >>> rows[0]
+    ('mat_reported_degC', 'pro_MAT', 'mean annual air temperature reported by the study')
+    >>> "elevation_m" in [r[0] for r in rows]
+    True
+    """
     rows = [(dst, src, desc) for src, dst, _, desc in COVARIATES + VONFROMM_COVARIATES]
     rows.append(("elevation_m", "pro_elevation / site_elevation", "elevation reported by the study (m)"))
     rows += [(dst, src, desc) for src, dst, desc in LAYER_COVARIATES]

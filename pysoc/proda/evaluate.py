@@ -31,7 +31,32 @@ SPLITS = ("blocked", "random")
 
 
 def random_folds(n: int, k: int, seed: int = 0) -> np.ndarray:
-    """Fold id (0..k-1) per site, balanced, random."""
+    """Fold id (0..k-1) per site, balanced, random.
+
+    Parameters
+    ----------
+    n : int
+        Number of sites.
+    k : int
+        Number of folds, 2 <= k <= n.
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) fold ids; fold sizes differ by at most one.
+
+    Raises
+    ------
+    ConfigError
+        k outside [2, n].
+
+    Examples
+    --------
+    >>> f = random_folds(7, 3, seed=1)
+    >>> sorted(np.bincount(f).tolist())
+    [2, 2, 3]
+    """
     if k < 2 or k > n:
         raise ConfigError(f"cv_folds must be in [2, number of sites = {n}], got {k}")
     rng = np.random.default_rng(seed)
@@ -42,7 +67,34 @@ def random_folds(n: int, k: int, seed: int = 0) -> np.ndarray:
 
 def blocked_folds(lat, lon, k: int, block_deg: float = 10.0, seed: int = 0) -> np.ndarray:
     """Fold id per site with whole lat/lon blocks of ``block_deg`` degrees per fold: blocks
-    in random order go to the fold with the fewest sites so far."""
+    (largest first, ties in random order) go to the fold with the fewest sites so far.
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Site coordinates (degrees).
+    k : int
+        Number of folds.
+    block_deg : float
+        Block size (degrees).
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray
+        Fold id per site; sites of one block share a fold.
+
+    Raises
+    ------
+    ConfigError
+        ``block_deg <= 0`` or fewer blocks than folds.
+
+    Examples
+    --------
+    >>> f = blocked_folds([1.0, 2.0, 45.0, 46.0], [1.0, 2.0, 45.0, 46.0], 2, block_deg=10.0)
+    >>> bool(f[0] == f[1] and f[2] == f[3] and f[0] != f[2])
+    True
+    """
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     if block_deg <= 0:
         raise ConfigError(f"block_deg must be > 0, got {block_deg}")
@@ -65,6 +117,28 @@ def blocked_folds(lat, lon, k: int, block_deg: float = 10.0, seed: int = 0) -> n
 
 
 def make_folds(profiles, splits, folds: int, block_deg: float, seed: int) -> dict:
+    """Fold ids of every split.
+
+    Parameters
+    ----------
+    profiles : sequence
+        Objects with ``lat`` and ``lon``.
+    splits : sequence of str
+        'blocked' (:func:`blocked_folds`) and/or 'random' (:func:`random_folds`).
+    folds : int
+    block_deg : float
+    seed : int
+
+    Returns
+    -------
+    dict
+        Split -> fold id per profile.
+
+    Raises
+    ------
+    ConfigError
+        An unknown split, or folds that the sites cannot fill.
+    """
     lat = np.array([p.lat for p in profiles])
     lon = np.array([p.lon for p in profiles])
     out = {}
@@ -170,7 +244,20 @@ def _split_tables(split: str, fold_results: list, post, n_boot: int, seed: int) 
 
 
 def parameter_skill(post, kp_pred: np.ndarray) -> pd.DataFrame:
-    """Held-out skill of the predicted kp against the posterior means, per parameter."""
+    """Held-out skill of the predicted kp against the posterior means, per parameter.
+
+    Parameters
+    ----------
+    post : SitePosteriors
+    kp_pred : numpy.ndarray
+        (site, parameter) predicted kp (NaN where not predicted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: r2, r, the spreads of the posterior means and of the
+        predictions, their ratio and the mean posterior SD.
+    """
     rows = []
     for j, name in enumerate(post.param_names):
         t, p = post.mean[:, j], kp_pred[:, j]

@@ -151,6 +151,24 @@ def load_site_posteriors(path, model, max_draws: int | None = 200) -> SitePoster
     ``.csv``: the engine's flat site summary (``site_id``, ``status``, ``<param>_mean`` and
     ``<param>_mode`` in physical units, ``gr_mean``, ``soc_profile_nse``); no draws; parameters
     without columns are taken as fixed at the model's default set (``attrs['fixed_from']``).
+
+    Parameters
+    ----------
+    path : path
+        ``<run_name>_posterior.nc`` or ``<run_name>_sites.csv`` of pysoc-calibrate.
+    model : SoilCarbonModel
+        The model the file was calibrated for (checked against the file).
+    max_draws : int or None
+        Draws kept per site (None: all).
+
+    Returns
+    -------
+    SitePosteriors
+
+    Raises
+    ------
+    DataError
+        One line: the file missing, of another model, one-batch, or lacking a variable.
     """
     path = Path(path)
     if not path.is_file():
@@ -300,7 +318,24 @@ def _load_netcdf(path: Path, model, max_draws) -> SitePosteriors:
 
 def load_one_batch(path, model) -> np.ndarray:
     """Full kp vector (all model parameters) of a one-batch calibration: the posterior mean
-    of the calibrated parameters, the fixed values of the others."""
+    of the calibrated parameters, the fixed values of the others.
+
+    Parameters
+    ----------
+    path : path
+        ``<run_name>_posterior.nc`` of a one-batch pysoc-calibrate run.
+    model : SoilCarbonModel
+
+    Returns
+    -------
+    numpy.ndarray
+        kp of every model parameter.
+
+    Raises
+    ------
+    DataError
+        The file missing, of another model, site-by-site or not a pysoc-calibrate posterior.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: one-batch posterior file not found")
@@ -341,7 +376,32 @@ def synthetic_site_posteriors(model, site_ids, covariates_normalised, seed: int 
                               posterior_sd: float = 0.08, n_draws: int = 100, relation=None) -> SitePosteriors:
     """Posteriors with a known relation (:func:`synthetic_relation`) plus site noise: the
     posterior mean is f(x) + N(0, noise), draws are N(mean, posterior_sd) reflected into
-    [0, 1]. ``attrs['truth']`` holds f(x)."""
+    [0, 1]. ``attrs['truth']`` holds f(x).
+
+    Parameters
+    ----------
+    model : SoilCarbonModel
+    site_ids : sequence of str
+    covariates_normalised : array_like
+        (site, covariate) in [0, 1].
+    seed : int
+    noise, posterior_sd : float
+        SD (kp) of the site noise and of the draws around the site mean.
+    n_draws : int
+    relation : callable, optional
+        Default :func:`synthetic_relation` of the covariates.
+
+    Returns
+    -------
+    SitePosteriors
+
+    Examples
+    --------
+    >>> from pysoc.models import get_model
+    >>> sp = synthetic_site_posteriors(get_model("clm5"), ["a", "b"], [[0.2, 0.4], [0.6, 0.9]], n_draws=10)
+    >>> sp.n_sites, sp.draws.shape[1], bool(((sp.draws >= 0) & (sp.draws <= 1)).all())
+    (2, 10, True)
+    """
     rng = np.random.default_rng(seed + 1)
     x = np.asarray(covariates_normalised, float)
     npar = len(model.parameters)
