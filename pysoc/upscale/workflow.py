@@ -198,6 +198,10 @@ class Run:
 
 @dataclass
 class Inputs:
+    """Everything read (and checked) before the chain writes anything: the SRDB records,
+    the covariate grid, the candidate predictors, the matched table and the 2-box
+    trajectories (None when not used)."""
+
     records: pd.DataFrame
     grid: CovariateGrid
     predictors: list[str]
@@ -206,7 +210,22 @@ class Inputs:
 
 
 def read_matched(path: str) -> pd.DataFrame | None:
-    """The rh-changes matched table (None when no path)."""
+    """The rh-changes matched table.
+
+    Parameters
+    ----------
+    path : str
+        ``&predictors matched_file`` ('' = none).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+
+    Raises
+    ------
+    DataError
+        The file missing or without Record_number, Latitude, Longitude.
+    """
     if not path:
         return None
     p = Path(path)
@@ -220,7 +239,21 @@ def read_matched(path: str) -> pd.DataFrame | None:
 
 
 def candidate_predictors(nml: Namelist) -> list[str]:
-    """Checked candidate predictor list, with the process-informed ones when requested."""
+    """The checked candidate predictors, with the process-informed ones when requested.
+
+    Parameters
+    ----------
+    nml : Namelist
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ConfigError
+        An unknown predictor name.
+    """
     predictor_keys = nml["predictors"]
     preds = check_predictor_names(predictor_keys["predictors"], where=f"{nml.path}: &predictors predictors")
     if predictor_keys["process_predictors"]:
@@ -232,7 +265,22 @@ def candidate_predictors(nml: Namelist) -> list[str]:
 
 
 def load_inputs(run: Run) -> Inputs:
-    """Read and check every input before anything is written."""
+    """Step 1: read and check every input before anything is written.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+
+    Returns
+    -------
+    Inputs
+
+    Raises
+    ------
+    ConfigError, DataError
+        One line naming the key or the file.
+    """
     nml = run.nml
     srdb_keys, predictor_keys, model_keys = nml["srdb"], nml["predictors"], nml["models"]
     turnover_keys, twobox_keys = nml["turnover"], nml["twobox"]
@@ -269,6 +317,16 @@ def load_inputs(run: Run) -> Inputs:
 
 # ============================================================================ steps 2-3
 def filter_options(nml: Namelist) -> FilterOptions:
+    """The SRDB filters of ``&srdb``.
+
+    Parameters
+    ----------
+    nml : Namelist
+
+    Returns
+    -------
+    FilterOptions
+    """
     srdb_keys = nml["srdb"]
     return FilterOptions(min_years=srdb_keys["min_years"],
                          control_labels=tuple(x for x in srdb_keys["control_labels"] if x),
@@ -279,7 +337,20 @@ def filter_options(nml: Namelist) -> FilterOptions:
 
 
 def filter_records(run: Run, inp: Inputs) -> tuple[pd.DataFrame, FilterOptions]:
-    """Apply the filters; the returned options carry the training outlier window."""
+    """Step 2: apply the SRDB filters (report written as ``srdb_filter_report.csv``).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+
+    Returns
+    -------
+    records : pandas.DataFrame
+    options : FilterOptions
+        Carrying the training outlier window (saved with the model).
+    """
     opts = filter_options(run.nml)
     if not run.nml["srdb"]["apply_filters"]:
         return inp.records, opts
@@ -295,7 +366,19 @@ def filter_records(run: Run, inp: Inputs) -> tuple[pd.DataFrame, FilterOptions]:
 
 
 def training_data(run: Run, inp: Inputs, records: pd.DataFrame) -> SiteData:
-    """Predictors at the records (candidate + seed + baseline + process inputs)."""
+    """Step 3: predictors at the records (candidate + seed + baseline + process inputs).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+    records : pandas.DataFrame
+
+    Returns
+    -------
+    SiteData
+    """
     predictor_keys = run.nml["predictors"]
     extra = tuple(SEED_PREDICTORS) + PROCESS_INPUTS
     data = training_table(records, inp.grid, inp.predictors, predictor_keys["fill_km"], predictor_keys["site_climate"],
@@ -341,8 +424,24 @@ class Evaluation:
 
 def fold_sets(run: Run, tab: pd.DataFrame, offset: int = 0, repeats: int | None = None,
               n_folds: int | None = None) -> list:
-    """Repeated grouped folds of the namelist's &cv settings; ``offset`` shifts the seeds
-    (the tuning folds use offset 0, the reporting folds another offset)."""
+    """Repeated grouped folds of the namelist's &cv settings.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    tab : pandas.DataFrame
+        Training table (Latitude, Longitude, zone).
+    offset : int
+        Shifts the seeds (tuning folds 0, reporting folds 1000, nested CV 2000-4000).
+    repeats, n_folds : int, optional
+        Default ``&cv repeats`` and ``n_folds``.
+
+    Returns
+    -------
+    list
+        One fold assignment per repeat.
+    """
     cv_keys, seed = run.nml["cv"], run.nml["run"]["seed"]
     lat, lon, zone = tab["Latitude"].to_numpy(float), tab["Longitude"].to_numpy(float), tab["zone"].to_numpy()
     return [upscale_models.grouped_folds(lat, lon, zone, n_folds or cv_keys["n_folds"], seed + offset + repeat,
@@ -357,7 +456,22 @@ def _score_row(model: str, sc: selection.Score, cv: str, **extra) -> dict:
 
 def seed_rf(run: Run, data: SiteData, folds) -> tuple[selection.Score, dict, selection.Score]:
     """The seed's RF: ntree x mtry tuned by record-level CV as in the study, then scored on
-    the grouped folds and on the record-level folds."""
+    the grouped folds and on the record-level folds.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    data : SiteData
+    folds : list
+        The grouped reporting folds.
+
+    Returns
+    -------
+    grouped : Score
+    config : dict
+    record : Score
+    """
     model_keys, seed, nj = run.nml["models"], run.nml["run"]["seed"], run.nml["run"]["n_jobs"]
     st = seed_table(data.table)
     X = encode_design(st, list(SEED_PREDICTORS), where="seed predictors").to_numpy(float)
@@ -372,7 +486,25 @@ def seed_rf(run: Run, data: SiteData, folds) -> tuple[selection.Score, dict, sel
 
 
 def record_level(run: Run, data: SiteData, name: str, cfg: dict, preds: list[str]) -> list[dict]:
-    """Secondary line: record-level CV stratified by climate zone (the seed's design)."""
+    """Secondary line: record-level CV stratified by climate zone (the seed's design).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    data : SiteData
+    name : str
+        The selected candidate.
+    cfg : dict
+        Its configuration.
+    preds : list of str
+        Its predictors.
+
+    Returns
+    -------
+    list of dict
+        Rows of ``cv_skill.csv`` (baselines and the candidate).
+    """
     rfolds = [upscale_models.stratified_folds(data.table["zone"].to_numpy(), run.nml["cv"]["n_folds"],
                                               run.nml["run"]["seed"])]
     rows = [_score_row(k, v, "record-level") for k, v in selection.baseline_scores(data.table, data.y, rfolds).items()]
@@ -383,6 +515,16 @@ def record_level(run: Run, data: SiteData, name: str, cfg: dict, preds: list[str
 
 
 def cv_label(nml: Namelist) -> str:
+    """How the grouped CV groups the records (for table columns and log lines).
+
+    Parameters
+    ----------
+    nml : Namelist
+
+    Returns
+    -------
+    str
+    """
     cv_keys = nml["cv"]
     unit = f"{cv_keys['cell_deg']:g}° cell" if cv_keys["group"] == "cell" else "site"
     return f"grouped by {unit}, {cv_keys['buffer_km']:g} km buffer"
@@ -425,7 +567,22 @@ def evaluate(run: Run, data: SiteData, candidates: list[str]) -> Evaluation:
 
 
 def nested(run: Run, data: SiteData, candidates: list[str]) -> pd.DataFrame | None:
-    """Optional nested grouped CV of the whole selection pipeline (``&cv nested_folds``)."""
+    """Optional nested grouped CV of the whole selection pipeline (``&cv nested_folds``).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    data : SiteData
+    candidates : list of str
+        Candidate predictors.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Skill of the pipeline and of the baselines on the outer folds (``cv_nested.csv``);
+        None when ``nested_folds < 2``.
+    """
     cv_keys = run.nml["cv"]
     if cv_keys["nested_folds"] < 2:
         return None
@@ -445,6 +602,15 @@ def nested(run: Run, data: SiteData, candidates: list[str]) -> pd.DataFrame | No
 
 
 def report_evaluation(run: Run, ev: Evaluation) -> None:
+    """Write ``cv_skill.csv`` and ``cv_tuning.csv`` and log the grouped-CV table, the choice
+    of the one-standard-error rule and the gain of the selected model over linear MAT + MAP.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    ev : Evaluation
+    """
     output.write_csv(ev.table, run.out / "cv_skill.csv", float_format="%.4f")
     output.write_csv(ev.tuning, run.out / "cv_tuning.csv", float_format="%.4f")
     cv_keys = run.nml["cv"]
@@ -472,7 +638,26 @@ def report_evaluation(run: Run, ev: Evaluation) -> None:
 # ============================================================================ step 5
 def bootstrap_members(factory, X: np.ndarray, y: np.ndarray, groups: np.ndarray, n: int, seed: int,
                       progress: bool = False) -> list:
-    """Refits on grouped bootstrap resamples (cells drawn with replacement)."""
+    """Refits on grouped bootstrap resamples (cells drawn with replacement).
+
+    Parameters
+    ----------
+    factory : callable
+        Returns an unfitted estimator.
+    X, y : numpy.ndarray
+        Design matrix and target.
+    groups : numpy.ndarray
+        Group (cell) of each record.
+    n : int
+        Number of members.
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    list
+        ``n`` fitted estimators.
+    """
     rng = np.random.default_rng(seed + 7919)
     ug, inv = np.unique(groups, return_inverse=True)
     rows_of = [np.flatnonzero(inv == g) for g in range(len(ug))]
@@ -484,7 +669,22 @@ def bootstrap_members(factory, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 
 def fit_selected(run: Run, inp: Inputs, data: SiteData, ev: Evaluation, opts: FilterOptions) -> Path:
-    """Step 5: the selected model on all records, its members, the baselines; saved."""
+    """Step 5: the selected model on all records, its members, the baselines; saved.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+    data : SiteData
+    ev : Evaluation
+    opts : FilterOptions
+
+    Returns
+    -------
+    pathlib.Path
+        The saved model (``&run model_name``).
+    """
     run_keys, predictor_keys, model_keys = run.nml["run"], run.nml["predictors"], run.nml["models"]
     st = run.settings()
     X, cols = selection.design_matrix(data.table, ev.predictors, ev.selected)
@@ -532,6 +732,9 @@ def _portable(path: str) -> str:
 # ============================================================================ step 6
 @dataclass
 class Diagnostics:
+    """Step 6 results: grouped permutation importance, partial dependence per predictor and
+    PCA group importance (None when not computed)."""
+
     importance: pd.DataFrame | None
     pdp: dict
     pca: pd.DataFrame | None
@@ -539,7 +742,21 @@ class Diagnostics:
 
 def diagnostics(run: Run, data: SiteData, ev: Evaluation, model: UpscaleModel) -> Diagnostics:
     """Grouped permutation importance (fold models of the first repeat), partial dependence
-    of the final model, the seed's PCA group importance on the grouped folds."""
+    of the final model, the seed's PCA group importance on the grouped folds.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    data : SiteData
+    ev : Evaluation
+    model : UpscaleModel
+        The saved model.
+
+    Returns
+    -------
+    Diagnostics
+    """
     model_keys, seed = run.nml["models"], run.nml["run"]["seed"]
     X, cols = selection.design_matrix(data.table, ev.predictors, ev.selected)
     st = run.settings()
@@ -577,7 +794,25 @@ def partial_dependence(model: UpscaleModel, X: np.ndarray, names: list[str], pre
                        resolution: int = 25) -> dict[str, pd.DataFrame]:
     """Partial dependence of the final model (brute force: the mean prediction over the
     training records with one predictor -- every design column of that name -- set to each
-    value of a grid over its 5-95 % range); ``rh_sd`` is the spread over the bootstrap members."""
+    value of a grid over its 5-95 % range); ``rh_sd`` is the spread over the bootstrap members.
+
+    Parameters
+    ----------
+    model : UpscaleModel
+    X : numpy.ndarray
+        Training design matrix.
+    names : list of str
+        The predictor of each design column.
+    preds : list of str
+        Predictors to vary.
+    resolution : int
+        Grid points per predictor.
+
+    Returns
+    -------
+    dict
+        Predictor -> DataFrame (value, rh_mean, rh_sd).
+    """
     out = {}
     n = X.shape[0]
     for p in preds:
@@ -595,6 +830,9 @@ def partial_dependence(model: UpscaleModel, X: np.ndarray, names: list[str], pre
 # ============================================================================ step 7
 @dataclass
 class MapResult:
+    """Step 7: the map cells, the central and member predictions (g C m-2 yr-1), the cell
+    weights (m2) and the global totals (Pg C yr-1) of the members and of the central map."""
+
     cells: object
     central: np.ndarray
     members: np.ndarray
@@ -604,7 +842,19 @@ class MapResult:
 
 
 def predict_map(grid: CovariateGrid, model: UpscaleModel, area: str) -> MapResult:
-    """Rh of every map cell from the saved model (same gap-fill rule as at sites)."""
+    """Rh of every map cell from the saved model (same gap-fill rule as at sites).
+
+    Parameters
+    ----------
+    grid : CovariateGrid
+    model : UpscaleModel
+    area : str
+        ``&predictors area`` (which cells are mapped).
+
+    Returns
+    -------
+    MapResult
+    """
     need = list(dict.fromkeys(list(model.predictors) + list(model.process_inputs)))
     cells = grid.cells(need, area, model.fill_km, model.zones)
     central, mem = model.predict_design(model.design(cells.table))
@@ -614,6 +864,21 @@ def predict_map(grid: CovariateGrid, model: UpscaleModel, area: str) -> MapResul
 
 
 def make_map(run: Run, inp: Inputs, model: UpscaleModel) -> tuple[MapResult, object]:
+    """Step 7: the global map, its totals by member and zone (``global_rh_members.csv``).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+    model : UpscaleModel
+
+    Returns
+    -------
+    map : MapResult
+    dataset : xarray.Dataset
+        The CF map dataset (written later as ``rh_map.nc``).
+    """
     predictor_keys = run.nml["predictors"]
     mp = predict_map(inp.grid, model, predictor_keys["area"])
     lo, hi = np.percentile(mp.totals, [5, 95])
@@ -640,6 +905,17 @@ def make_map(run: Run, inp: Inputs, model: UpscaleModel) -> tuple[MapResult, obj
 
 
 def turnover(run: Run, inp: Inputs, mp: MapResult, ds) -> None:
+    """Step 8 (``&turnover enabled``): τsoil = cSoil / Rh per cell and globally, added to the
+    map dataset ``ds``.
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+    mp : MapResult
+    ds : xarray.Dataset
+    """
     turnover_keys, predictor_keys, seed = run.nml["turnover"], run.nml["predictors"], run.nml["run"]["seed"]
     if not turnover_keys["enabled"]:
         return
@@ -662,6 +938,24 @@ def turnover(run: Run, inp: Inputs, mp: MapResult, ds) -> None:
 
 
 def twobox(run: Run, inp: Inputs) -> object | None:
+    """Step 9 (``&twobox enabled``): the 2-box constraint of the model trajectories
+    (``twobox_summary.csv``, ``twobox_series.nc``).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    inp : Inputs
+
+    Returns
+    -------
+    TwoBoxResult or None
+
+    Raises
+    ------
+    ConfigError
+        ``tau_soil_from_upscale`` without ``&turnover enabled``.
+    """
     twobox_keys = run.nml["twobox"]
     if not twobox_keys["enabled"]:
         return None
@@ -693,7 +987,17 @@ def twobox(run: Run, inp: Inputs) -> object | None:
 
 
 def figures(run: Run, plots, data: SiteData, ev: Evaluation, diag: Diagnostics, mp: MapResult, ds, tb) -> None:
-    """Figures through the writer the CLI passes (``pysoc.upscale.plots``)."""
+    """Figures through the writer the CLI passes (``pysoc.upscale.plots``).
+
+    Parameters
+    ----------
+    run : Run
+        The state of the chain (namelist, output folder, log, results).
+    plots : module or None
+        None (or ``&run figures = .false.``): no figures.
+    data, ev, diag, mp, ds, tb
+        The results of the previous steps.
+    """
     if plots is None or not run.nml["run"]["figures"]:
         return
     fig = run.out / "figures"
