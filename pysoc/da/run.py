@@ -1028,7 +1028,6 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
     NothingCalibrated
         No site could be set up.
     """
-    cfg = ctx.config
     setups, failed = [], []
     for i, p in enumerate(ctx.profiles):
         try:
@@ -1057,35 +1056,45 @@ def run_one_batch(ctx: Context) -> tuple[list, list]:
         return site_costs(kp).sum(axis=0)
 
     t0, c0 = time.monotonic(), time.process_time()
-    if cfg.method == "mcmc":
-        sampler = run_mcmc(ctx, total, ONE_BATCH_KEY, "progress_onebatch", "one-batch", save=ctx.ex.is_root)
-        data = None
-        draws_kp = _posterior_draws(ctx, sampler)[2]
-        K, nd = draws_kp.shape[:2]
-        flat = draws_kp.reshape(-1, draws_kp.shape[2])
-        local_pred = _predictive(local.predict(flat), local, K, nd) if local is not None else []
-        gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
-        if ctx.ex.is_root:
-            dummy = _NoPredict()
-            data = summarise_mcmc(ctx, sampler, dummy)
-            data.sites = [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
-    elif cfg.method == "sceua":
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 2))))
-        opt = sceua(total, len(ctx.free), cfg.sceua, rng)
-        local_pred = _predictive(local.predict(opt.x[None]), local, 1, 1) if local is not None else []
-        gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
-        data = None
-        if ctx.ex.is_root:
-            data = _sceua_summary(ctx, opt, [e for _, e in sorted((x for part in gathered for x in part),
-                                                                  key=lambda t: t[0])])
-    else:
-        mseed = int(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 3)).generate_state(1)[0])
-        data = MorrisSummary(**morris_screening(total, ctx.param_names, cfg.morris, mseed))
+    data = _one_batch_method(ctx, total, local, mine)
     if ctx.ex.is_root:
         ctx.store.remove("progress_onebatch")
     result = SiteResult(-1, "one_batch", "ok", data=data, wall_time=time.monotonic() - t0,
                         cpu_time=time.process_time() - c0, rank=ctx.ex.rank)
     return [result], failed, [setups[k][0] for k in range(nsite)]
+
+
+def _gather_predictions(ctx: Context, local, mine: list, kp: np.ndarray, K: int, nd: int) -> list:
+    """The posterior predictive of every site of the batch, gathered on rank 0 in site order
+    (each rank predicts its own share ``mine`` at the draws ``kp`` (K * nd, d))."""
+    local_pred = _predictive(local.predict(kp), local, K, nd) if local is not None else []
+    gathered = ctx.ex.gather([(mine[j], e) for j, e in enumerate(local_pred)])
+    if not ctx.ex.is_root:
+        return []
+    return [e for _, e in sorted((x for part in gathered for x in part), key=lambda t: t[0])]
+
+
+def _one_batch_method(ctx: Context, total, local, mine: list):
+    """The configured method on the summed cost ``total`` (collective); the summary on rank
+    0, None elsewhere for MCMC and SCE-UA."""
+    cfg = ctx.config
+    if cfg.method == "mcmc":
+        sampler = run_mcmc(ctx, total, ONE_BATCH_KEY, "progress_onebatch", "one-batch", save=ctx.ex.is_root)
+        draws_kp = _posterior_draws(ctx, sampler)[2]
+        K, nd = draws_kp.shape[:2]
+        sites = _gather_predictions(ctx, local, mine, draws_kp.reshape(-1, draws_kp.shape[2]), K, nd)
+        if not ctx.ex.is_root:
+            return None
+        data = summarise_mcmc(ctx, sampler, _NoPredict())
+        data.sites = sites
+        return data
+    if cfg.method == "sceua":
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 2))))
+        opt = sceua(total, len(ctx.free), cfg.sceua, rng)
+        sites = _gather_predictions(ctx, local, mine, opt.x[None], 1, 1)
+        return _sceua_summary(ctx, opt, sites) if ctx.ex.is_root else None
+    mseed = int(np.random.SeedSequence(cfg.seed, spawn_key=(ONE_BATCH_KEY, 3)).generate_state(1)[0])
+    return MorrisSummary(**morris_screening(total, ctx.param_names, cfg.morris, mseed))
 
 
 class _NoPredict:
