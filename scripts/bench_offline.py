@@ -32,7 +32,6 @@ warnings.simplefilter("ignore")
 
 from ctsm_example import history  # noqa: E402
 
-from pysoc.io import ctsm  # noqa: E402
 from pysoc.models import get_model  # noqa: E402
 from pysoc.models.base import SoilCarbonModel  # noqa: E402
 
@@ -65,7 +64,7 @@ def bench_steady(args, tmp: Path) -> list[str]:
     history(args.columns, 1, seed=1).to_netcdf(tmp / "h0.nc")
     for name in ("clm5", "compas"):
         m = get_model(name)
-        f = ctsm.read_history(tmp / "h0.nc", m.zsoi, m.dz)
+        f = m.ctsm_forcing(tmp / "h0.nc")
         val, _, _ = m.validate_columns(f, "h0.nc")
         b, one = steady_rates(m, val)
         rows.append(f"| {name} | {val.sizes['column']} | {b:,.0f} col/s | {one:,.0f} col/s | {b / one:.0f}x |")
@@ -116,7 +115,7 @@ def bench_frequency(args, tmp: Path) -> list[str]:
         rows.append(f"| {label} | {rec} | {raw / 1e6:.1f} MB | {(tmp / 'tr.nc').stat().st_size / 1e6:.1f} MB | "
                     f"{wall:.1f} s |")
     m = get_model("clm5")
-    f = ctsm.read_history(tmp / "h1.nc", m.zsoi, m.dz)
+    f = m.ctsm_forcing(tmp / "h1.nc")
     val, _, _ = m.validate_columns(f, "h1.nc")
     th = m.param_vector(warn_prior=False)
     k = min(20, n)

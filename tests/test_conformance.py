@@ -32,7 +32,8 @@ The checks (small configurations, the whole suite runs in well under a minute):
 - ``check_calibratable``: the most sensitive parameter recovered from a synthetic SOC
   profile by SCE-UA (a few hundred evaluations) through the calibration engine's cost;
 - ``check_capabilities``: declared capabilities work (site and cell forcing agree, system
-  components close the respiration budget, scalars behave), undeclared ones refuse.
+  components close the respiration budget, scalars behave, CTSM history forcing validates
+  and runs), undeclared ones refuse.
 """
 
 from __future__ import annotations
@@ -438,6 +439,12 @@ def check_capabilities(c: Case):
                 assert ((comp["cte"] >= 0) & (comp["cte"] <= 1)).all()
                 if "respiration_from_components" in comp:
                     np.testing.assert_allclose(comp["respiration_from_components"], by_cell.outputs["rh"], rtol=1e-6)
+    if "ctsm_forcing" in m.capabilities:                 # the shipped CTSM-layout history, any grid
+        f = m.ctsm_forcing(PKGDATA / "ctsm" / "example_h0.nc", levels="interpolate")
+        val, ok, bad = m.validate_columns(f, "example_h0.nc")
+        assert ok.size > f.sizes["column"] // 2, bad
+        one = m.evaluate(val.isel(column=0).drop_vars("column", errors="ignore"), c.theta[None, :])
+        assert one.outputs["soc_profile"].shape[0] == 1
     if "decomposition_scalars" in m.capabilities:
         ft, fw = m.decomposition_scalars(np.array([278.15, 288.15, 298.15]), 0.5)
         assert ft.shape == fw.shape == (3,)

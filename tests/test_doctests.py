@@ -29,6 +29,7 @@ MODULES = [
     "pysoc.io.site_forcing",
     "pysoc.params",
     "pysoc.models.twopool",
+    "pysoc.io.ctsm",
 ]
 
 

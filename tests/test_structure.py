@@ -15,13 +15,13 @@
 - no private (``_name``) import across packages: a module or name starting with ``_``
   defined in package P is imported only from P and its subpackages;
 - the sampler imports no model.
+
+Every rule holds for every module, with no recorded exception.
 """
 
 import ast
 from functools import lru_cache
 from pathlib import Path
-
-import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "pysoc"
 
@@ -43,12 +43,6 @@ MODEL_DATA_SCRIPTS = ("pysoc.data.",)
 
 #: pool names that are ordinary words, not one model's pool (soil organic carbon)
 GENERIC_POOL_NAMES = {"SOC"}
-#: rules broken today, (rule, module) -> reason; each is an xfail of test_known_violations and
-#: must be removed when the module is fixed (the test then fails to say so)
-KNOWN = {
-    ("pools", "pysoc.io.ctsm"): "the CTSM-history converter writes the CLM5-family forcing layout (litter types "
-                                "CWD, L1-L3): a 'forcing from CTSM history' capability of the model would own it",
-}
 
 
 def modules() -> dict[str, Path]:
@@ -116,16 +110,6 @@ def is_plots(name: str) -> bool:
     return name == "pysoc.plots" or name.startswith("pysoc.plots.") or name.endswith(".plots")
 
 
-def _violations(rule: str, found: list[str]) -> list[str]:
-    """The violations of a rule that are not recorded in KNOWN (xfail there)."""
-    return [v for v in found if (rule, v.split(":")[0]) not in KNOWN]
-
-
-def _found(rule: str) -> list[str]:
-    """Every violation of a rule (KNOWN ones included), for test_known_violations."""
-    return {"pools": _pool_name_uses}[rule]()
-
-
 # ---- the rules ---------------------------------------------------------------------------------
 def test_only_models_import_kernels():
     bad = [f"{n}: imports {t}" for n, p in modules().items() if not n.startswith(("pysoc.models", "pysoc._kernels"))
@@ -152,13 +136,13 @@ def test_dependency_direction():
                 bad.append(f"{n}: imports {t} ({LAYERS[tl][0]} above {LAYERS[own][0]})")
             elif tl == own == 3 and t.split(".")[1] != n.split(".")[1]:
                 bad.append(f"{n}: imports {t} (proda and upscale are independent)")
-    assert not _violations("direction", bad), "\n".join(bad)
+    assert not bad, "\n".join(bad)
 
 
 def test_plots_only_from_cli():
     bad = [f"{n}: imports {t}" for n, p in modules().items() if not (n.startswith("pysoc.cli") or is_plots(n))
            for t in targets(n, p) if is_plots(t)]
-    assert not _violations("plots", bad), "\n".join(bad)
+    assert not bad, "\n".join(bad)
 
 
 def test_no_import_cycles():
@@ -238,7 +222,7 @@ def test_no_model_names_outside_models():
         for t in targets(n, p):
             if t in model_modules:
                 bad.append(f"{n}: imports {t} (a model's module; ask the model object)")
-    assert not _violations("names", bad), "\n".join(bad)
+    assert not bad, "\n".join(bad)
 
 
 def _pool_names() -> set[str]:
@@ -266,7 +250,7 @@ def _pool_name_uses() -> list[str]:
 
 def test_no_pool_names_outside_models():
     """Code outside pysoc/models gets pools from the model (``pools``, ``soc_index``, ...)."""
-    bad = _violations("pools", _pool_name_uses())
+    bad = _pool_name_uses()
     assert not bad, "\n".join(bad)
 
 
@@ -287,7 +271,7 @@ def test_no_private_imports_across_packages():
                     if own_pkg != owner and not own_pkg.startswith(owner + "."):
                         bad.append(f"{n}:{line}: imports {'.'.join(parts[:i + 1])} (private to {owner})")
                     break
-    assert not _violations("private", bad), "\n".join(bad)
+    assert not bad, "\n".join(bad)
 
 
 def test_sampler_is_model_agnostic():
@@ -312,12 +296,3 @@ def test_rules_catch_violations(tmp_path):
     assert ("pysoc.proda", "sibling", 4) in imps and ("pysoc.da.output", "_site_entries", 3) in imps
     assert _strongly_connected({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"]]
     assert layer("pysoc.proda.workflow") == 3 and layer("pysoc.io.site_forcing") == 0 and is_plots("pysoc.proda.plots")
-
-
-@pytest.mark.parametrize("rule, module", sorted(KNOWN))
-def test_known_violations(rule, module):
-    """Each KNOWN exception is an xfail with its reason while the violation exists; once the
-    module is fixed this test fails, so that the entry is removed and the rule holds for it."""
-    still = [v for v in _found(rule) if v.split(":")[0] == module]
-    assert still, f"{module} no longer breaks rule {rule!r}: remove it from KNOWN"
-    pytest.xfail(f"{module}: {KNOWN[(rule, module)]} ({len(still)} uses)")

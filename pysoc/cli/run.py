@@ -90,8 +90,9 @@ OUTPUT = Group("output", (
 CTSM = Group("ctsm", (
     Key("levels", "str", "match", "vertical levels of the history file: 'match' (the first levels must have the "
         "model's node depths; deeper levels dropped) or 'interpolate' (linear in depth)", choices=ctsm.LEVELS),
-    Key("litter_variables", "list[str]", list(ctsm.LITTER_DEFAULT), "CTSM variables of the CWD, metabolic, "
-        "cellulose and lignin litter inputs (per m3 on levdcmp, or per m2)"),
+    Key("litter_variables", "list[str]", [], "CTSM variables of the litter inputs, one per litter pool of the "
+        "model (per m3 on levdcmp, or per m2); empty: the model's default (CLM5 and COMPAS: the matrix-CN input "
+        "vectors CWD_INPUT_ACC_VECTOR, LITR1..3_INPUT_ACC_VECTOR)"),
     Key("nbedrock", "int", 0, "soil layers above bedrock for every column when the file has no nbedrock "
         "(0: read nbedrock from the file)", min=0, max=100),
 ), doc="Reading CTSM history files (docs/offline_runs.md has the variable table).")
@@ -140,12 +141,12 @@ def read_forcing(model: SoilCarbonModel, nml):
     if fmt == "auto":
         fmt = "ctsm" if _looks_like_ctsm(path) else "pysoc"
     if fmt == "ctsm":
-        if not hasattr(model, "zsoi") or "w_scalar" not in model.forcing_schema.variables:
+        if not model.provides("ctsm_forcing"):
             raise ConfigError(f"{path}: &run forcing_format = 'ctsm': model {model.name!r} does not take the CLM5 "
                               f"forcing variables that CTSM history provides (docs/offline_runs.md)")
         c = nml["ctsm"]
-        raw = ctsm.read_history(path, model.zsoi, model.dz, levels=c["levels"],
-                                litter_variables=c["litter_variables"], nbedrock=c["nbedrock"])
+        raw = model.ctsm_forcing(path, levels=c["levels"], litter_variables=c["litter_variables"],
+                                 nbedrock=c["nbedrock"])
         return ColumnForcing.from_dataset(raw, str(path)), raw.attrs.get("ctsm_start_year")
     raw = _open(path)
     if layout_of(raw) is None:

@@ -1,12 +1,15 @@
-"""CTSM history files (h0/h1 tapes, monthly means) as pysoc forcing.
+"""CTSM history files (h0/h1 tapes, monthly means): the generic reading for forcing.
 
-:func:`read_history` reads one history file or a glob of monthly files, 1-D column output
+:func:`read_history` opens one history file or a glob of monthly files, 1-D column output
 (``hist_dov2xy = .false.``: dimension ``column`` with the ``cols1d_*`` metadata) or gridded
-output (``lat``, ``lon``), and returns a multi-column forcing dataset in the pysoc format
-of the CLM5-family kernels (variables ``tsoi``, ``w_scalar``, ``o_scalar``, ``fpi``,
-``litter_input``, ``altmax``, ``altmax_lastyear``, ``nbedrock``; docs/clm5.md) with the
-history's spatial dimensions. :data:`FIELDS` is the one table of CTSM names, units and
-conversions (also printed in docs/offline_runs.md by :func:`markdown_table`).
+output (``lat``, ``lon``), and returns a :class:`History`: the data, the calendar month of
+every step, the first year and the spatial dimensions. Its methods read one CTSM variable at
+a time (:meth:`History.field`: fill values, static fields, vertical levels, units; the row of
+a :class:`CtsmField` table) and assemble a forcing dataset with the history's spatial
+dimensions and column metadata (:meth:`History.dataset`). Which CTSM variables make which
+forcing variables is the model's knowledge: the ``ctsm_forcing`` capability of a model
+(:data:`pysoc.models.base.CAPABILITIES`) holds its table and builds its forcing layout;
+:func:`markdown_table` prints such a table (docs/offline_runs.md).
 
 Vertical levels: CTSM writes ``TSOI`` on ``levgrnd`` and the decomposition fields on
 ``levdcmp``, with the node depths as coordinate values. The rule (``levels``):
@@ -18,9 +21,10 @@ Vertical levels: CTSM writes ``TSOI`` on ``levgrnd`` and the decomposition field
   (constant beyond the deepest/shallowest history node).
 
 A decomposition dimension of length 1 (CTSM without vertically resolved soil carbon) is
-broadcast to every layer. Litter inputs are column totals in pysoc (the kernels spread
-them with their Jackson-beta profile); vertically resolved CTSM inputs are integrated over
-the history levels with ``DZSOI`` (or the model's layer thicknesses when the levels match).
+broadcast to every layer. Carbon inputs are column totals (:meth:`History.carbon_input`;
+the kernels spread them with their own profile); vertically resolved CTSM inputs are
+integrated over the history levels with ``DZSOI`` (or the model's layer thicknesses when
+the levels match).
 """
 
 from __future__ import annotations
@@ -40,48 +44,27 @@ VERTICAL_DIMS = ("levgrnd", "levsoi", "levdcmp")
 SPATIAL_DIMS = ("column", "lat", "lon")
 SPVAL = 1.0e35          #: CTSM fill value is 1e36; anything at or above this is missing
 LEVELS = ("match", "interpolate")
-LITTER_TYPES = ("CWD", "L1", "L2", "L3")
-#: CTSM litter inputs per pysoc litter type (CWD, metabolic, cellulose, lignin): the matrix-CN
-#: input vectors PRODA reads from CESM2 (spec models.md §2.10); override with &ctsm litter_variables
-LITTER_DEFAULT = ("CWD_INPUT_ACC_VECTOR", "LITR1_INPUT_ACC_VECTOR", "LITR2_INPUT_ACC_VECTOR",
-                  "LITR3_INPUT_ACC_VECTOR")
 _UNITLESS = {"1", "", "-", "unitless", "none", "fraction", "proportion", "dimensionless"}
 
 
 @dataclass(frozen=True)
 class CtsmField:
-    """One row of the CTSM -> pysoc table."""
+    """One row of a model's CTSM -> forcing table (read by :meth:`History.field`).
+
+    ``kind``: 'vertical' (time x level x space, mapped to the model's levels), 'column'
+    (time x space), 'static' (space only; the first time step of a timed variable) or
+    'surface' (static, top level of a vertical variable). ``units`` are the forcing's units;
+    vertical and column fields are converted to them ('K' from degC, 'm' from cm/mm, '1'
+    checked unitless), static ones are taken as they are.
+    """
 
     pysoc: str
     names: tuple[str, ...]
-    kind: str            #: 'vertical', 'column' (time x space) or 'static' (space only)
+    kind: str
     ctsm_units: str
     units: str
     required: bool
     note: str
-
-
-FIELDS = (
-    CtsmField("tsoi", ("TSOI",), "vertical", "K", "K", True,
-              "soil temperature at the layer nodes (levgrnd); degC is converted"),
-    CtsmField("w_scalar", ("W_SCALAR",), "vertical", "unitless", "1", True,
-              "moisture scalar of decomposition (levdcmp); pysoc applies w_scaling to it"),
-    CtsmField("o_scalar", ("O_SCALAR",), "vertical", "unitless", "1", False,
-              "oxygen (anoxia) scalar (levdcmp); absent: 1"),
-    CtsmField("fpi", ("FPI_vr", "FPI"), "vertical", "proportion", "1", False,
-              "N limitation of litter decomposition; FPI (column value) is used for every layer; absent: 1"),
-    CtsmField("altmax", ("ALTMAX",), "column", "m", "m", True, "maximum active-layer thickness this year"),
-    CtsmField("altmax_lastyear", ("ALTMAX_LASTYEAR",), "column", "m", "m", False,
-              "absent: the previous year's maximum of ALTMAX (first year: its own)"),
-    CtsmField("nbedrock", ("nbedrock",), "static", "1", "1", False,
-              "layers above bedrock; absent: &ctsm nbedrock (required then)"),
-    CtsmField("sand", ("CELLSAND",), "static", "%", "%", False, "informational (top layer); absent: NaN"),
-)
-#: CTSM fields deliberately not read, with the reason
-NOT_USED = {
-    "T_SCALAR": "pysoc computes the temperature scalar from TSOI with its own (calibrated) q10; CTSM's "
-                "T_SCALAR would fix the temperature sensitivity to CTSM's Q10",
-}
 
 
 def is_history(ds: xr.Dataset) -> bool:
@@ -292,15 +275,23 @@ def _dz_function(raw: xr.DataArray | None, model_dz: np.ndarray, source: str):
     return dz_hist
 
 
-def _altmax_lastyear(altmax: xr.DataArray) -> xr.DataArray:
-    """Previous year's maximum of ALTMAX for every month (first year: its own maximum)."""
-    nt = altmax.sizes["time"]
+def previous_year_max(da: xr.DataArray) -> xr.DataArray:
+    """Previous year's maximum of a monthly field for every month (first year: its own
+    maximum), e.g. ``ALTMAX_LASTYEAR`` from ``ALTMAX``.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.arange(24.0), dims=("time",))
+    >>> previous_year_max(da).values[[0, 11, 12, 23]].tolist()
+    [11.0, 11.0, 11.0, 11.0]
+    """
+    nt = da.sizes["time"]
     ny = nt // 12
-    vals = np.moveaxis(np.asarray(altmax.values, float), altmax.dims.index("time"), 0)
+    vals = np.moveaxis(np.asarray(da.values, float), da.dims.index("time"), 0)
     annual = np.nanmax(vals.reshape((ny, 12) + vals.shape[1:]), axis=1)
     prev = np.concatenate([annual[:1], annual[:-1]], axis=0)
     out = np.repeat(prev, 12, axis=0)
-    return altmax.copy(data=np.moveaxis(out, 0, altmax.dims.index("time")))
+    return da.copy(data=np.moveaxis(out, 0, da.dims.index("time")))
 
 
 def _space(ds: xr.Dataset, source: str) -> tuple[str, ...]:
@@ -314,127 +305,182 @@ def _space(ds: xr.Dataset, source: str) -> tuple[str, ...]:
     raise DataError(f"{source}: no spatial dimension 'column' (1-D output) or 'lat'/'lon' (gridded output)")
 
 
-def read_history(pattern, zsoi: np.ndarray, dz: np.ndarray, levels: str = "match",
-                 litter_variables=LITTER_DEFAULT, nbedrock: int = 0) -> xr.Dataset:
-    """Forcing of the CLM5-family kernels from CTSM history output.
+def check_levels(levels: str) -> str:
+    """``levels`` if it is a rule of :data:`LEVELS`, else ConfigError naming ``&ctsm levels``."""
+    if levels not in LEVELS:
+        raise ConfigError(f"&ctsm levels: {levels!r} is not one of {', '.join(map(repr, LEVELS))}")
+    return levels
+
+
+_CONVERT = {"K": _kelvin, "1": _unitless, "m": _metres}
+
+
+@dataclass
+class History:
+    """A CTSM history opened for forcing (:func:`read_history`).
+
+    Attributes
+    ----------
+    data : xarray.Dataset
+        The history as read (fill values still in).
+    source : str
+        The file or glob, for the messages.
+    months : numpy.ndarray
+        Calendar month (1-12) of every time step.
+    start_year : int
+        Year of the first step.
+    space : tuple of str
+        Spatial dimensions: ``('column',)`` or ``('lat', 'lon')``.
+    """
+
+    data: xr.Dataset
+    source: str
+    months: np.ndarray
+    start_year: int
+    space: tuple[str, ...]
+
+    def find(self, names, target: str, required: bool = True, alternatives: str = ""):
+        """(name, values with fill values as NaN) of the first of ``names`` in the file, or
+        (None, None) when none is and not ``required``; DataError naming the CTSM variable
+        (and ``target``, the forcing variable it makes) when required."""
+        name, da = _find(self.data, names, self.source, target, required, alternatives)
+        return (name, _clean(da)) if da is not None else (None, None)
+
+    def field(self, f: CtsmField, zsoi: np.ndarray, levels: str = "match") -> xr.DataArray | None:
+        """One row of a CTSM table read: found (or None when optional and absent), fill values
+        as NaN, static fields without time, vertical ones on the model's nodes ``zsoi``
+        (dimension ``level``, rule ``levels``), converted to ``f.units``."""
+        name, da = self.find(f.names, f.pysoc, f.required)
+        if da is None:
+            return None
+        if f.kind in ("static", "surface") and "time" in da.dims:
+            da = da.isel(time=0, drop=True)
+        if f.kind == "surface" and _vertical_dim(da):
+            da = da.isel({_vertical_dim(da): 0}, drop=True)
+        if f.kind == "vertical":
+            da = to_model_levels(da, zsoi, levels, self.source, name)
+        convert = _CONVERT.get(f.units) if f.kind in ("vertical", "column") else None
+        return convert(da, self.source, name) if convert else da
+
+    def constant(self, value: float) -> xr.DataArray:
+        """A field of ``value`` over the spatial dimensions."""
+        return xr.DataArray(np.full([self.data.sizes[d] for d in self.space], float(value)), dims=self.space)
+
+    def carbon_input(self, name: str, dz: np.ndarray, target: str, alternatives: str = "") -> xr.DataArray:
+        """A CTSM carbon input as a column amount per month (g C m-2 month-1; time x space):
+        per m3 integrated over the history levels with ``DZSOI`` (or ``dz``, the model's
+        thicknesses, for the levels it has), per s/d/yr times the days of each month."""
+        _, da = self.find((name,), target, True, alternatives)
+        raw = _clean(self.data["DZSOI"]) if "DZSOI" in self.data else None
+        return litter_month(da, self.months, _dz_function(raw, dz, self.source), self.source, name)
+
+    def dataset(self, data: dict, coords: dict) -> xr.Dataset:
+        """The forcing dataset of ``data`` (name -> DataArray whose dimensions end with the
+        spatial ones) with the time axis (``time`` month index, ``month``), the model's
+        ``coords``, the history's spatial coordinates or ``cols1d_*`` column metadata (with
+        ``lat``/``lon``), and attributes ``source_file``, ``ctsm_start_year``, ``ctsm_case``."""
+        raw, space = self.data, self.space
+        data = {k: da.drop_vars([c for c in da.coords if c not in space], errors="ignore") for k, da in data.items()}
+        nt = len(self.months)
+        allc = {"time": ("time", np.arange(nt), {"long_name": "month index from January of the first year"}),
+                "month": ("time", self.months, {"long_name": "calendar month"}), **coords}
+        for c in raw.coords if "column" not in space else []:
+            if set(raw[c].dims) <= set(space) and raw[c].dims:
+                allc[c] = raw[c]
+        ds = xr.Dataset(data, coords=allc)
+        if "column" in space:
+            ds = _column_metadata(ds, raw)
+        ds.attrs.update({"source_file": self.source, "ctsm_start_year": self.start_year,
+                         "title": "pysoc forcing from CTSM history",
+                         "ctsm_case": str(raw.attrs.get("case_id", raw.attrs.get("case_title", "")))})
+        return ds
+
+
+def _column_metadata(ds: xr.Dataset, raw: xr.Dataset) -> xr.Dataset:
+    meta = {v: raw[v].copy() for v in raw.variables if v.startswith("cols1d_") and raw[v].dims == ("column",)}
+    for v, da in meta.items():
+        da.attrs.setdefault("long_name", f"CTSM column metadata {v[len('cols1d_'):]}")
+        if v in ("cols1d_lat", "cols1d_lon"):
+            da.attrs.setdefault("standard_name", "latitude" if v.endswith("lat") else "longitude")
+            da.attrs.setdefault("units", "degrees_north" if v.endswith("lat") else "degrees_east")
+    ds = ds.assign_coords(meta)
+    if "cols1d_lat" in ds.coords:
+        ds = ds.assign_coords(lat=("column", np.asarray(ds["cols1d_lat"].values, float),
+                                   {"units": "degrees_north", "standard_name": "latitude"}),
+                              lon=("column", np.asarray(ds["cols1d_lon"].values, float),
+                                   {"units": "degrees_east", "standard_name": "longitude"}))
+    return ds
+
+
+def read_history(pattern) -> History:
+    """Open CTSM history output for forcing (a model's ``ctsm_forcing`` maps it).
 
     Parameters
     ----------
     pattern : str or path
         A history file, or a glob of monthly files (``case.clm2.h0.*.nc``).
-    zsoi, dz : numpy.ndarray
-        Node depths and thicknesses (m) of the model grid.
-    levels : {'match', 'interpolate'}
-        Vertical rule (module docstring).
-    litter_variables : sequence of 4 str
-        CTSM variables of the CWD, metabolic, cellulose and lignin litter inputs.
-    nbedrock : int
-        Layers above bedrock when the file has no ``nbedrock`` (0: read it).
 
     Returns
     -------
-    xarray.Dataset
-        pysoc forcing with the history's spatial dimensions (``column`` or ``lat``/``lon``),
-        attributes ``source_file`` and ``ctsm_start_year``.
+    History
+        The data with its months, first year and spatial dimensions.
 
     Raises
     ------
     DataError
-        Missing variables (naming the CTSM variable and its alternatives), bad units,
-        levels that do not match, not whole years of monthly means.
+        No such file, not NetCDF, not whole years of consecutive monthly means starting in
+        January, no ``column`` or ``lat``/``lon`` dimension.
+
+    Examples
+    --------
+    >>> from pysoc.io.namelist import PKGDATA
+    >>> h = read_history(PKGDATA / "ctsm" / "example_h0.nc")
+    >>> h.space, h.start_year, h.months[:3].tolist()
+    (('column',), 2000, [1, 2, 3])
     """
-    if levels not in LEVELS:
-        raise ConfigError(f"&ctsm levels: {levels!r} is not one of {', '.join(map(repr, LEVELS))}")
-    if len(litter_variables) != 4:
-        raise ConfigError(f"&ctsm litter_variables: expected 4 names (CWD, L1, L2, L3), got {list(litter_variables)}")
     source = str(pattern)
     raw = open_history(pattern)
     months, year0 = months_of(raw, source)
-    space = _space(raw, source)
-    out = {}
-    for f in FIELDS:
-        name, da = _find(raw, f.names, source, f.pysoc, f.required)
-        if da is None:
-            continue
-        da = _clean(da)
-        if f.kind == "static" and "time" in da.dims:
-            da = da.isel(time=0, drop=True)
-        if f.pysoc == "sand" and _vertical_dim(da):
-            da = da.isel({_vertical_dim(da): 0}, drop=True)
-        if f.kind == "vertical":
-            da = to_model_levels(da, zsoi, levels, source, name)
-        convert = {"K": _kelvin, "1": _unitless, "m": _metres}.get(f.units) if f.pysoc not in ("nbedrock",
-                                                                                             "sand") else None
-        out[f.pysoc] = convert(da, source, name) if convert else da
-    if "altmax_lastyear" not in out:
-        out["altmax_lastyear"] = _altmax_lastyear(out["altmax"])
-    if "nbedrock" not in out:
-        if not nbedrock:
-            raise DataError(f"{source}: missing CTSM variable 'nbedrock' (pysoc 'nbedrock', the number of soil layers "
-                            f"above bedrock); set &ctsm nbedrock = N to use N layers in every column")
-        out["nbedrock"] = xr.DataArray(np.full([raw.sizes[d] for d in space], float(nbedrock)), dims=space)
-    dz_hist = _dz_function(_clean(raw["DZSOI"]) if "DZSOI" in raw else None, dz, source)
-    lit = []
-    for lt, vname in zip(LITTER_TYPES, litter_variables):
-        _, da = _find(raw, (vname,), source, f"litter_input ({lt})", True,
-                      alternatives="; other CTSM inputs: set &ctsm litter_variables")
-        lit.append(litter_month(_clean(da), months, dz_hist, source, vname))
-    out["litter_input"] = xr.concat(lit, dim="litter_type")
-    return _assemble(out, raw, months, year0, space, zsoi, source)
+    return History(raw, source, months, year0, _space(raw, source))
 
 
-def _assemble(out: dict, raw: xr.Dataset, months, year0: int, space, zsoi, source: str) -> xr.Dataset:
-    order = {"tsoi": ("time", "level"), "w_scalar": ("time", "level"), "o_scalar": ("time", "level"),
-             "fpi": ("time", "level"), "litter_input": ("time", "litter_type"), "altmax": ("time",),
-             "altmax_lastyear": ("time",), "nbedrock": (), "sand": ()}
-    data = {}
-    for k, da in out.items():
-        da = da.drop_vars([c for c in da.coords if c not in space], errors="ignore")
-        units = {"tsoi": "K", "litter_input": "g C m-2 month-1", "altmax": "m", "altmax_lastyear": "m",
-                 "sand": "%"}.get(k, "1")
-        data[k] = da.transpose(*order[k], *space).assign_attrs(units=units)
-    nt = len(months)
-    coords = {"time": ("time", np.arange(nt), {"long_name": "month index from January of the first year"}),
-              "month": ("time", months, {"long_name": "calendar month"}),
-              "level": ("level", np.arange(1, zsoi.size + 1)), "depth": ("level", zsoi, {"units": "m"}),
-              "litter_type": ("litter_type", list(LITTER_TYPES))}
-    for c in raw.coords if "column" not in space else []:
-        if set(raw[c].dims) <= set(space) and raw[c].dims:
-            coords[c] = raw[c]
-    ds = xr.Dataset(data, coords=coords)
-    if "column" in space:
-        meta = {v: raw[v].copy() for v in raw.variables if v.startswith("cols1d_") and raw[v].dims == ("column",)}
-        for v, da in meta.items():
-            da.attrs.setdefault("long_name", f"CTSM column metadata {v[len('cols1d_'):]}")
-            if v in ("cols1d_lat", "cols1d_lon"):
-                da.attrs.setdefault("standard_name", "latitude" if v.endswith("lat") else "longitude")
-                da.attrs.setdefault("units", "degrees_north" if v.endswith("lat") else "degrees_east")
-        ds = ds.assign_coords(meta)
-        if "cols1d_lat" in ds.coords:
-            ds = ds.assign_coords(lat=("column", np.asarray(ds["cols1d_lat"].values, float),
-                                       {"units": "degrees_north", "standard_name": "latitude"}),
-                                  lon=("column", np.asarray(ds["cols1d_lon"].values, float),
-                                       {"units": "degrees_east", "standard_name": "longitude"}))
-    ds.attrs.update({"source_file": source, "ctsm_start_year": year0, "title": "pysoc forcing from CTSM history",
-                     "ctsm_case": str(raw.attrs.get("case_id", raw.attrs.get("case_title", "")))})
-    return ds
+def markdown_table(fields, carbon_inputs=(), not_used=None) -> str:
+    """A CTSM -> forcing table in Markdown (docs/offline_runs.md).
 
+    Parameters
+    ----------
+    fields : sequence of CtsmField
+        The model's table.
+    carbon_inputs : sequence of (str, sequence of str)
+        (forcing variable label, CTSM variables) of carbon inputs read with
+        :meth:`History.carbon_input`.
+    not_used : mapping, optional
+        CTSM variable -> why it is not read.
 
-def markdown_table(litter_variables=LITTER_DEFAULT) -> str:
-    """The CTSM -> pysoc table of docs/offline_runs.md."""
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(markdown_table([CtsmField("x", ("X",), "column", "m", "m", True, "a note")]).splitlines()[-1])
+    | `x` | `X` | m | m | a note |
+    """
     lines = ["| pysoc | CTSM history name(s) | CTSM units | pysoc units | conversion / notes |",
              "|---|---|---|---|---|"]
-    for f in FIELDS:
+    for f in fields:
         req = "" if f.required else " (optional)"
         lines.append(f"| `{f.pysoc}`{req} | {', '.join(f'`{n}`' for n in f.names)} | {f.ctsm_units} | {f.units} | "
                      f"{f.note} |")
-    lines.append(f"| `litter_input` (CWD, L1, L2, L3) | {', '.join(f'`{n}`' for n in litter_variables)} | gC/m^3/s "
-                 f"(on levdcmp) or gC/m^2/s | g C m-2 month-1 | per m3: integrated over the history levels "
-                 f"(x DZSOI); x 86400 s x days of the month (31, 28, 31, ... noleap); also per d or yr |")
-    for k, why in NOT_USED.items():
+    for label, names in carbon_inputs:
+        lines.append(f"| {label} | {', '.join(f'`{n}`' for n in names)} | gC/m^3/s "
+                     f"(on levdcmp) or gC/m^2/s | g C m-2 month-1 | per m3: integrated over the history levels "
+                     f"(x DZSOI); x 86400 s x days of the month (31, 28, 31, ... noleap); also per d or yr |")
+    for k, why in (not_used or {}).items():
         lines.append(f"| (not read) | `{k}` | | | {why} |")
     return "\n".join(lines)
 
 
-__all__ = ["read_history", "is_history", "open_history", "history_files", "months_of", "to_model_levels",
-           "litter_month", "parse_flux_units", "markdown_table", "FIELDS", "NOT_USED", "LITTER_DEFAULT", "LEVELS"]
+__all__ = ["read_history", "History", "CtsmField", "check_levels", "is_history", "open_history", "history_files",
+           "months_of", "to_model_levels", "litter_month", "previous_year_max", "parse_flux_units", "markdown_table",
+           "LEVELS"]

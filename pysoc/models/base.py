@@ -38,7 +38,9 @@ finds the registry models having them; the signatures are documented on the plac
 methods below): ``site_forcing(profile, **options)`` — forcing dataset from a profile's
 covariates (calibration without land-model output, PRODA); ``cell_forcing(climate)`` —
 prepared forcing of grid cells from a :class:`pysoc.io.site_forcing.CellClimate` (PRODA
-maps); ``system_components(prep, theta, pools, site_index)`` — the system-level components
+maps); ``ctsm_forcing(history, levels, litter_variables, nbedrock)`` — forcing of many
+columns from CTSM history output (:mod:`pysoc.io.ctsm` reads it, the model maps it onto its
+forcing variables; ``pysoc-run``); ``system_components(prep, theta, pools, site_index)`` — the system-level components
 of seed 001 eq. 10-14 (:mod:`pysoc.models.components`);
 ``decomposition_scalars(soil_temperature_k, water_scalar, params)`` — the kernel's
 temperature and moisture functions (Rh upscaling). Code outside ``pysoc/models`` asks the
@@ -168,7 +170,7 @@ MASS_BALANCE_RESIDUAL = OutputSpec((), netcdf.FLUX, "input - change in carbon st
                                    "losses), as a rate")
 
 #: optional capabilities a model may declare by implementing the method of that name
-CAPABILITIES = ("site_forcing", "cell_forcing", "system_components", "decomposition_scalars")
+CAPABILITIES = ("site_forcing", "cell_forcing", "ctsm_forcing", "system_components", "decomposition_scalars")
 
 
 def mass_balance_residual(inputs, change, losses, step_years=None) -> tuple[np.ndarray, dict]:
@@ -568,6 +570,40 @@ class SoilCarbonModel(ABC):
         -------
         prepared forcing
             Passed to :meth:`evaluate` with ``site_index``.
+        """
+
+    @_capability_stub
+    def ctsm_forcing(self, history, levels: str = "match", litter_variables=None, nbedrock: int = 0) -> xr.Dataset:
+        """Forcing of many columns from CTSM history output (capability).
+
+        The generic reading (files, time axis, fill values, levels, units) is
+        :mod:`pysoc.io.ctsm`; the model maps the CTSM variables onto its forcing variables.
+
+        Parameters
+        ----------
+        history : str or path or pysoc.io.ctsm.History
+            A history file, a glob of monthly files, or an opened history
+            (:func:`pysoc.io.ctsm.read_history`).
+        levels : {'match', 'interpolate'}
+            Vertical rule (``&ctsm levels``).
+        litter_variables : sequence of str, optional
+            CTSM variables of the litter inputs, one per litter pool (``&ctsm
+            litter_variables``; None or empty: the model's default).
+        nbedrock : int
+            Layers above bedrock when the file has no ``nbedrock`` (0: read it).
+
+        Returns
+        -------
+        xarray.Dataset
+            Forcing with the history's spatial dimensions (``column`` or ``lat``/``lon``) that
+            :meth:`validate_columns` checks; attribute ``ctsm_start_year``.
+
+        Raises
+        ------
+        ConfigError
+            Bad ``levels`` or litter variables.
+        DataError
+            A missing CTSM variable (named), bad units, levels that do not match.
         """
 
     @_capability_stub

@@ -20,7 +20,7 @@ from pysoc._kernels import clm5 as _k
 from pysoc._kernels import core as _core
 from pysoc.errors import ConfigError, DataError, KernelError
 from pysoc.forcing import ForcingSchema, VariableSpec
-from pysoc.io import netcdf
+from pysoc.io import ctsm, netcdf
 from pysoc.io import site_forcing as sf
 from pysoc.io.namelist import Group, Key
 from pysoc.models import components as sc
@@ -31,6 +31,34 @@ from pysoc.profiles import interval_integrals
 DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
 LITTER_TYPES = ("CWD", "L1", "L2", "L3")
 GRIDS = {"clm5_20": (1, 20), "clm45_10": (2, 10)}
+
+_CF = ctsm.CtsmField
+#: CTSM history -> the CLM5-family forcing (capability ctsm_forcing; the table of docs/offline_runs.md)
+CTSM_FIELDS = (
+    _CF("tsoi", ("TSOI",), "vertical", "K", "K", True,
+        "soil temperature at the layer nodes (levgrnd); degC is converted"),
+    _CF("w_scalar", ("W_SCALAR",), "vertical", "unitless", "1", True,
+        "moisture scalar of decomposition (levdcmp); pysoc applies w_scaling to it"),
+    _CF("o_scalar", ("O_SCALAR",), "vertical", "unitless", "1", False,
+        "oxygen (anoxia) scalar (levdcmp); absent: 1"),
+    _CF("fpi", ("FPI_vr", "FPI"), "vertical", "proportion", "1", False,
+        "N limitation of litter decomposition; FPI (column value) is used for every layer; absent: 1"),
+    _CF("altmax", ("ALTMAX",), "column", "m", "m", True, "maximum active-layer thickness this year"),
+    _CF("altmax_lastyear", ("ALTMAX_LASTYEAR",), "column", "m", "m", False,
+        "absent: the previous year's maximum of ALTMAX (first year: its own)"),
+    _CF("nbedrock", ("nbedrock",), "static", "1", "1", False,
+        "layers above bedrock; absent: &ctsm nbedrock (required then)"),
+    _CF("sand", ("CELLSAND",), "surface", "%", "%", False, "informational (top layer); absent: NaN"),
+)
+#: CTSM litter inputs per litter type (CWD, metabolic, cellulose, lignin): the matrix-CN input
+#: vectors PRODA reads from CESM2 (spec models.md §2.10); override with &ctsm litter_variables
+CTSM_LITTER_VARIABLES = ("CWD_INPUT_ACC_VECTOR", "LITR1_INPUT_ACC_VECTOR", "LITR2_INPUT_ACC_VECTOR",
+                         "LITR3_INPUT_ACC_VECTOR")
+#: CTSM fields deliberately not read, with the reason
+CTSM_NOT_USED = {
+    "T_SCALAR": "pysoc computes the temperature scalar from TSOI with its own (calibrated) q10; CTSM's "
+                "T_SCALAR would fix the temperature sensitivity to CTSM's Q10",
+}
 
 P = ParameterSpec
 _POS = dict(lower=0.0, lower_inclusive=False)
@@ -587,6 +615,48 @@ class CLM5(SoilCarbonModel):
         """
         return clm5_cell_forcing(self, climate)
 
+    def ctsm_forcing(self, history, levels: str = "match", litter_variables=None, nbedrock: int = 0) -> xr.Dataset:
+        """Forcing of many columns from CTSM history output (capability; the table
+        :data:`CTSM_FIELDS`, docs/offline_runs.md): tsoi, w_scalar, o_scalar, fpi on the
+        model's levels, litter_input (column totals per month and litter type), altmax,
+        altmax_lastyear, nbedrock, sand, with the history's spatial dimensions.
+
+        Parameters
+        ----------
+        history : str or path or pysoc.io.ctsm.History
+            A history file, a glob of monthly files, or an opened :func:`pysoc.io.ctsm.read_history`.
+        levels : {'match', 'interpolate'}
+            Vertical rule (:mod:`pysoc.io.ctsm`).
+        litter_variables : sequence of 4 str, optional
+            CTSM variables of the CWD, metabolic, cellulose and lignin litter inputs
+            (default :data:`CTSM_LITTER_VARIABLES`).
+        nbedrock : int
+            Layers above bedrock when the file has no ``nbedrock`` (0: read it).
+
+        Returns
+        -------
+        xarray.Dataset
+            Forcing with dimensions ``time``, ``level``, ``litter_type`` and the spatial ones
+            (``column`` or ``lat``/``lon``); attributes ``source_file``, ``ctsm_start_year``.
+            Check it with :meth:`validate_columns`.
+
+        Raises
+        ------
+        ConfigError
+            An unknown ``levels`` rule or not 4 litter variables.
+        DataError
+            Missing variables (naming the CTSM variable and its alternatives), bad units,
+            levels that do not match, not whole years of monthly means.
+
+        Examples
+        --------
+        >>> from pysoc.io.namelist import PKGDATA
+        >>> f = CLM5().ctsm_forcing(PKGDATA / "ctsm" / "example_h0.nc")
+        >>> f.tsoi.dims, f.attrs["ctsm_start_year"]
+        (('time', 'level', 'column'), 2000)
+        """
+        return clm5_ctsm_forcing(self, history, levels, litter_variables, nbedrock)
+
     def system_components(self, prep, theta, pools, site_index) -> dict:
         """System-level components of steady states (capability; see
         :mod:`pysoc.models.components`): k_j = 1/tau_j, xi = mean monthly T x W x O times the
@@ -690,6 +760,54 @@ def clm5_cell_forcing(model, clim) -> dict:
         "nbedrock": np.full(n, nlev, dtype=np.int32),
         "nsite": n,
     }
+
+
+def clm5_ctsm_forcing(model, history, levels: str = "match", litter_variables=None,
+                      nbedrock: int = 0) -> xr.Dataset:
+    """The :meth:`CLM5.ctsm_forcing` of ``model`` (CLM5 or a model with its forcing format)."""
+    ctsm.check_levels(levels)
+    litter_variables = tuple(litter_variables or CTSM_LITTER_VARIABLES)
+    pools = tuple(model.litter_pools)
+    if len(litter_variables) != len(pools):
+        raise ConfigError(f"&ctsm litter_variables: expected {len(pools)} names ({', '.join(pools)}), got "
+                          f"{list(litter_variables)}")
+    h = history if isinstance(history, ctsm.History) else ctsm.read_history(history)
+    out, kinds = {}, {f.pysoc: f for f in CTSM_FIELDS}
+    for f in CTSM_FIELDS:
+        da = h.field(f, model.zsoi, levels)
+        if da is not None:
+            out[f.pysoc] = da
+    if "altmax_lastyear" not in out:
+        out["altmax_lastyear"] = ctsm.previous_year_max(out["altmax"])
+    if "nbedrock" not in out:
+        if not nbedrock:
+            raise DataError(f"{h.source}: missing CTSM variable 'nbedrock' (pysoc 'nbedrock', the number of soil "
+                            f"layers above bedrock); set &ctsm nbedrock = N to use N layers in every column")
+        out["nbedrock"] = h.constant(nbedrock)
+    out["litter_input"] = xr.concat([h.carbon_input(v, model.dz, f"litter_input ({lt})", alternatives="; other "
+                                                    "CTSM inputs: set &ctsm litter_variables")
+                                     for lt, v in zip(pools, litter_variables)], dim="litter_type")
+    lead = {"vertical": ("time", "level"), "column": ("time",), "static": (), "surface": ()}
+    data = {}
+    for k, da in out.items():
+        order, units = (("time", "litter_type"), "g C m-2 month-1") if k == "litter_input" else \
+            (lead[kinds[k].kind], kinds[k].units)
+        data[k] = da.transpose(*order, *h.space).assign_attrs(units=units)
+    return h.dataset(data, {"level": ("level", np.arange(1, model.nlev + 1)),
+                            "depth": ("level", np.asarray(model.zsoi), {"units": "m"}),
+                            "litter_type": ("litter_type", list(pools))})
+
+
+def ctsm_table() -> str:
+    """The CTSM -> forcing table of the CLM5-family ``ctsm_forcing`` (docs/offline_runs.md).
+
+    Examples
+    --------
+    >>> "`TSOI`" in ctsm_table() and "T_SCALAR" in ctsm_table()
+    True
+    """
+    return ctsm.markdown_table(CTSM_FIELDS, [(f"`litter_input` ({', '.join(LITTER_TYPES)})", CTSM_LITTER_VARIABLES)],
+                               CTSM_NOT_USED)
 
 
 def mean_transport_diagonal(model, prep: dict, s, bio, cryo) -> tuple[np.ndarray, np.ndarray]:

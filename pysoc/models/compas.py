@@ -30,8 +30,8 @@ from pysoc.io import netcdf
 from pysoc.io.namelist import Group, Key
 from pysoc.models import components as sc
 from pysoc.models.base import BatchResult, SoilCarbonModel, mass_balance_residual, status_dataarray
-from pysoc.models.clm5 import (CLM5, FORCING, GRIDS, clm5_cell_forcing, clm5_site_forcing, initial_state,
-                               mean_transport_diagonal, monthly_series)
+from pysoc.models.clm5 import (CLM5, FORCING, GRIDS, clm5_cell_forcing, clm5_ctsm_forcing, clm5_site_forcing,
+                               initial_state, mean_transport_diagonal, monthly_series)
 from pysoc.params import ParameterSpec, ParameterTable, as_2d
 from pysoc.profiles import interval_integrals
 
@@ -141,8 +141,10 @@ class COMPAS(SoilCarbonModel):
     --------
     >>> from pysoc.io.namelist import PKGDATA
     >>> m = COMPAS()
-    >>> m.soc_pools, m.litter_pools, m.capabilities
-    (('DOC', 'MIC', 'ENZ', 'SOC'), ('CWD', 'L1', 'L2', 'L3'), ('site_forcing', 'cell_forcing', 'system_components'))
+    >>> m.soc_pools, m.litter_pools
+    (('DOC', 'MIC', 'ENZ', 'SOC'), ('CWD', 'L1', 'L2', 'L3'))
+    >>> m.capabilities
+    ('site_forcing', 'cell_forcing', 'ctsm_forcing', 'system_components')
     >>> ss = m.steady_state(PKGDATA / "forcing" / "clm5_synthetic_site1.nc", errors="ignore")
     >>> int(ss.status), str(ss.attrs["reason"])
     (0, 'ok')
@@ -431,6 +433,11 @@ class COMPAS(SoilCarbonModel):
         """Prepared forcing of grid cells: the CLM5 builder
         (:meth:`pysoc.models.clm5.CLM5.cell_forcing`; the same forcing format)."""
         return clm5_cell_forcing(self, climate)
+
+    def ctsm_forcing(self, history, levels: str = "match", litter_variables=None, nbedrock: int = 0) -> xr.Dataset:
+        """Forcing of many columns from CTSM history output: the CLM5 mapping
+        (:meth:`pysoc.models.clm5.CLM5.ctsm_forcing`; the same forcing format)."""
+        return clm5_ctsm_forcing(self, history, levels, litter_variables, nbedrock)
 
     def system_components(self, prep, theta, pools, site_index) -> dict:
         """System-level components of steady states (capability; see
