@@ -100,6 +100,8 @@ contains
     do j = 1, nlev
       sum_xi = 0.0_dp
       sum_xin = 0.0_dp
+      ! inlined scalars: a vectorised (SIMD) exp would change the last bits of the rates
+!GCC$ novector
       do m = 1, nmon
         xi = exp(lnq10 * (tsoi(j, m) - (tfrz + 25.0_dp))) &
              * water_scalar_capped(wscalar(j, m), par(i_wscal)) * oscalar(j, m)

@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def rate(fn, n_per_call, seconds):
-    """Evaluations per second of fn (which evaluates n_per_call parameter vectors)."""
+    """Evaluations per CPU second of fn (which evaluates n_per_call parameter vectors); CPU time
+    (time.process_time) so that other load on a shared machine does not count."""
     fn()
-    calls, t0 = 0, time.perf_counter()
+    calls, t0 = 0, time.process_time()
     while True:
         fn()
         calls += 1
-        dt = time.perf_counter() - t0
+        dt = time.process_time() - t0
         if dt > seconds:
             return calls * n_per_call / dt
 
