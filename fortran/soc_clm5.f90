@@ -25,7 +25,7 @@ module soc_clm5
   use soc_envscalars, only: q10_century_norm, water_scalar_capped, depth_scalar
   use soc_vertprofile, only: jackson_fraction
   use soc_transport, only: mixing_diffusivity, transport_operator
-  use soc_solvers, only: tridiag_solve, band_solve_nopivot
+  use soc_solvers, only: tridiag_solve, band3_solve_nopivot
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
@@ -230,7 +230,7 @@ contains
       b(i + 2) = rhs(j, is2) + par(i_fl3s2) * kk(j, il3) * x(j, il3)
       b(i + 3) = rhs(j, is3)
     end do
-    call band_solve_nopivot(3 * nlev, 3, 3, ab, sum(abs(ab), dim=1), b, s, status)
+    call band3_solve_nopivot(3 * nlev, ab, sum(abs(ab), dim=1), b, s, status)
     if (status /= SOC_OK) return
     do j = 1, nlev
       x(j, is1:is3) = s(3 * (j - 1) + 1:3 * j)

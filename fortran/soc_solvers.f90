@@ -12,7 +12,7 @@ module soc_solvers
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
-  public :: tridiag_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot
+  public :: tridiag_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot, band3_solve_nopivot
 
   real(dp), parameter, public :: rel_pivot_tol = 1.0e-14_dp
 
@@ -131,6 +131,57 @@ contains
     end do
     if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
   end subroutine band_solve_nopivot
+
+  !> band_solve_nopivot for kl = ku = 3 (the CLM5 SOM system: 3 pools per layer, transport
+  !> between layers), with the band widths known to the compiler so that the inner loops are
+  !> unrolled: the same operations in the same order, hence bitwise the same result.
+  pure subroutine band3_solve_nopivot(n, a, scale, rhs, x, status)
+    integer, intent(in) :: n
+    real(dp), intent(inout) :: a(-3:3, n)
+    real(dp), intent(in) :: scale(n), rhs(n)
+    real(dp), intent(out) :: x(n)
+    integer(ip), intent(out) :: status
+    integer, parameter :: kl = 3, ku = 3
+    real(dp) :: fac
+    integer :: i, r, k
+    status = SOC_OK
+    x = rhs
+    do i = 1, n
+      if (.not. pivot_ok(a(0, i), scale(i))) then
+        status = SOC_ERR_SINGULAR; x = 0.0_dp; return
+      end if
+      if (i + kl <= n) then                 ! full band: constant trip counts
+        do r = i + 1, i + kl
+          fac = a(i - r, r) / a(0, i)
+          if (fac == 0.0_dp) cycle
+          do k = 1, ku
+            a(i + k - r, r) = a(i + k - r, r) - fac * a(k, i)
+          end do
+          x(r) = x(r) - fac * x(i)
+        end do
+      else
+        do r = i + 1, n
+          fac = a(i - r, r) / a(0, i)
+          if (fac == 0.0_dp) cycle
+          do k = 1, n - i
+            a(i + k - r, r) = a(i + k - r, r) - fac * a(k, i)
+          end do
+          x(r) = x(r) - fac * x(i)
+        end do
+      end if
+    end do
+    do i = n, max(1, n - ku + 1), -1
+      do k = 1, n - i
+        x(i) = x(i) - a(k, i) * x(i + k)
+      end do
+      x(i) = x(i) / a(0, i)
+    end do
+    do i = n - ku, 1, -1
+      x(i) = ((x(i) - a(1, i) * x(i + 1)) - a(2, i) * x(i + 2)) - a(3, i) * x(i + 3)
+      x(i) = x(i) / a(0, i)
+    end do
+    if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
+  end subroutine band3_solve_nopivot
 
   !> Gaussian elimination with partial pivoting on a small dense system a x = b
   !> with nrhs right-hand sides (overwritten by the solution).
