@@ -25,7 +25,7 @@ module soc_clm5
   use soc_envscalars, only: q10_century_norm, water_scalar_capped, depth_scalar
   use soc_vertprofile, only: jackson_fraction
   use soc_transport, only: mixing_diffusivity, transport_operator
-  use soc_solvers, only: tridiag_solve, band3_solve_nopivot
+  use soc_solvers, only: tridiag_solve, tridiag3_solve, band3_solve_nopivot
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
@@ -176,14 +176,28 @@ contains
     real(dp), intent(in) :: rhs(nlev, 4)
     real(dp), intent(out) :: x(nlev, 4)
     integer(ip), intent(out) :: status
-    real(dp) :: b(nlev)
+    real(dp) :: b(nlev), b3(nlev, 3), d3(nlev, 3), x3(nlev, 3)
     integer :: p
+    logical :: ok
     status = SOC_OK
     ! CWD: no transport
     if (any(.not. (kk(:, icwd) + shift > 0.0_dp))) then
       status = SOC_ERR_SINGULAR; x = 0; return
     end if
     x(:, icwd) = rhs(:, icwd) / (kk(:, icwd) + shift)
+    ! L1, L2, L3 side by side (the same arithmetic as the loop below); the loop gives the
+    ! status (and the state) of the first failing pool when a solve fails
+    b3(:, 1) = rhs(:, il1)
+    b3(:, 2) = rhs(:, il2) + fcwdl2 * kk(:, icwd) * x(:, icwd)
+    b3(:, 3) = rhs(:, il3) + (1.0_dp - fcwdl2) * kk(:, icwd) * x(:, icwd)
+    do p = 1, 3
+      d3(:, p) = td + kk(:, il1 + p - 1) + shift
+    end do
+    call tridiag3_solve(nlev, tl, d3, tu, b3, x3, ok)
+    if (ok) then
+      x(:, il1:il3) = x3
+      return
+    end if
     do p = il1, il3
       b = rhs(:, p)
       if (p == il2) b = b + fcwdl2 * kk(:, icwd) * x(:, icwd)

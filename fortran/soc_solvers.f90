@@ -12,7 +12,8 @@ module soc_solvers
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
-  public :: tridiag_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot, band3_solve_nopivot
+  public :: tridiag_solve, tridiag3_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot, &
+       band3_solve_nopivot
 
   real(dp), parameter, public :: rel_pivot_tol = 1.0e-14_dp
 
@@ -47,6 +48,42 @@ contains
     end do
     if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
   end subroutine tridiag_solve
+
+  !> Three tridiagonal systems with the same off-diagonals tl, tu and their own diagonals
+  !> td(:, k), solved side by side (three independent dependency chains instead of one after
+  !> the other): per system the operations of tridiag_solve in its order, hence bitwise its
+  !> result. ok is false if any pivot test fails or any solution is not finite; x is then
+  !> undefined and the caller solves the systems one by one with tridiag_solve for the status.
+  pure subroutine tridiag3_solve(n, tl, td, tu, rhs, x, ok)
+    integer, intent(in) :: n
+    real(dp), intent(in) :: tl(n), td(n, 3), tu(n), rhs(n, 3)
+    real(dp), intent(out) :: x(n, 3)
+    logical, intent(out) :: ok
+    real(dp) :: cp(3, n), y(3, n), piv(3)
+    integer :: j, k
+    ok = .false.
+    do k = 1, 3
+      piv(k) = td(1, k)
+      if (.not. pivot_ok(piv(k), abs(td(1, k)) + abs(tu(1)))) return
+      cp(k, 1) = tu(1) / piv(k)
+      y(k, 1) = rhs(1, k) / piv(k)
+    end do
+    do j = 2, n
+      do k = 1, 3
+        piv(k) = td(j, k) - tl(j) * cp(k, j - 1)
+        if (.not. pivot_ok(piv(k), abs(tl(j)) + abs(td(j, k)) + abs(tu(j)))) return
+        cp(k, j) = tu(j) / piv(k)
+        y(k, j) = (rhs(j, k) - tl(j) * y(k, j - 1)) / piv(k)
+      end do
+    end do
+    do j = n - 1, 1, -1
+      do k = 1, 3
+        y(k, j) = y(k, j) - cp(k, j) * y(k, j + 1)
+      end do
+    end do
+    x = transpose(y)
+    ok = all(ieee_is_finite(y))
+  end subroutine tridiag3_solve
 
   !> Block Thomas algorithm; see the module header for the layout.
   pure subroutine block_tridiag_solve(n, nb, lo, dblk, up, rhs, x, status)
