@@ -503,7 +503,25 @@ def summary_text(run) -> str:
             lines.append(f"  recovery (r of true vs posterior-mean kp): {rec}")
     else:
         lines.append(f"  sites done: {s.get('n_ok', 0)}, failed: {s.get('n_failed', 0)}")
+        if cfg.method == "sceua":
+            lines += _skill_lines(run) + _site_skill_lines(run)
     return "\n".join(lines)
+
+
+def _site_skill_lines(run, max_sites: int = 20) -> list[str]:
+    """Per site and stream: NSE (1 - SSE/SST) and RMSE of the fit (at most ``max_sites`` lines)."""
+    from pysoc.da.likelihood import STREAMS, stream_skill
+    from pysoc.da.output import site_entries
+
+    entries = [(p.site_id, e) for p, e in zip(run.profiles, site_entries(run)) if e is not None]
+    if not entries or len(entries) > max_sites:
+        return []
+    out = ["  per site (NSE, RMSE):"]
+    for sid, e in entries:
+        parts = [f"{name} NSE {m['r2']:.2f}, RMSE {m['rmse']:.3g} {STREAMS[name].units if name in STREAMS else ''}"
+                 for name, m in stream_skill([e]).items()]
+        out.append(f"    {sid}: " + "; ".join(parts))
+    return out
 
 
 def _mcmc_lines(run) -> list[str]:
