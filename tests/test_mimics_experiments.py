@@ -83,3 +83,17 @@ def test_sceua_summary_prints_fit_per_site(tmp_path, capsys):
     assert "per site (NSE, RMSE):" in out
     line = [ln for ln in out.splitlines() if ln.strip().startswith("McFarlane_2013_013:")]
     assert len(line) == 1 and "soc_profile NSE" in line[0] and "d14c_profile NSE" in line[0] and "per mil" in line[0]
+
+
+def test_profile_sensitivity_script(tmp_path):
+    mod = _script("mimics_profile_sensitivity")
+    table, fig = tmp_path / "s.csv", tmp_path / "s.png"
+    assert mod.main(["--table", str(table), "--figure", str(fig)]) == 0
+    df = mod.pd.read_csv(table)
+    cases = ["reference"] + [f"{n} x{f:g}" for n, _, _ in mod.PARAMS for f in mod.FACTORS]
+    assert list(df.columns) == ["depth_m"] + cases and len(df) == 20
+    vals = df[cases].to_numpy()
+    assert np.isfinite(vals).all() and (vals > 0).all()
+    # the perturbations change the profile, the reference is the parameter set itself
+    assert all(not np.allclose(df[c], df["reference"]) for c in cases[1:])
+    assert fig.stat().st_size > 0
