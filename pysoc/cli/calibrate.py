@@ -605,7 +605,11 @@ def main(argv=None) -> int:
 
     from pysoc.da import run as da_run
     from pysoc.da.parallel import abort_on_error, collective_setup, get_executor
-    from pysoc.plots.calibration import all_figures
+
+    def all_figures(run, outdir, base):
+        # lazy: matplotlib (~0.4 s of import) only when figures are drawn
+        from pysoc.plots.calibration import all_figures as draw
+        return draw(run, outdir, base)
 
     ex = get_executor()
     notes: list[str] = []
