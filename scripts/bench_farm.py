@@ -30,25 +30,29 @@ import numpy as np
 def model(T: float, t_blk: float, h: float, a: float, n: int) -> float:
     """Steady-state parallel efficiency of the farm with ``n`` ranks (many sites per rank).
 
-    Each worker loses per site its wait for the next task: ``a`` sampler blocks of rank 0
-    (rank 0 looks for requests only between its blocks; ``a`` measured, 1-2) plus the queue
-    of the other requests served before it at that block boundary, h (n - 1) t_blk / (2 T);
-    rank 0 loses the fraction f0 = (n - 1) h / T of its time to serving (saturated at 1):
+    Each worker loses per site its wait w for the next task: rank 0 looks for requests only
+    between its own sampler blocks, so a request waits ``a`` of rank 0's block intervals
+    (``a`` measured, 1.0-1.8 with a 0.5 MB result); serving takes the fraction
+    f0 = (n - 1) h / T of rank 0's time, which stretches its block interval to t_blk / (1 - f0):
 
-        w = a t_blk + h (n - 1) t_blk / (2 T)
+        f0 = (n - 1) h / T,   w = a t_blk / (1 - f0)
         E = ((n - 1) T / (T + w) + 1 - f0) / n
 
-    The end of the run (the last wave of sites) is not included.
+    Rank 0 saturates (E collapses) as f0 -> 1, i.e. at n ~ T / h ranks. The end of the run
+    (the last wave of sites, about 1 / (2 k) with k sites per rank of unequal cost) is not
+    included.
     """
-    w = a * t_blk + h * (n - 1) * t_blk / (2 * T)
-    f0 = min(1.0, (n - 1) * h / T)
+    f0 = (n - 1) * h / T
+    if f0 >= 1:
+        return 0.0
+    w = a * t_blk / (1 - f0)
     return ((n - 1) * T / (T + w) + (1 - f0)) / n
 
 
 def print_model(T, t_blk, h, a):
     print(f"model: site T = {T:g} s, sampler block t_blk = {t_blk:g} s, rank-0 handling h = {1e3 * h:.3g} ms/request, "
           f"worker wait a = {a:g} blocks")
-    for n in (2, 64, 256, 1024, 4096):
+    for n in (2, 8, 64, 256, 1024, 2048, 4096):
         print(f"  {n:5d} ranks: efficiency {model(T, t_blk, h, a, n):.3f}  (rank 0 busy serving "
               f"{100 * min(1, (n - 1) * h / T):.1f} % of its time)")
 
