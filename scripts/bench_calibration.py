@@ -77,8 +77,10 @@ def _fixed_cost_child(argv) -> int:
 
     # the phases: wrap the engine's own functions (no change to what runs)
     da_run.Context.site_setup = timed("site forcing + observations", da_run.Context.site_setup)
-    da_run.run_mcmc = timed("sampling (DREAM(ZS) blocks)", da_run.run_mcmc)
+    da_run.run_mcmc = timed("sampling (sampler / optimiser)", da_run.run_mcmc)
     da_run.summarise_mcmc = timed("per-site summary (diagnostics, predictive)", da_run.summarise_mcmc)
+    da_run.sceua = timed("sampling (sampler / optimiser)", da_run.sceua)                 # method = 'sceua'
+    da_run.summarise_sceua = timed("per-site summary (diagnostics, predictive)", da_run.summarise_sceua)
     da_run.summarise_run = timed("run summary", da_run.summarise_run)
     da_run._prepare_store = timed("checkpoint store", da_run._prepare_store)
     for m in ("save", "load", "remove"):
@@ -106,7 +108,7 @@ def _fixed_cost_child(argv) -> int:
           f"figures {'on' if figures else 'off'}), CPU s / wall s per phase:")
     for k, (pc, pw) in clock.items():
         print(f"  {k:46s} {pc:6.3f}  {pw:6.3f}")
-    samp = clock.get("sampling (DREAM(ZS) blocks)", [0.0, 0.0])
+    samp = clock.get("sampling (sampler / optimiser)", [0.0, 0.0])
     print(f"  {'total (in process)':46s} {total_c:6.3f}  {total_w:6.3f}")
     print(f"  {'FIXED COST (total - sampling)':46s} {total_c - samp[0]:6.3f}  {total_w - samp[1]:6.3f}")
     heavy = [m for m in ("matplotlib", "arviz", "scipy.stats", "scipy.optimize", "sklearn", "xarray", "pandas",
