@@ -98,13 +98,15 @@ def _fixed_cost_child(argv) -> int:
     ctx = da_run.prepare(config, profiles, ex)
     tick("namelist, profiles, context", c, w)
     run = da_run.execute(ctx, all_figures)
+    if run is None:                                       # under mpirun: rank 0 reports
+        return 0
     c, w = time.process_time(), time.perf_counter()
     text = cli.summary_text(run)
     tick("summary text", c, w)
     total_c, total_w = time.process_time() - c0, time.perf_counter() - w0
     accounted = sum(v[0] for k, v in clock.items())
     clock["other (output groups, glue)"] = [total_c - accounted, total_w - sum(v[1] for v in clock.values())]
-    print(f"fixed cost of one pysoc-calibrate run ({len(ctx.profiles)} sites, method {config.method}, "
+    print(f"fixed cost of one pysoc-calibrate run ({len(ctx.profiles)} sites, {ex.size} rank(s), method {config.method}, "
           f"figures {'on' if figures else 'off'}), CPU s / wall s per phase:")
     for k, (pc, pw) in clock.items():
         print(f"  {k:46s} {pc:6.3f}  {pw:6.3f}")
