@@ -56,10 +56,14 @@ def test_calibrate_mimics_namelist_sceua(tmp_path):
                       "site_ids = 'McFarlane_2013_013'"), ("check_stability = .true.", "check_stability = .false.")]:
         assert old in text, old
         text = text.replace(old, new)
-    text = text.replace("&calibrate\n", "&calibrate\n  figures = .false.\n  progress = .false.\n")
+    text = text.replace("&calibrate\n", "&calibrate\n  figures = .true.\n  progress = .false.\n")
     nml = tmp_path / "calibrate_mimics.nml"
     nml.write_text(text)
     assert calibrate.main([str(nml)]) == 0
+    # the figures show both calibrated observations: SOC profiles and the Delta14C of the layers
+    for key in ("profiles", "streams", "d14c_profiles"):
+        png = tmp_path / "out" / f"calibrate_mimics_{key}.png"
+        assert png.exists() and png.stat().st_size > 10_000, key
     sites = pd.read_csv(tmp_path / "out" / "calibrate_mimics_sites.csv")
     row = sites.iloc[0]
     assert row["status"] == "ok" and row["n_evals"] >= 120

@@ -176,15 +176,16 @@ def profile_figure(run, sites=None):
                 v = getattr(e, key)[keep] * sc
                 ax.stairs(v, edges, orientation="horizontal", **kw)
             lo, hi = e.profile_q05[keep] * sc, e.profile_q95[keep] * sc
-            zs = np.repeat(edges, 2)[1:-1]
-            ax.fill_betweenx(zs, np.repeat(lo, 2), np.repeat(hi, 2), color="tab:blue", alpha=0.25,
-                             label="model 5-95 %")
+            if np.any(hi > lo):                 # a posterior band (a point optimum has none)
+                zs = np.repeat(edges, 2)[1:-1]
+                ax.fill_betweenx(zs, np.repeat(lo, 2), np.repeat(hi, 2), color="tab:blue", alpha=0.25,
+                                 label="model 5-95 %")
         if o is not None:
             y, mean, q05, q95 = o.y * sc, o.mean * sc, o.q05 * sc, o.q95 * sc
             for t, bo, yy in zip(o.top, o.bottom, y):
                 ax.add_patch(plt.Rectangle((0, t), yy, bo - t, fill=False, ec="k", lw=0.8))
             mid = 0.5 * (o.top + o.bottom)
-            ax.errorbar(mean, mid, xerr=[mean - q05, q95 - mean], fmt="o",
+            ax.errorbar(mean, mid, xerr=_bars(mean, q05, q95), fmt="o",
                         color="tab:red", ms=3, lw=0.8, label="model, layer means")
             ax.plot([], [], color="k", lw=0.8, label="observed layers")
             xmax = np.nanmax(np.concatenate([y, q95]))
@@ -197,6 +198,60 @@ def profile_figure(run, sites=None):
         ax.tick_params(labelsize=7)
     if sites:
         axes.flat[0].legend(fontsize=6, loc="lower right")
+    for ax in axes.flat[len(sites):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _bars(mean, q05, q95):
+    """Error bars of the 5-95 % interval, or None for a point estimate (no empty bars)."""
+    lo, hi = np.clip(mean - q05, 0, None), np.clip(q95 - mean, 0, None)
+    return [lo, hi] if np.any(lo + hi > 0) else None
+
+
+def d14c_figure(run, sites=None):
+    """Observed Δ14C of each layer (vertical segments over the layer's depth range) and the
+    modelled carbon-weighted Δ14C of the same layers (dots, with the 5-95 % posterior
+    predictive interval for a posterior), per site with Δ14C observations; RMSE and NSE of the
+    layer values in the title.
+
+    Parameters
+    ----------
+    run : pysoc.da.run.RunResult
+    sites : list of int, optional
+        Indices into ``run.profiles`` (default: every calibrated site with Δ14C, at most
+        ``figure_sites``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when no site has Δ14C observations.
+    """
+    entries = _entries(run)
+    if sites is None:
+        sites = [i for i, e in enumerate(entries) if e is not None and "d14c_profile" in e.obs]
+        sites = sites[:max(run.config.figure_sites, 1)]
+    if not sites:
+        return None
+    nrow, ncol = _grid(len(sites), 3)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 3.6 * nrow), squeeze=False)
+    for ax, i in zip(axes.flat, sites):
+        o = entries[i].obs["d14c_profile"]
+        for t, bo, yy in zip(o.top, o.bottom, o.y):
+            ax.plot([yy, yy], [t, bo], color="k", lw=1.6)
+        ax.plot([], [], color="k", lw=1.6, label="observed layers")
+        mid = 0.5 * (o.top + o.bottom)
+        ax.errorbar(o.mean, mid, xerr=_bars(o.mean, o.q05, o.q95), fmt="o", color="tab:red", ms=3.5, lw=0.8,
+                    label="model, layer means")
+        ax.axvline(0.0, color="0.6", lw=0.6, ls=":")
+        m = o.metrics
+        ax.set_title(f"{run.profiles[i].site_id}  RMSE {m['rmse']:.0f} per mil, NSE {m['nse']:.2f}", fontsize=8)
+        ax.set_ylim(1.2 * float(np.nanmax(o.bottom)), 0)
+        ax.set_xlabel("Δ$^{14}$C (per mil)", fontsize=8)
+        ax.set_ylabel("depth (m)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6, loc="lower left")
     for ax in axes.flat[len(sites):]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -321,9 +376,13 @@ def all_figures(run, outdir, base: str) -> dict:
     if cfg.method in ("mcmc", "sceua") and any(e is not None for e in _entries(run)):
         save(profile_figure(run), "profiles")
         save(stream_figure(run), "streams")
+        fig = d14c_figure(run)
+        if fig is not None:
+            save(fig, "d14c_profiles")
     if cfg.method == "morris" and any(r.ok for r in run.results):
         save(morris_figure(run), "morris")
     return paths
 
 
-__all__ = ["trace_figure", "violin_figure", "profile_figure", "stream_figure", "morris_figure", "all_figures"]
+__all__ = ["trace_figure", "violin_figure", "profile_figure", "d14c_figure", "stream_figure", "morris_figure",
+           "all_figures"]
