@@ -135,9 +135,17 @@ def run_type(args):
     cf_cal, obs_cal = cost_function(model, mapper, cal)
     cf_val, obs_val = cost_function(model, mapper, val)
     t0 = time.process_time()
+    loops = [0]
+
+    def progress():
+        loops[0] += 1
+        print(f"mimics_forest_types: {ftype}: shuffling loop {loops[0]}, {cf_cal.n_evaluations // len(cal)} "
+              f"evaluations", file=sys.stderr, flush=True)
+
     with np.errstate(all="ignore"):
         res = sceua(lambda kp: cf_cal(kp).sum(axis=0), len(free),
-                    SCEUASettings(n_complexes=n_complexes, max_evals=max_evals), np.random.default_rng(seed))
+                    SCEUASettings(n_complexes=n_complexes, max_evals=max_evals), np.random.default_rng(seed),
+                    callback=progress)
     cpu = time.process_time() - t0
     kp_ref = table.to_kp(ref)[free][None]
     out = {"type": ftype, "cost": res.cost, "evals": res.n_evals, "reason": res.reason, "cpu_s": cpu, "theta": mapper(res.x[None])[0][free], "n_cal": len(cal), "n_val": len(val)}
@@ -207,6 +215,84 @@ def figure(results, path: Path) -> None:
     plt.close(fig)
 
 
+SENS = (("x_diff", "$x_D$", "k"), ("alpha_v", r"$\alpha_v$", "tab:red"), ("alpha_r", r"$\alpha_r$", "tab:green"))
+
+
+def sensitivity(groups, params: pd.DataFrame):
+    """Seed 003 Figure 7 per type: mean steady-state SOC profile (g C m-3) of all profiles of
+    the type with its calibrated multipliers and with x_D, alpha_v, alpha_r x 0.75 and x 1.25:
+    {type: {case: profile}}, the node depths (m) and a table of relative changes."""
+    from pysoc.models import get_model
+
+    model = get_model("mimics")
+    table = model.parameters
+    out, rows = {}, []
+    for _, row in params.iterrows():
+        ref = table.vector("wang2021")
+        for n in MULT:
+            ref[table.index(n)] = row[n]
+        cases = {"reference": ref}
+        for n, _, _ in SENS:
+            for f in (0.75, 1.25):
+                th = ref.copy()
+                th[table.index(n)] *= f
+                cases[f"{n} x{f:g}"] = th
+        theta = np.stack(list(cases.values()))
+        socs = []
+        for prof in groups[row["forest_type"]]:
+            res = model.evaluate(model.site_forcing(prof), theta, observables=("soc_profile",))
+            if (np.asarray(res.status) == 0).all():
+                socs.append(res.outputs["soc_profile"])
+        mean = dict(zip(cases, np.mean(socs, axis=0)))
+        out[row["forest_type"]] = mean
+        z = model.zsoi
+        for k, v in mean.items():
+            if k != "reference":
+                rel = v / mean["reference"] - 1.0
+                rows.append({"forest_type": row["forest_type"], "case": k, "n_profiles": len(socs),
+                             "rel_change_0_30cm": rel[z < 0.3].mean(), "rel_change_30_100cm": rel[z > 0.3].mean()})
+    return out, model.zsoi, pd.DataFrame(rows)
+
+
+def sensitivity_figure(prof, z, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pysoc.io.atomic import atomic_path
+
+    fig, axes = plt.subplots(1, len(prof), figsize=(3.0 * len(prof), 4.2), sharey=True, squeeze=False)
+    for ax, (t, cases) in zip(axes[0], prof.items()):
+        ax.plot(cases["reference"] / 1000.0, z * 100, color="tab:blue", lw=2.2, label="calibrated")
+        for n, lab, col in SENS:
+            for f, ls in ((0.75, "-"), (1.25, "--")):
+                ax.plot(cases[f"{n} x{f:g}"] / 1000.0, z * 100, color=col, ls=ls, lw=1.0,
+                        label=f"{lab} {'-' if f < 1 else '+'}25 %")
+        ax.set_xscale("log")
+        ax.set_title(t)
+        ax.set_xlabel("mean SOC (kg C m$^{-3}$)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("depth (cm)")
+    axes[0, 0].invert_yaxis()
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def run_sensitivity(groups, params, a) -> None:
+    from pysoc.io.atomic import write_csv
+
+    prof, z, tab = sensitivity(groups, params)
+    write_csv(tab, a.sensitivity_table, float_format="%.4g")
+    sensitivity_figure(prof, z, a.sensitivity_figure)
+    print(tab.round(3).to_string(index=False))
+    print(f"wrote {a.sensitivity_table} and {a.sensitivity_figure}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="mimics_forest_types", description=__doc__.split("\n\n")[0])
     p.add_argument("--max-evals", type=int, default=400, help="SCE-UA evaluations per type (default 400)")
@@ -217,7 +303,17 @@ def main(argv=None) -> int:
     p.add_argument("--table", type=Path, default=ROOT / "docs" / "mimics_forest_types.csv")
     p.add_argument("--params", type=Path, default=ROOT / "docs" / "mimics_forest_types_params.csv")
     p.add_argument("--figure", type=Path, default=ROOT / "docs" / "figures" / "mimics_forest_types.png")
+    p.add_argument("--sensitivity-table", type=Path, default=ROOT / "docs" / "mimics_forest_types_sensitivity.csv")
+    p.add_argument("--sensitivity-figure", type=Path,
+                   default=ROOT / "docs" / "figures" / "mimics_forest_types_sensitivity.png")
+    p.add_argument("--sensitivity-only", action="store_true",
+                   help="only the profile sensitivity, from the multipliers in --params of an earlier run")
     a = p.parse_args(argv)
+    if a.sensitivity_only:
+        if not a.params.exists():
+            p.error(f"--sensitivity-only needs the parameter table {a.params} of an earlier run")
+        run_sensitivity(load(a.max_sites or None), pd.read_csv(a.params), a)
+        return 0
     if a.max_evals < 1 or a.n_complexes < 1 or not 1 <= a.jobs <= 8 or a.max_sites < 0:
         p.error("--max-evals and --n-complexes must be >= 1, --jobs in [1, 8], --max-sites >= 0")
     from pysoc.io.atomic import write_csv
@@ -252,6 +348,7 @@ def main(argv=None) -> int:
     print(tab.round(3).to_string(index=False))
     print(par.round(3).to_string(index=False))
     print(f"wrote {a.table}, {a.params} and {a.figure}")
+    run_sensitivity(groups, par, a)
     return 0
 
 

@@ -43,8 +43,9 @@ def test_shrunk_run_table(tmp_path):
     mod = _script("mimics_forest_types")
     t, par, fig = tmp_path / "t.csv", tmp_path / "p.csv", tmp_path / "f.png"
     rc = mod.main(["--max-sites", "4", "--max-evals", "24", "--jobs", "1", "--table", str(t),
-                   "--params", str(par), "--figure", str(fig)])
-    assert rc == 0 and fig.stat().st_size > 0
+                   "--params", str(par), "--figure", str(fig), "--sensitivity-table", str(tmp_path / "s.csv"),
+                   "--sensitivity-figure", str(tmp_path / "s.png")])
+    assert rc == 0 and fig.stat().st_size > 0 and (tmp_path / "s.png").stat().st_size > 0
     tab = pd.read_csv(t)
     assert len(tab) == 16 and set(tab["forest_type"]) == {"ENF", "EBF", "DBF", "BNF"}
     assert sorted(tab["set"].unique()) == ["cal", "val"]
@@ -54,6 +55,8 @@ def test_shrunk_run_table(tmp_path):
     assert np.isfinite(cal[["seed_r2", "seed_rmse"]].to_numpy(float)).all()
     p = pd.read_csv(par)
     assert len(p) == 4 and np.isfinite(p[["x_v", "x_k", "x_d", "x_diff", "alpha_r", "alpha_v", "beta"]]).all().all()
+    sens = pd.read_csv(tmp_path / "s.csv")
+    assert len(sens) == 4 * 6 and np.isfinite(sens[["rel_change_0_30cm", "rel_change_30_100cm"]]).all().all()
 
 
 def test_split_keeps_sites_together():
