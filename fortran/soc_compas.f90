@@ -35,8 +35,8 @@
 !> 19 l1_cue  20 l2l3_cue  21 mic_cue (-)         22 pdeath2soc (-)      23 beta (-)
 module soc_compas
   use soc_kinds, only: dp, ip, SOC_OK, SOC_ERR_PARAM, SOC_ERR_FORCING, SOC_ERR_SHAPE, &
-       SOC_ERR_INVALID, SOC_ERR_NONFINITE, SOC_ERR_NOT_CONVERGED, days_per_year
-  use soc_envscalars, only: q10_scalar, water_scalar_capped, depth_scalar
+       SOC_ERR_INVALID, SOC_ERR_NONFINITE, SOC_ERR_NOT_CONVERGED, days_per_year, tfrz
+  use soc_envscalars, only: water_scalar_capped, depth_scalar
   use soc_clm5, only: clm5_check_forcing, clm5_transport, clm5_input_profile, clm5_litter_solve, &
        clm5_npar
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite, ieee_value, ieee_quiet_nan
@@ -108,12 +108,17 @@ contains
     real(dp), intent(in) :: oscalar(nlev, nmon) !< oxygen scalar (-)
     real(dp), intent(in) :: fpi(nlev, nmon)     !< nitrogen scalar of litter decomposition (-)
     real(dp), intent(out) :: xi(nlev), xil(nlev)
-    real(dp) :: st, sw, so, sn, sp, spn, xt, xw, xd
+    real(dp) :: st, sw, so, sn, sp, spn, xt, xw, xd, lnq10
     integer :: j, m
+    ! froz_q10 = q10 here, for which both branches of q10_scalar reduce to q10**((T - 298.15)/10)
+    ! = exp(log(q10)/10 (T - 298.15)): log(q10) once per parameter vector, one exp per layer and
+    ! month instead of a pow (moves the last bits of xt only: <= 1e-12 relative, issue 18)
+    lnq10 = log(par(i_q10)) / 10.0_dp
     do j = 1, nlev
       st = 0; sw = 0; so = 0; sn = 0; sp = 0; spn = 0
+!GCC$ novector
       do m = 1, nmon
-        xt = q10_scalar(tsoi(j, m), par(i_q10), par(i_q10))
+        xt = exp(lnq10 * (tsoi(j, m) - (tfrz + 25.0_dp)))
         xw = water_scalar_capped(wscalar(j, m), par(i_wscal))
         st = st + xt; sw = sw + xw; so = so + oscalar(j, m); sn = sn + fpi(j, m)
         sp = sp + xt * xw * oscalar(j, m)
