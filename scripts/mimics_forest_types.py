@@ -87,14 +87,14 @@ def cost_function(model, mapper, profiles):
     return CostFunction(model, [model.site_forcing(p) for p in profiles], obs, mapper), obs
 
 
-def concentrations(profiles, obs, pred):
+def concentrations(profiles, obs, pred, zbot: float):
     """Observed and modeled SOC (g C/kg) and layer mid-depths (m), pooled over profiles:
     modeled density x (observed g/kg / observed density) of each layer (the layer's BD and
     coarse fraction)."""
     y, yh, z = [], [], []
     for i, (p, o) in enumerate(zip(profiles, obs)):
         st = o.streams["soc_profile"]
-        keep = np.isfinite(p.soc) & (np.asarray(p.top) < 1.0)
+        keep = np.isfinite(p.soc) & (np.asarray(p.top) < zbot)      # the layers of build_site_observations
         conv = 10.0 * np.asarray(p.meta["soc_percent"], float)[keep] / np.asarray(p.soc)[keep]
         k = st.y.size
         y.append(st.y * conv)
@@ -151,9 +151,10 @@ def run_type(args):
     out = {"type": ftype, "cost": res.cost, "evals": res.n_evals, "reason": res.reason, "cpu_s": cpu, "theta": mapper(res.x[None])[0][free], "n_cal": len(cal), "n_val": len(val)}
     for name, cf, obs, profs in (("cal", cf_cal, obs_cal, cal), ("val", cf_val, obs_val, val)):
         pr = cf.predict(res.x[None])["pred"]["soc_profile"][:, 0, :]
-        out[name] = concentrations(profs, obs, pr)
+        zbot = float(model.bounds[-1, 1])
+        out[name] = concentrations(profs, obs, pr, zbot)
         if name == "val":
-            out["val_default"] = concentrations(profs, obs, cf.predict(kp_ref)["pred"]["soc_profile"][:, 0, :])
+            out["val_default"] = concentrations(profs, obs, cf.predict(kp_ref)["pred"]["soc_profile"][:, 0, :], zbot)
     return out
 
 
