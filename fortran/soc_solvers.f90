@@ -171,11 +171,7 @@ contains
 
   !> band_solve_nopivot for kl = ku = 3 (the CLM5 SOM system: 3 pools per layer, transport
   !> between layers), with the band widths known to the compiler so that the inner loops are
-  !> unrolled. The back substitution multiplies by the reciprocal of each pivot, computed once
-  !> during the elimination (off its dependency chain), instead of dividing (issue 18: the last
-  !> bits move against band_solve_nopivot, <= 1e-12 relative). The elimination keeps its
-  !> divisions: factors a(i - r, r) * (1 / a(0, i)) moved ill-conditioned steady states (stocks
-  !> far above any soil's) by up to 1e-11 relative.
+  !> unrolled: the same operations in the same order, hence bitwise the same result.
   pure subroutine band3_solve_nopivot(n, a, scale, rhs, x, status)
     integer, intent(in) :: n
     real(dp), intent(inout) :: a(-3:3, n)
@@ -183,7 +179,7 @@ contains
     real(dp), intent(out) :: x(n)
     integer(ip), intent(out) :: status
     integer, parameter :: kl = 3, ku = 3
-    real(dp) :: fac, rinv(n)
+    real(dp) :: fac
     integer :: i, r, k
     status = SOC_OK
     x = rhs
@@ -191,7 +187,6 @@ contains
       if (.not. pivot_ok(a(0, i), scale(i))) then
         status = SOC_ERR_SINGULAR; x = 0.0_dp; return
       end if
-      rinv(i) = 1.0_dp / a(0, i)            ! for the back substitution
       if (i + kl <= n) then                 ! full band: constant trip counts
         do r = i + 1, i + kl
           fac = a(i - r, r) / a(0, i)
@@ -216,11 +211,11 @@ contains
       do k = 1, n - i
         x(i) = x(i) - a(k, i) * x(i + k)
       end do
-      x(i) = x(i) * rinv(i)
+      x(i) = x(i) / a(0, i)
     end do
     do i = n - ku, 1, -1
       x(i) = ((x(i) - a(1, i) * x(i + 1)) - a(2, i) * x(i + 2)) - a(3, i) * x(i + 3)
-      x(i) = x(i) * rinv(i)
+      x(i) = x(i) / a(0, i)
     end do
     if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
   end subroutine band3_solve_nopivot

@@ -85,11 +85,6 @@ XFAIL: dict[tuple[str, str], str] = {
         "not define its spin-up",
 }
 
-#: XFAIL entries whose failure depends on the last bits of the data (not strict: they may pass by
-#: chance). The CLM5 BLAS ulp shows or not depending on the values of soc_profile (it stopped
-#: showing at the example forcing when issue 18's reciprocal pivots moved the last bits).
-NOT_STRICT = {("clm5", "check_batched_equals_one_by_one")}
-
 
 # ---- the registry of checks ------------------------------------------------------------------------
 CHECKS = []
@@ -142,8 +137,7 @@ def parametrize_with_checks(names):
     for name in names:
         for f in CHECKS:
             reason = XFAIL.get((name, f.__name__))
-            marks = ([pytest.mark.xfail(reason=reason, strict=(name, f.__name__) not in NOT_STRICT)]
-                     if reason else [])
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             params.append(pytest.param(name, f, id=f"{name}-{f.__name__}", marks=marks))
     return pytest.mark.parametrize("name,check_fn", params)
 
