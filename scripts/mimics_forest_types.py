@@ -3,7 +3,7 @@ shipped ISRaD forest profiles (pysoc/data/mimics/forest_types, scripts/build_mim
 
 Usage::
 
-    python scripts/mimics_forest_types.py [--max-evals 400] [--n-complexes 2] [--jobs 2]
+    python scripts/mimics_forest_types.py [--max-evals 800] [--n-complexes 2] [--jobs 2]
         [--table docs/mimics_forest_types.csv] [--figure docs/figures/mimics_forest_types.png]
         [--max-sites N] [--seed 20210223]
 
@@ -296,7 +296,7 @@ def run_sensitivity(groups, params, a) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="mimics_forest_types", description=__doc__.split("\n\n")[0])
-    p.add_argument("--max-evals", type=int, default=400, help="SCE-UA evaluations per type (default 400)")
+    p.add_argument("--max-evals", type=int, default=800, help="SCE-UA evaluations per type (default 800)")
     p.add_argument("--n-complexes", type=int, default=2)
     p.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2 on the project machine)")
     p.add_argument("--max-sites", type=int, default=0, help="first N profiles per type only (0 = all; smoke runs)")
