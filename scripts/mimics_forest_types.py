@@ -263,6 +263,8 @@ def sensitivity_figure(prof, z, path: Path) -> None:
 
     from pysoc.io.atomic import atomic_path
 
+    import matplotlib.ticker
+
     fig, axes = plt.subplots(1, len(prof), figsize=(3.0 * len(prof), 4.2), sharey=True, squeeze=False)
     for ax, (t, cases) in zip(axes[0], prof.items()):
         ax.plot(cases["reference"] / 1000.0, z * 100, color="tab:blue", lw=2.2, label="calibrated")
@@ -271,6 +273,7 @@ def sensitivity_figure(prof, z, path: Path) -> None:
                 ax.plot(cases[f"{n} x{f:g}"] / 1000.0, z * 100, color=col, ls=ls, lw=1.0,
                         label=f"{lab} {'-' if f < 1 else '+'}25 %")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(t)
         ax.set_xlabel("mean SOC (kg C m$^{-3}$)")
         ax.grid(alpha=0.3)
@@ -344,7 +347,7 @@ def main(argv=None) -> int:
     write_csv(tab, a.table, float_format="%.4g")
     par = pd.DataFrame([{"forest_type": r["type"], **dict(zip(MULT, r["theta"])), "cost": r["cost"],
                          "evaluations": r["evals"], "stop": r["reason"]} for r in results])
-    write_csv(par, a.params, float_format="%.4g")
+    write_csv(par, a.params, float_format="%.10g")   # full precision: --sensitivity-only reproduces the run
     figure(results, a.figure)
     print(tab.round(3).to_string(index=False))
     print(par.round(3).to_string(index=False))
