@@ -22,10 +22,26 @@ def overlap_matrix(bounds: np.ndarray, intervals: np.ndarray) -> np.ndarray:
     return np.clip(bot - top, 0.0, None)
 
 
+def _weighted_sums(conc, w: np.ndarray) -> np.ndarray:
+    """sum_l conc[..., l] * w[i, l] -> (..., nint), each row summed on its own: the bits of a
+    row do not depend on how many rows there are (a BLAS product's do, through its blocking,
+    which made batched and MPI-split results differ in the last bit)."""
+    conc = np.asarray(conc, dtype=float)
+    return (conc[..., None, :] * w).sum(axis=-1)
+
+
 def interval_integrals(conc: np.ndarray, bounds: np.ndarray, intervals) -> np.ndarray:
-    """Integrals over depth intervals of layer concentrations conc (..., nlev) -> (..., nint)."""
-    w = overlap_matrix(bounds, intervals)
-    return np.asarray(conc) @ w.T
+    """Integrals over depth intervals of layer concentrations conc (..., nlev) -> (..., nint).
+
+    Each row is computed independently of the others (bitwise the same alone or in a batch).
+
+    Examples
+    --------
+    >>> b = np.array([[0.0, 0.1], [0.1, 0.3]])
+    >>> interval_integrals(np.array([[1000.0, 500.0]]), b, [(0.0, 0.2)])
+    array([[150.]])
+    """
+    return _weighted_sums(conc, overlap_matrix(bounds, intervals))
 
 
 def interval_means(conc: np.ndarray, bounds: np.ndarray, intervals) -> np.ndarray:
@@ -34,7 +50,7 @@ def interval_means(conc: np.ndarray, bounds: np.ndarray, intervals) -> np.ndarra
     w = overlap_matrix(bounds, intervals)
     cover = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (np.asarray(conc) @ w.T) / np.where(cover > 0, cover, np.nan)
+        return _weighted_sums(conc, w) / np.where(cover > 0, cover, np.nan)
 
 
 def stock_intervals(bounds: np.ndarray) -> np.ndarray:

@@ -68,10 +68,6 @@ EXAMPLES = {
 
 #: (model, check) -> why the model cannot pass the check (reported by the suite as xfail)
 XFAIL: dict[tuple[str, str], str] = {
-    ("clm5", "check_batched_equals_one_by_one"):
-        "soc_0_30 differs by 1 ulp between a batch row and the same vector alone: CLM5.evaluate computes it "
-        "as soc_profile @ overlap.T (pysoc.profiles.interval_integrals), a BLAS product whose rounding depends "
-        "on the number of rows; computing it row by row would make it batch-invariant",
     ("century", "check_labelled_outputs"):
         "CENTURY's evaluate returns 'pools' (nset, 9) without the level axis of OUTPUTS['pools'] "
         "(nset, npool, nlev), and its steady state is a labelled spin-up time series without 'soc'",

@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "pysoc.profiles",
     "pysoc.da.parallel",
     "pysoc.io.atomic",
     "pysoc.io.grid",
