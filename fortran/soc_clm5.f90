@@ -176,7 +176,7 @@ contains
     real(dp), intent(in) :: rhs(nlev, 4)
     real(dp), intent(out) :: x(nlev, 4)
     integer(ip), intent(out) :: status
-    real(dp) :: b(nlev), b3(nlev, 3), d3(nlev, 3), x3(nlev, 3)
+    real(dp) :: b3(nlev, 3), d3(nlev, 3), x3(nlev, 3)
     integer :: p
     logical :: ok
     status = SOC_OK
@@ -185,8 +185,8 @@ contains
       status = SOC_ERR_SINGULAR; x = 0; return
     end if
     x(:, icwd) = rhs(:, icwd) / (kk(:, icwd) + shift)
-    ! L1, L2, L3 side by side (the same arithmetic as the loop below); the loop gives the
-    ! status (and the state) of the first failing pool when a solve fails
+    ! L1, L2, L3 side by side; when a solve fails, the one-by-one solves of the same systems
+    ! give the status (and the state) of the first failing pool
     b3(:, 1) = rhs(:, il1)
     b3(:, 2) = rhs(:, il2) + fcwdl2 * kk(:, icwd) * x(:, icwd)
     b3(:, 3) = rhs(:, il3) + (1.0_dp - fcwdl2) * kk(:, icwd) * x(:, icwd)
@@ -198,11 +198,8 @@ contains
       x(:, il1:il3) = x3
       return
     end if
-    do p = il1, il3
-      b = rhs(:, p)
-      if (p == il2) b = b + fcwdl2 * kk(:, icwd) * x(:, icwd)
-      if (p == il3) b = b + (1.0_dp - fcwdl2) * kk(:, icwd) * x(:, icwd)
-      call tridiag_solve(nlev, tl, td + kk(:, p) + shift, tu, b, x(:, p), status)
+    do p = 1, 3
+      call tridiag_solve(nlev, tl, d3(:, p), tu, b3(:, p), x(:, il1 + p - 1), status)
       if (status /= SOC_OK) return
     end do
   end subroutine clm5_litter_solve

@@ -12,7 +12,7 @@ module soc_solvers
   use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
   implicit none
   private
-  public :: tridiag_solve, tridiag3_solve, block_tridiag_solve, dense_lu_solve, band_solve_nopivot, &
+  public :: tridiag_solve, tridiag3_solve, block_tridiag_solve, dense_lu_solve, &
        band3_solve_nopivot
 
   real(dp), parameter, public :: rel_pivot_tol = 1.0e-14_dp
@@ -133,45 +133,12 @@ contains
     end function row_scale_of
   end subroutine block_tridiag_solve
 
-  !> Banded Gaussian elimination without pivoting, for the diagonally dominant M-matrices
-  !> of the linear kernels (stable without pivoting). Band storage: a(k, i) holds
-  !> A(i, i + k) for -kl <= k <= ku; it is overwritten by the factors. `scale(i)` is the
-  !> scale of row i for the relative pivot test (e.g. the sum of its absolute values).
-  pure subroutine band_solve_nopivot(n, kl, ku, a, scale, rhs, x, status)
-    integer, intent(in) :: n, kl, ku
-    real(dp), intent(inout) :: a(-kl:ku, n)
-    real(dp), intent(in) :: scale(n), rhs(n)
-    real(dp), intent(out) :: x(n)
-    integer(ip), intent(out) :: status
-    real(dp) :: fac
-    integer :: i, r, k
-    status = SOC_OK
-    x = rhs
-    do i = 1, n
-      if (.not. pivot_ok(a(0, i), scale(i))) then
-        status = SOC_ERR_SINGULAR; x = 0.0_dp; return
-      end if
-      do r = i + 1, min(n, i + kl)          ! rows below: element A(r, i) = a(i - r, r)
-        fac = a(i - r, r) / a(0, i)
-        if (fac == 0.0_dp) cycle
-        do k = 1, min(ku, n - i)            ! A(r, i + k) -= fac A(i, i + k)
-          a(i + k - r, r) = a(i + k - r, r) - fac * a(k, i)
-        end do
-        x(r) = x(r) - fac * x(i)
-      end do
-    end do
-    do i = n, 1, -1
-      do k = 1, min(ku, n - i)
-        x(i) = x(i) - a(k, i) * x(i + k)
-      end do
-      x(i) = x(i) / a(0, i)
-    end do
-    if (.not. all(ieee_is_finite(x))) status = SOC_ERR_NONFINITE
-  end subroutine band_solve_nopivot
-
-  !> band_solve_nopivot for kl = ku = 3 (the CLM5 SOM system: 3 pools per layer, transport
-  !> between layers), with the band widths known to the compiler so that the inner loops are
-  !> unrolled: the same operations in the same order, hence bitwise the same result.
+  !> Banded Gaussian elimination without pivoting for kl = ku = 3, the CLM5 SOM system (3 pools
+  !> per layer, transport between layers), a diagonally dominant M-matrix (stable without
+  !> pivoting). Band storage: a(k, i) holds A(i, i + k) for -3 <= k <= 3; it is overwritten by
+  !> the factors. `scale(i)` is the scale of row i for the relative pivot test (e.g. the sum of
+  !> its absolute values). The band widths are known to the compiler, so the inner loops of
+  !> the full-band rows are unrolled.
   pure subroutine band3_solve_nopivot(n, a, scale, rhs, x, status)
     integer, intent(in) :: n
     real(dp), intent(inout) :: a(-3:3, n)
