@@ -41,7 +41,7 @@ def to_map(grid, cells: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _q(a, q):
+def ensemble_quantile(a, q):
     """``np.nanquantile(a, q, axis=0)``, bitwise, without its per-column Python loop where a
     column has no NaN (np.quantile on all columns, nanquantile only on those with a NaN)."""
     import warnings
@@ -115,7 +115,7 @@ def _maps_dataset(model, table, best, labels, intervals, boot, draws, post, attr
         what = "posterior means" if name == "boot" else "posterior draws"
         for stat, arr in (("mean", np.nanmean(st, axis=0) if st.shape[0] else None),
                           ("sd", np.nanstd(st, axis=0, ddof=1) if st.shape[0] > 1 else None),
-                          ("p05", _q(st, 0.05)), ("p95", _q(st, 0.95))):
+                          ("p05", ensemble_quantile(st, 0.05)), ("p95", ensemble_quantile(st, 0.95))):
             if arr is None:
                 continue
             ds[f"soc_stock_{name}_{stat}"] = (("depth_interval", "lat", "lon"), to_map(grid, cells, arr), {

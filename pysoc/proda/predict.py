@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from pysoc.errors import DataError
+from pysoc.proda.output import ensemble_quantile
 
 #: status of a site in a prediction
 STATUS = {0: "predicted", 1: "missing_covariate", 2: "no_site_forcing", 3: "kernel_failed"}
@@ -186,12 +187,6 @@ def _full(ss, arr, fill=np.nan):
     return out
 
 
-def _q(a, q):
-    from pysoc.proda.output import _q as nanquantile0
-
-    return nanquantile0(a, q)
-
-
 def _nanmean(a):
     import warnings
 
@@ -231,7 +226,7 @@ def _dataset(pm, ss, res, cpu) -> xr.Dataset:
     e = res["ensemble"]
     ds["soc"] = (("site", "depth"), soc_b, {**den, "long_name": den["long_name"] + ", best-guess network"})
     ds["soc_stock"] = (("site", "interval"), stk_b, {**stk, "long_name": "SOC stock, best-guess network"})
-    for stat, f in (("mean", _nanmean), ("p05", lambda a: _q(a, 0.05)), ("p95", lambda a: _q(a, 0.95))):
+    for stat, f in (("mean", _nanmean), ("p05", lambda a: ensemble_quantile(a, 0.05)), ("p95", lambda a: ensemble_quantile(a, 0.95))):
         ds[f"soc_{stat}"] = (("site", "depth"), f(soc_e), {**den, "long_name": den["long_name"] + f", {stat} of "
                              f"the '{e}' ensemble ({soc_e.shape[0]} members)"})
         ds[f"soc_stock_{stat}"] = (("site", "interval"), f(stk_e), {**stk, "long_name": f"SOC stock, {stat} of the "
@@ -262,7 +257,7 @@ def _add_parameters(ds, pm, ss, res) -> None:
             att["comment"] = "not calibrated: fixed value"
         ds[spec.name] = (("site",), th_b[:, j], {**att, "long_name": att["long_name"] + " (best guess)"})
         if spec.name in pm.predicted:
-            for stat, f in (("p05", lambda a: _q(a, 0.05)), ("p95", lambda a: _q(a, 0.95))):
+            for stat, f in (("p05", lambda a: ensemble_quantile(a, 0.05)), ("p95", lambda a: ensemble_quantile(a, 0.95))):
                 ds[f"{spec.name}_{stat}"] = (("site",), f(th_e[:, :, j]), {**att, "long_name": att["long_name"]
                                              + f" ({stat} of the '{res['ensemble']}' ensemble)"})
 
@@ -275,7 +270,7 @@ def _sites_table(pm, ss, res) -> pd.DataFrame:
                          "status_name": [STATUS[int(s)] for s in st], "reason": [r or "" for r in res["reasons"]]})
     stk_b = np.where(ok[:, None], _full(ss, res["stock_b"]), np.nan)
     stk_e = _full(ss, res["stock_e"])
-    p05, p95 = _q(stk_e, 0.05), _q(stk_e, 0.95)
+    p05, p95 = ensemble_quantile(stk_e, 0.05), ensemble_quantile(stk_e, 0.95)
     rows["members_ok"] = np.isfinite(stk_e[..., 0]).sum(axis=0) if stk_e.shape[0] else 0
     for k, lab in enumerate(res["labels"]):
         tag = _tag(lab)
@@ -299,7 +294,7 @@ def _profiles_table(pm, ss, res) -> pd.DataFrame:
     ok = _status(ss, res) == 0
     soc_b = _full(ss, res["soc_b"]) / 1000.0
     soc_e = _full(ss, res["soc_e"]) / 1000.0
-    p05, p95 = _q(soc_e, 0.05), _q(soc_e, 0.95)
+    p05, p95 = ensemble_quantile(soc_e, 0.05), ensemble_quantile(soc_e, 0.95)
     keep = np.flatnonzero(ok)
     nl = model.nlev
     return pd.DataFrame({
